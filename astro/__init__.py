@@ -1,0 +1,1 @@
+"""astro: star-cluster mass, age, extinction and metallicity from integrated photometry."""

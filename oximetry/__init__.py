@@ -1,0 +1,1 @@
+"""oximetry: blood oxygen saturation and tissue parameters from multispectral reflectance."""
