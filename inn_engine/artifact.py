@@ -1,0 +1,79 @@
+"""The on-disk estimator format: ``weights.safetensors`` + ``estimator.json`` in a directory.
+
+Weights use safetensors (loading cannot run code). The JSON holds everything else and the
+SHA-256 of the weights file, so a truncated, tampered or mismatched file is refused with
+a clear error instead of producing silent nonsense.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+__all__ = ["ArtifactError", "FORMAT", "FORMAT_VERSION", "write_artifact", "read_artifact", "sha256_file"]
+
+FORMAT = "innfer-estimator"
+FORMAT_VERSION = 1
+WEIGHTS = "weights.safetensors"
+METADATA = "estimator.json"
+
+
+class ArtifactError(ValueError):
+    """An estimator directory that is missing, truncated, tampered with or incompatible."""
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def write_artifact(path: str | os.PathLike, state_dict: dict, metadata: dict) -> Path:
+    """Write weights and metadata into directory ``path`` (created if needed); returns it."""
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    tensors = {k: v.detach().cpu().contiguous().clone() for k, v in state_dict.items()}
+    weights = path / WEIGHTS
+    save_file(tensors, str(weights))
+    meta = dict(metadata)
+    meta.update(format=FORMAT, format_version=FORMAT_VERSION, weights_sha256=sha256_file(weights))
+    tmp = path / (METADATA + ".tmp")
+    tmp.write_text(json.dumps(meta, indent=1, sort_keys=True))
+    os.replace(tmp, path / METADATA)
+    return path
+
+
+def read_artifact(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict]:
+    """Read and check an estimator directory: (state_dict, metadata) or :class:`ArtifactError`."""
+    path = Path(path)
+    meta_file, weights = path / METADATA, path / WEIGHTS
+    if not path.is_dir():
+        raise ArtifactError(f"{path} is not an estimator directory (expected {METADATA} and {WEIGHTS} inside)")
+    for f in (meta_file, weights):
+        if not f.is_file():
+            raise ArtifactError(f"{path}: missing {f.name}; the estimator directory is incomplete")
+    try:
+        meta = json.loads(meta_file.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ArtifactError(f"{meta_file} is not valid JSON ({err}); the file is damaged") from err
+    if meta.get("format") != FORMAT:
+        raise ArtifactError(f"{meta_file}: not an innfer estimator (format={meta.get('format')!r})")
+    version = meta.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise ArtifactError(f"{meta_file}: format_version {version!r} is newer than this innfer reads "
+                            f"({FORMAT_VERSION}); upgrade innfer")
+    actual = sha256_file(weights)
+    if actual != meta.get("weights_sha256"):
+        raise ArtifactError(f"{weights}: SHA-256 {actual[:12]}... does not match the metadata's "
+                            f"{str(meta.get('weights_sha256'))[:12]}...: the weights are truncated or were modified")
+    try:
+        state = load_file(str(weights))
+    except Exception as err:
+        raise ArtifactError(f"{weights} cannot be read as safetensors ({err})") from err
+    return state, meta

@@ -1,0 +1,163 @@
+"""Invertible building blocks with exact inverses and log|det J|.
+
+Every block maps ``x`` (batch, dim) to ``(out, log_det)`` with ``log_det`` of shape
+(batch,), and back with ``inverse(out, c) -> x``. Coupling blocks take an optional
+condition ``c`` (batch, cond_dim) that every subnet sees; the other blocks ignore it.
+"""
+from __future__ import annotations
+
+import abc
+import math
+
+import torch
+from torch import nn
+
+from inn_engine.subnets import mlp
+
+__all__ = ["InvertibleBlock", "Coupling", "AffineCoupling", "Permutation", "ActNorm", "soft_clamp"]
+
+
+def soft_clamp(s: torch.Tensor, clamp: float) -> torch.Tensor:
+    """Smoothly limit log-scales to (-clamp, clamp): ``clamp * 2/pi * atan(s / clamp)``."""
+    return clamp * (2.0 / math.pi) * torch.atan(s / clamp)
+
+
+class InvertibleBlock(nn.Module, abc.ABC):
+    """Common interface: ``forward(x, c) -> (out, log_det)``, ``inverse(out, c) -> x``."""
+
+    def __init__(self, dim: int, cond_dim: int = 0):
+        super().__init__()
+        if dim < 1:
+            raise ValueError(f"dim must be >= 1, got {dim}")
+        if cond_dim < 0:
+            raise ValueError(f"cond_dim must be >= 0, got {cond_dim}")
+        self.dim = dim
+        self.cond_dim = cond_dim
+
+    @abc.abstractmethod
+    def forward(self, x: torch.Tensor, c: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """``x`` (batch, dim) -> ``(out (batch, dim), log|det J| (batch,))``."""
+
+    @abc.abstractmethod
+    def inverse(self, out: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
+        """The exact inverse of :meth:`forward`: ``out`` (batch, dim) -> ``x``."""
+
+
+class Coupling(InvertibleBlock):
+    """Two-sided coupling: both halves are transformed, each conditioned on the other.
+
+    ``x = [x1, x2]``; ``v2 = T(x2; theta1(x1, c))``; ``v1 = T(x1; theta2(v2, c))``, where T is
+    an elementwise invertible map whose parameters come from a subnet (subclasses define T).
+    For ``dim == 1`` the block transforms x conditioned on ``c`` only.
+    """
+
+    #: number of subnet outputs per transformed feature (set by subclasses)
+    params_per_dim: int = 2
+
+    def __init__(self, dim: int, cond_dim: int = 0, hidden: int = 128, n_hidden_layers: int = 2):
+        super().__init__(dim, cond_dim)
+        self.len1 = dim // 2
+        self.len2 = dim - self.len1
+        k = self.params_per_dim
+        self.subnet1 = mlp(self.len1 + cond_dim, k * self.len2, hidden, n_hidden_layers, zero_last=True)
+        self.subnet2 = (mlp(self.len2 + cond_dim, k * self.len1, hidden, n_hidden_layers, zero_last=True)
+                        if self.len1 > 0 else None)
+        if self.len1 == 0 and cond_dim == 0:
+            raise ValueError("a coupling block on 1 feature needs a condition (cond_dim > 0)")
+
+    def _params(self, net: nn.Module, inp: torch.Tensor, c: torch.Tensor | None) -> torch.Tensor:
+        """Subnet output reshaped to (batch, n_features, params_per_dim)."""
+        if self.cond_dim:
+            inp = torch.cat([inp, c], dim=1)
+        out = net(inp)
+        return out.reshape(out.shape[0], -1, self.params_per_dim)
+
+    @abc.abstractmethod
+    def _transform(self, x: torch.Tensor, params: torch.Tensor, inverse: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        """Elementwise map of ``x`` (batch, m) with ``params`` (batch, m, k) -> (out, log_det (batch,))."""
+
+    def forward(self, x, c=None):
+        x1, x2 = x[:, : self.len1], x[:, self.len1:]
+        v2, log_det = self._transform(x2, self._params(self.subnet1, x1, c), inverse=False)
+        if self.subnet2 is None:
+            return v2, log_det
+        v1, log_det1 = self._transform(x1, self._params(self.subnet2, v2, c), inverse=False)
+        return torch.cat([v1, v2], dim=1), log_det + log_det1
+
+    def inverse(self, out, c=None):
+        v1, v2 = out[:, : self.len1], out[:, self.len1:]
+        if self.subnet2 is not None:
+            v1, _ = self._transform(v1, self._params(self.subnet2, v2, c), inverse=True)
+        x2, _ = self._transform(v2, self._params(self.subnet1, v1, c), inverse=True)
+        return torch.cat([v1, x2], dim=1)
+
+
+class AffineCoupling(Coupling):
+    """GLOW/RealNVP affine coupling ``v = x * exp(s) + t`` with soft-clamped log-scale ``s``."""
+
+    params_per_dim = 2
+
+    def __init__(self, dim: int, cond_dim: int = 0, hidden: int = 128, n_hidden_layers: int = 2,
+                 clamp: float = 2.0):
+        if clamp <= 0:
+            raise ValueError(f"clamp must be > 0, got {clamp}")
+        super().__init__(dim, cond_dim, hidden, n_hidden_layers)
+        self.clamp = clamp
+
+    def _transform(self, x, params, inverse):
+        s = soft_clamp(params[..., 0], self.clamp)
+        t = params[..., 1]
+        if inverse:
+            return (x - t) * torch.exp(-s), -s.sum(dim=1)
+        return x * torch.exp(s) + t, s.sum(dim=1)
+
+
+class Permutation(InvertibleBlock):
+    """A fixed random permutation of the features, drawn from a local seeded generator.
+
+    The permutation is stored as buffers, so it is saved and loaded with the weights.
+    """
+
+    def __init__(self, dim: int, seed: int):
+        super().__init__(dim)
+        generator = torch.Generator().manual_seed(int(seed))
+        perm = torch.randperm(dim, generator=generator)
+        self.register_buffer("perm", perm)
+        self.register_buffer("inv_perm", torch.argsort(perm))
+
+    def forward(self, x, c=None):
+        return x[:, self.perm], x.new_zeros(x.shape[0])
+
+    def inverse(self, out, c=None):
+        return out[:, self.inv_perm]
+
+
+class ActNorm(InvertibleBlock):
+    """Per-feature affine normalisation ``out = (x + bias) * exp(log_scale)`` (GLOW).
+
+    On the first forward pass in training mode, bias and scale are set from the batch so
+    the output has zero mean and unit variance; the ``initialized`` buffer records this so
+    a loaded model never re-initialises.
+    """
+
+    def __init__(self, dim: int):
+        super().__init__(dim)
+        self.bias = nn.Parameter(torch.zeros(dim))
+        self.log_scale = nn.Parameter(torch.zeros(dim))
+        self.register_buffer("initialized", torch.tensor(False))
+
+    @torch.no_grad()
+    def _initialize(self, x: torch.Tensor):
+        std = x.std(dim=0, unbiased=False) if x.shape[0] > 1 else torch.ones_like(x[0])
+        self.bias.copy_(-x.mean(dim=0))
+        self.log_scale.copy_(-torch.log(std.clamp_min(1e-6)))
+        self.initialized.fill_(True)
+
+    def forward(self, x, c=None):
+        if self.training and not bool(self.initialized):
+            self._initialize(x)
+        out = (x + self.bias) * torch.exp(self.log_scale)
+        return out, self.log_scale.sum().expand(x.shape[0])
+
+    def inverse(self, out, c=None):
+        return out * torch.exp(-self.log_scale) - self.bias

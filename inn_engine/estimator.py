@@ -1,0 +1,173 @@
+"""A trained posterior estimator: network + parameter transforms + standardization + metadata.
+
+The Estimator is the boundary between physical float64 numpy arrays and the network's
+standardized float32 tensors: users give y in physical units and get x in physical units,
+always inside the prior's support.
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import torch
+
+from inn_engine import __version__
+from inn_engine.artifact import ArtifactError, read_artifact, write_artifact
+from inn_engine.models import MODELS
+from inn_engine.posterior import Posterior
+from inn_engine.transforms import BoundTransform, Standardizer
+
+__all__ = ["Estimator", "load"]
+
+_ROWS_PER_PASS = 1 << 17  # network rows per sampling pass: bounds memory, keeps BLAS busy
+
+
+class Estimator:
+    """Amortized posterior p(x | y).
+
+    Args:
+        model: a network from :data:`inn_engine.models.MODELS` (in eval mode after training).
+        x_transform: bounds -> unbounded map of the parameters.
+        x_scaler, y_scaler: standardization of the unbounded x and of y.
+        param_names, obs_names, param_units, obs_units: labels.
+        metadata: JSON-safe extra information (training data hash, metrics, simulator, ...).
+    """
+
+    def __init__(self, model: torch.nn.Module, x_transform: BoundTransform, x_scaler: Standardizer,
+                 y_scaler: Standardizer, param_names, obs_names, param_units=None, obs_units=None,
+                 metadata: dict | None = None):
+        self.model = model.eval()
+        self.x_transform, self.x_scaler, self.y_scaler = x_transform, x_scaler, y_scaler
+        self.param_names, self.obs_names = list(param_names), list(obs_names)
+        self.param_units = list(param_units or [""] * len(self.param_names))
+        self.obs_units = list(obs_units or [""] * len(self.obs_names))
+        self.metadata = dict(metadata or {})
+
+    @property
+    def dim_x(self) -> int:
+        return len(self.param_names)
+
+    @property
+    def dim_y(self) -> int:
+        return len(self.obs_names)
+
+    def _check_y(self, y_obs) -> np.ndarray:
+        y = np.asarray(y_obs, dtype=float)
+        if y.ndim == 1:
+            y = y[None, :]
+        if y.ndim != 2 or y.shape[1] != self.dim_y:
+            raise ValueError(f"y_obs must have shape (n_obs, {self.dim_y}) with columns {self.obs_names}, "
+                             f"got shape {np.shape(y_obs)}")
+        if y.shape[0] == 0:
+            raise ValueError("y_obs is empty: give at least one observation")
+        bad = ~np.isfinite(y)
+        if bad.any():
+            i, j = np.argwhere(bad)[0]
+            raise ValueError(f"y_obs[{i}, {j}] ({self.obs_names[j]}) is {y[i, j]}: observations must be finite")
+        return y
+
+    def _standardized_y(self, y: np.ndarray) -> torch.Tensor:
+        return torch.as_tensor(self.y_scaler.forward(y), dtype=torch.float32)
+
+    def _to_physical(self, s: np.ndarray) -> np.ndarray:
+        return self.x_transform.inverse(self.x_scaler.inverse(s))
+
+    def sample(self, y_obs, n: int = 1000, seed: int = 0) -> np.ndarray:
+        """``n`` posterior draws for every observation: array (n_obs, n, n_params), physical units.
+
+        All observations are processed together in passes of ~1e5 network rows (no Python loop
+        per observation). The same ``seed`` gives the same draws.
+        """
+        return self._draw(y_obs, n, seed, with_density=False)[0]
+
+    def posterior(self, y_obs, n: int = 1000, seed: int = 0, log_density: bool | None = None) -> Posterior:
+        """A :class:`Posterior` with ``n`` draws per observation.
+
+        ``log_density`` (default: True when the model has a tractable density) also stores
+        log q(x | y) of every draw, which gives a density-based MAP.
+        """
+        if log_density is None:
+            log_density = hasattr(self.model, "log_prob")
+        samples, logq = self._draw(y_obs, n, seed, with_density=log_density)
+        return Posterior(samples, self.param_names, self.param_units, logq)
+
+    @torch.inference_mode()
+    def _draw(self, y_obs, n: int, seed: int, with_density: bool):
+        if int(n) < 1:
+            raise ValueError(f"n (draws per observation) must be >= 1, got {n}")
+        y = self._check_y(y_obs)
+        ys = self._standardized_y(y)
+        generator = torch.Generator().manual_seed(int(seed))
+        obs_per_pass = max(1, _ROWS_PER_PASS // n)
+        out = np.empty((y.shape[0], n, self.dim_x))
+        logq = np.empty((y.shape[0], n)) if with_density else None
+        for i in range(0, y.shape[0], obs_per_pass):
+            s = self.model.sample(ys[i:i + obs_per_pass], n, generator=generator)
+            s64 = s.double().numpy()
+            out[i:i + obs_per_pass] = self._to_physical(s64)
+            if with_density:
+                logq[i:i + obs_per_pass] = self._log_density_standardized(s, ys[i:i + obs_per_pass], s64)
+        return out, logq
+
+    def _log_density_standardized(self, s: torch.Tensor, ys: torch.Tensor, s64: np.ndarray) -> np.ndarray:
+        """log q(x | y) in physical units for standardized draws ``s`` (n_obs, n, d)."""
+        n_obs, n, d = s.shape
+        flat_y = ys.repeat_interleave(n, dim=0)
+        logq = self.model.log_prob(s.reshape(-1, d), flat_y).double().numpy().reshape(n_obs, n)
+        u = self.x_scaler.inverse(s64)
+        return logq - np.log(self.x_scaler.std).sum() - self.x_transform.log_abs_det_inverse(u)
+
+    @torch.inference_mode()
+    def log_prob(self, x, y) -> np.ndarray:
+        """log q(x | y) in physical units for paired rows x (n, n_params), y (n, n_obs): (n,)."""
+        if not hasattr(self.model, "log_prob"):
+            raise ValueError(f"the {self.model.kind!r} model has no tractable density; use model='cinn'")
+        y = self._check_y(y)
+        x = np.asarray(x, dtype=float).reshape(-1, self.dim_x)
+        if x.shape[0] != y.shape[0]:
+            raise ValueError(f"x and y need the same number of rows, got {x.shape[0]} and {y.shape[0]}")
+        self.x_transform.check_inside(x)
+        u = self.x_transform.forward(x)
+        s = torch.as_tensor(self.x_scaler.forward(u), dtype=torch.float32)
+        logq = self.model.log_prob(s, self._standardized_y(y)).double().numpy()
+        return logq - np.log(self.x_scaler.std).sum() - self.x_transform.log_abs_det_inverse(u)
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the estimator to directory ``path`` (weights.safetensors + estimator.json)."""
+        meta = {
+            "innfer_version": __version__,
+            "model": {"kind": self.model.kind, "config": self.model.config},
+            "param_names": self.param_names, "param_units": self.param_units,
+            "obs_names": self.obs_names, "obs_units": self.obs_units,
+            "x_transform": self.x_transform.to_dict(),
+            "x_scaler": self.x_scaler.to_dict(), "y_scaler": self.y_scaler.to_dict(),
+            "metadata": self.metadata,
+        }
+        write_artifact(path, self.model.state_dict(), meta)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "Estimator":
+        """Read an estimator written by :meth:`save`; damaged or incompatible files raise ArtifactError."""
+        state, meta = read_artifact(path)
+        try:
+            kind, config = meta["model"]["kind"], meta["model"]["config"]
+            model_cls = MODELS[kind]
+        except KeyError as err:
+            raise ArtifactError(f"{path}: estimator.json lacks a known model description ({err})") from err
+        model = model_cls(**config)
+        try:
+            model.load_state_dict(state, strict=True)
+        except RuntimeError as err:
+            raise ArtifactError(f"{path}: weights do not fit the {kind!r} architecture in estimator.json: {err}") \
+                from err
+        try:
+            return cls(model, BoundTransform.from_dict(meta["x_transform"]), Standardizer.from_dict(meta["x_scaler"]),
+                       Standardizer.from_dict(meta["y_scaler"]), meta["param_names"], meta["obs_names"],
+                       meta.get("param_units"), meta.get("obs_units"), meta.get("metadata"))
+        except KeyError as err:
+            raise ArtifactError(f"{path}: estimator.json lacks field {err}") from err
+
+
+def load(path: str | os.PathLike) -> Estimator:
+    """Load an estimator directory written by ``Estimator.save``."""
+    return Estimator.load(path)

@@ -1,0 +1,271 @@
+"""One training loop for every model: Adam, LR schedule, gradient clipping, validation,
+early stopping, checkpoints with exact resume, a progress bar, repeatable seeds, and
+torch.distributed data parallelism when a process group is initialised.
+
+A model plugs in by providing ``training_loss(x, y, generator) -> (loss, parts)`` and
+``validation_loss(x, y) -> loss`` on standardized float32 tensors.
+"""
+from __future__ import annotations
+
+import copy
+import math
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+from torch import nn
+from tqdm.auto import tqdm
+
+from inn_engine.blocks import ActNorm
+
+__all__ = ["TrainConfig", "TrainResult", "train"]
+
+CHECKPOINT_NAME = "checkpoint.pt"
+
+
+@dataclass
+class TrainConfig:
+    """Settings of :func:`train`; every field has a default that works for ~1e4-1e6 samples.
+
+    steps: optimizer steps in total. batch_size: global batch (split across ranks under DDP).
+    schedule: "cosine" (decay to ``lr * final_lr_fraction`` after ``warmup_steps`` of linear
+    warm-up), "plateau" (halve on a validation plateau) or "constant".
+    grad_clip: max global gradient norm (None: no clipping).
+    eval_every: steps between validation passes; patience: validation passes without
+    improvement before stopping early (None: never stop early); the best weights are kept.
+    checkpoint_dir / checkpoint_every: write a resumable checkpoint every N steps; a run
+    with the same directory resumes exactly where the last checkpoint left off.
+    """
+
+    steps: int = 5000
+    batch_size: int = 512
+    lr: float = 1e-3
+    betas: tuple[float, float] = (0.9, 0.999)
+    eps: float = 1e-8
+    weight_decay: float = 1e-5
+    schedule: str = "cosine"
+    warmup_steps: int = 100
+    final_lr_fraction: float = 0.01
+    grad_clip: float | None = 10.0
+    eval_every: int = 250
+    patience: int | None = None
+    checkpoint_dir: str | None = None
+    checkpoint_every: int = 500
+    seed: int = 0
+    progress: bool | None = None
+    max_bad_steps: int = 50
+
+    def __post_init__(self):
+        for name in ("steps", "batch_size", "eval_every", "checkpoint_every", "max_bad_steps"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"TrainConfig.{name} must be >= 1, got {getattr(self, name)}")
+        if self.schedule not in ("cosine", "plateau", "constant"):
+            raise ValueError(f"TrainConfig.schedule must be 'cosine', 'plateau' or 'constant', got {self.schedule!r}")
+        if not self.lr > 0:
+            raise ValueError(f"TrainConfig.lr must be > 0, got {self.lr}")
+        self.betas = tuple(float(b) for b in self.betas)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class TrainResult:
+    """What training did: ``history`` rows {step, lr, train, val, ...}, best validation loss."""
+
+    history: list[dict] = field(default_factory=list)
+    best_val: float = math.inf
+    best_step: int = 0
+    steps_done: int = 0
+    stopped_early: bool = False
+    seconds: float = 0.0
+
+
+def _world() -> tuple[int, int]:
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def _epoch_order(n: int, epoch: int, seed: int) -> torch.Tensor:
+    """The permutation of the training rows in ``epoch``: a pure function of (seed, epoch)."""
+    return torch.randperm(n, generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch))
+
+
+def _batch_indices(step: int, n: int, batch: int, seed: int) -> torch.Tensor:
+    """Global row indices of optimizer step ``step`` (0-based); batches never straddle epochs."""
+    per_epoch = max(n // batch, 1)
+    epoch, k = divmod(step, per_epoch)
+    order = _epoch_order(n, epoch, seed)
+    return order[k * batch: (k + 1) * batch]
+
+
+def _lr_lambda(config: TrainConfig):
+    def factor(step: int) -> float:
+        if config.schedule != "cosine":
+            return 1.0
+        if step < config.warmup_steps:
+            return (step + 1) / config.warmup_steps
+        progress = min((step - config.warmup_steps) / max(config.steps - config.warmup_steps, 1), 1.0)
+        return config.final_lr_fraction + (1 - config.final_lr_fraction) * 0.5 * (1 + math.cos(math.pi * progress))
+    return factor
+
+
+@torch.no_grad()
+def _initialize_actnorm(model: nn.Module, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator):
+    """Data-dependent ActNorm init on one global batch, identical on every rank."""
+    if any(isinstance(m, ActNorm) and not bool(m.initialized) for m in model.modules()):
+        model.train()
+        model.training_loss(x, y, generator=torch.Generator().manual_seed(generator.initial_seed()))
+
+
+@torch.no_grad()
+def _validation_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int = 4096) -> float:
+    model.eval()
+    total = 0.0
+    for i in range(0, x.shape[0], batch):
+        total += float(model.validation_loss(x[i:i + batch], y[i:i + batch])) * min(batch, x.shape[0] - i)
+    model.train()
+    return total / x.shape[0]
+
+
+def _save_checkpoint(path: Path, state: dict) -> None:
+    tmp = path.with_suffix(".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def _load_checkpoint(path: Path) -> dict:
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # a truncated or foreign file
+        raise ValueError(f"checkpoint {path} cannot be read ({err}); delete it to start afresh") from err
+
+
+def train(model: nn.Module, x_train: torch.Tensor, y_train: torch.Tensor, x_val: torch.Tensor | None = None,
+          y_val: torch.Tensor | None = None, config: TrainConfig | None = None) -> TrainResult:
+    """Train ``model`` in place on standardized float32 tensors (n, dx), (n, dy).
+
+    Under torch.distributed every rank passes the same data; each takes its share of every
+    global batch and DDP averages the gradients, so the run equals a single-process run with
+    the same global batch (for losses that are means over independent rows).
+    """
+    config = config or TrainConfig()
+    rank, world = _world()
+    n = x_train.shape[0]
+    if y_train.shape[0] != n:
+        raise ValueError(f"x_train and y_train need the same number of rows, got {n} and {y_train.shape[0]}")
+    batch = min(config.batch_size, n)
+    if batch % world:
+        raise ValueError(f"batch_size {batch} must be divisible by the world size {world}")
+    has_val = x_val is not None and x_val.shape[0] > 0
+
+    noise = torch.Generator().manual_seed(config.seed * 7919 + rank)
+    _initialize_actnorm(model, x_train[_batch_indices(0, n, batch, config.seed)],
+                        y_train[_batch_indices(0, n, batch, config.seed)], noise)
+    objective = _Objective(model)
+    net = nn.parallel.DistributedDataParallel(objective) if world > 1 else objective
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, betas=config.betas, eps=config.eps,
+                                 weight_decay=config.weight_decay)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(config))
+    plateau = (torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5, patience=2)
+               if config.schedule == "plateau" else None)
+
+    result = TrainResult()
+    best_state = None
+    bad_evals = 0
+    start_step = 0
+    ckpt_path = Path(config.checkpoint_dir) / CHECKPOINT_NAME if config.checkpoint_dir else None
+    if ckpt_path is not None and ckpt_path.exists():
+        state = _load_checkpoint(ckpt_path)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        if plateau is not None:
+            plateau.load_state_dict(state["plateau"])
+        noise.set_state(state["noise"][rank] if rank < len(state["noise"]) else state["noise"][0])
+        start_step = int(state["step"])
+        result.history = list(state["history"])
+        result.best_val, result.best_step = float(state["best_val"]), int(state["best_step"])
+        best_state = state.get("best_model")
+        bad_evals = int(state["bad_evals"])
+
+    show = config.progress if config.progress is not None else sys.stderr.isatty()
+    bar = tqdm(total=config.steps, initial=start_step, disable=not (show and rank == 0), desc="training",
+               dynamic_ncols=True)
+    t0 = time.perf_counter()
+    bad_steps = 0
+    model.train()
+    step = start_step
+    while step < config.steps:
+        idx = _batch_indices(step, n, batch, config.seed)
+        idx = idx[rank::world]
+        loss, parts = net(x_train[idx], y_train[idx], generator=noise)
+        optimizer.zero_grad(set_to_none=True)
+        if not torch.isfinite(loss):
+            bad_steps += 1
+            if bad_steps > config.max_bad_steps:
+                raise RuntimeError(f"training diverged: {bad_steps} non-finite losses (last at step {step}); "
+                                   "lower the learning rate or standardize the data")
+            step += 1
+            scheduler.step()
+            continue
+        loss.backward()
+        if config.grad_clip:
+            nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+        optimizer.step()
+        scheduler.step()
+        step += 1
+        bar.update(1)
+        row = None
+        if step % config.eval_every == 0 or step == config.steps:
+            row = {"step": step, "lr": optimizer.param_groups[0]["lr"], "train": float(loss.detach())}
+            row.update({k: float(v) for k, v in parts.items()})
+            if has_val:
+                val = _validation_loss(model, x_val, y_val)
+                row["val"] = val
+                if plateau is not None:
+                    plateau.step(val)
+                if val < result.best_val - 1e-6:
+                    result.best_val, result.best_step, bad_evals = val, step, 0
+                    best_state = copy.deepcopy(model.state_dict())
+                else:
+                    bad_evals += 1
+            result.history.append(row)
+            bar.set_postfix({k: f"{v:.4g}" for k, v in row.items() if k in ("train", "val")})
+        stop = has_val and config.patience is not None and bad_evals >= config.patience
+        if ckpt_path is not None and rank == 0 and (step % config.checkpoint_every == 0 or step == config.steps or stop):
+            ckpt_path.parent.mkdir(parents=True, exist_ok=True)
+            _save_checkpoint(ckpt_path, {
+                "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "plateau": plateau.state_dict() if plateau is not None else {},
+                "noise": [noise.get_state()], "step": step, "history": result.history,
+                "best_val": result.best_val, "best_step": result.best_step, "bad_evals": bad_evals,
+                "best_model": best_state, "config": config.to_dict(),
+            })
+        if stop:
+            result.stopped_early = True
+            break
+    bar.close()
+    result.steps_done = step
+    result.seconds = time.perf_counter() - t0
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    model.eval()
+    return result
+
+
+class _Objective(nn.Module):
+    """The model's training loss as a module's forward, so DDP can hook the all-reduce onto it."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator | None = None):
+        return self.model.training_loss(x, y, generator=generator)
