@@ -1,0 +1,18 @@
+"""Light transport in layered slabs: Monte Carlo (reference) and adding-doubling (fast)."""
+from oximetry.transport.monte_carlo import (
+    MonteCarloResult,
+    WhiteMonteCarlo,
+    monte_carlo,
+    specular_reflectance,
+    white_monte_carlo,
+)
+from oximetry.transport.slab import LayeredSlab
+
+__all__ = [
+    "LayeredSlab",
+    "MonteCarloResult",
+    "WhiteMonteCarlo",
+    "monte_carlo",
+    "specular_reflectance",
+    "white_monte_carlo",
+]
