@@ -13,6 +13,7 @@ writes the same bytes.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
@@ -23,6 +24,10 @@ from inn_engine.grid.store import write_chunk
 from inn_engine.simulator import Simulator
 
 __all__ = ["chunk_job", "run_jobs"]
+
+# Native thread pools a simulator may use (numpy/BLAS, numba): each worker process gets its
+# share of the cores, so n_workers workers do not oversubscribe the machine.
+_THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS")
 
 ChunkResult = tuple[int, "np.ndarray | None", "np.ndarray | None"]
 
@@ -41,19 +46,22 @@ def chunk_job(
 
 @contextmanager
 def _dask_client(scheduler: str | None, n_workers: int):
-    """A distributed.Client: to ``scheduler`` (an address) or to a new process-based LocalCluster."""
+    """A distributed.Client: to ``scheduler`` (an address) or to a new LocalCluster of
+    ``n_workers`` single-threaded worker processes sharing the cores between them."""
     from distributed import Client, LocalCluster
 
     if scheduler is not None:
         with Client(scheduler) as client:
             yield client
         return
+    threads = str(max(1, (os.cpu_count() or 1) // n_workers))
     with LocalCluster(
         n_workers=n_workers,
         threads_per_worker=1,
         processes=True,
         dashboard_address=None,
         silence_logs=logging.ERROR,
+        env={name: threads for name in _THREAD_VARIABLES},
     ) as cluster, Client(cluster) as client:
         yield client
 

@@ -11,14 +11,12 @@ from tqdm.auto import tqdm
 from inn_engine.grid.chunks import chunk_rows, n_chunks
 from inn_engine.grid.execution import run_jobs
 from inn_engine.grid.store import (
-    check_matches,
     check_user_attrs,
     completed_chunks,
-    create_store,
     empty_dataset,
     grid_attrs,
     open_grid,
-    read_attrs,
+    prepare_store,
 )
 from inn_engine.simulator import Simulator
 
@@ -31,6 +29,18 @@ def _check_count(name: str, value, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
     return int(value)
+
+
+def _local_path(path) -> str:
+    """``path`` as an absolute local path (workers get it verbatim), or a ValueError."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise ValueError(f"path must be None or a directory path (str or os.PathLike), got {path!r}")
+    path = os.fspath(path)
+    if "://" in path:
+        raise ValueError(
+            f"path must be a directory on a local or shared file system, got the URL {path!r}"
+        )
+    return os.path.abspath(os.path.expanduser(path))
 
 
 def simulate_grid(
@@ -102,13 +112,8 @@ def simulate_grid(
             simulator, n, chunk_size, attrs, lambda shape, dtype, chunks: np.zeros(shape, dtype)
         ).drop_vars("chunk_done")
     else:
-        path = os.path.abspath(os.path.expanduser(os.fspath(path)))
-        if os.path.isdir(path) and os.listdir(path):
-            check_matches(path, read_attrs(path), attrs)
-        elif os.path.exists(path) and not os.path.isdir(path):
-            raise ValueError(f"path {path!r} exists and is not a directory; give a .zarr directory path")
-        else:
-            create_store(path, simulator, n, chunk_size, attrs)
+        path = _local_path(path)
+        prepare_store(path, simulator, n, chunk_size, attrs)
         todo = np.flatnonzero(~completed_chunks(path))
         if todo.size < total:
             logger.info("resuming grid %s: %d of %d chunks already done", path, total - todo.size, total)

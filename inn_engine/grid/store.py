@@ -41,6 +41,7 @@ __all__ = [
     "check_user_attrs",
     "check_matches",
     "create_store",
+    "prepare_store",
     "read_attrs",
     "completed_chunks",
     "write_chunk",
@@ -163,6 +164,22 @@ def create_store(path: str, simulator: Simulator, n: int, chunk_size: int, attrs
         os.rename(staging, target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def prepare_store(path: str, simulator: Simulator, n: int, chunk_size: int, attrs: dict) -> None:
+    """Make sure ``path`` holds the grid described by the arguments: create it, or check
+    that the grid already there was made with the same arguments (ValueError if not)."""
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise ValueError(f"path {path!r} exists and is not a directory; give a .zarr directory path")
+    if not (os.path.isdir(path) and os.listdir(path)):
+        try:
+            create_store(path, simulator, n, chunk_size, attrs)
+            return
+        except OSError:
+            if not (os.path.isdir(path) and os.listdir(path)):
+                raise
+            # another process created the grid at the same moment: check it like any other
+    check_matches(path, read_attrs(path), attrs)
 
 
 def read_attrs(path: str) -> dict:

@@ -160,20 +160,34 @@ def test_open_grid_refuses_incomplete_grids_and_non_grids(tmp_path):
         open_grid(tmp_path / "absent.zarr")
 
 
-def test_a_run_killed_mid_way_resumes_to_the_uninterrupted_grid(tmp_path, reference, caplog):
+def test_paths_must_be_directories_on_a_file_system(tmp_path):
+    with pytest.raises(ValueError, match="URL"):
+        simulate_grid(LineSimulator(), 10, "s3://bucket/grid.zarr", n_workers=1, progress=False)
+    (tmp_path / "file").write_text("not a grid")
+    with pytest.raises(ValueError, match="not a directory"):
+        simulate_grid(LineSimulator(), 10, tmp_path / "file", n_workers=1, progress=False)
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "data.txt").write_text("not a grid")
+    with pytest.raises(ValueError, match="not an innfer simulation grid"):
+        simulate_grid(LineSimulator(), 10, tmp_path / "other", n_workers=1, progress=False)
+
+
+@pytest.mark.parametrize("n_workers", [1, 2])
+def test_a_run_killed_mid_way_resumes_to_the_uninterrupted_grid(tmp_path, reference, caplog, n_workers):
     path = tmp_path / "grid.zarr"
     script = textwrap.dedent(f"""
         import importlib.util
         spec = importlib.util.spec_from_file_location({LineSimulator.__module__!r}, {__file__!r})
         module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module)
         from inn_engine.grid import simulate_grid
-        simulate_grid(module.LineSimulator(delay=0.25), 50, {str(path)!r}, seed=7, chunk_size=8,
-                      n_workers=1, progress=False)
+        if __name__ == "__main__":
+            simulate_grid(module.LineSimulator(delay=0.4), 50, {str(path)!r}, seed=7, chunk_size=8,
+                          n_workers={n_workers}, progress=False)
     """)
     child = subprocess.Popen([sys.executable, "-c", script])
     try:
         deadline = time.monotonic() + 60
-        while not (path.exists() and completed_chunks(path).sum() >= 3):
+        while not (path.exists() and completed_chunks(path).sum() >= 2):
             assert child.poll() is None, "the grid process ended before it could be killed"
             assert time.monotonic() < deadline, "the grid process made no progress"
             time.sleep(0.05)
@@ -181,7 +195,7 @@ def test_a_run_killed_mid_way_resumes_to_the_uninterrupted_grid(tmp_path, refere
     finally:
         child.wait()
     done = int(completed_chunks(path).sum())
-    assert 3 <= done < 7
+    assert 2 <= done < 7
     with pytest.raises(ValueError, match="chunks missing"):
         open_grid(path)
     resumed = LineSimulator()

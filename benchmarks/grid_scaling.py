@@ -1,0 +1,133 @@
+"""Grid-generation throughput (rows/s) with 1 and 2 dask workers, for a CPU-bound toy simulator.
+
+The toy simulator integrates a damped, driven oscillator per row (explicit steps, numpy,
+single-threaded) and reports its position at 8 times plus noise, so the cost is pure
+computation, as for the domain simulators. Every configuration writes the same zarr grid
+(same seed and chunk size); the script checks that the grids are bit-for-bit identical.
+
+Configurations:
+- in-process: ``simulate_grid(..., n_workers=1)`` (no dask);
+- dask 1 / 2 workers: a process LocalCluster already running (workers warmed up with a
+  tiny grid), passed by scheduler address: the steady-state scaling;
+- LocalCluster(2) end to end: ``simulate_grid(..., n_workers=2)``, cluster start included.
+
+Usage: python benchmarks/grid_scaling.py [--quick] [--out results.json]
+Prints a markdown table and writes JSON.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import tempfile
+import time
+
+import numpy as np
+
+from inn_engine import Observable, Parameter, Simulator
+from inn_engine.grid import open_grid, simulate_grid
+
+
+class DrivenOscillator(Simulator):
+    """x'' = -omega^2 x - 2 zeta omega x' + a sin(t), integrated with ``n_steps`` semi-implicit
+    Euler steps of 0.01 s; y = x(t) at 8 equally spaced times plus 1 % Gaussian noise."""
+
+    parameters = (Parameter("omega", "rad/s", 0.5, 5.0), Parameter("zeta", "", 0.01, 0.5),
+                  Parameter("drive", "m/s^2", 0.0, 2.0))
+    observables = tuple(Observable(f"x_{k}", "m") for k in range(8))
+
+    def __init__(self, n_steps: int = 2000):
+        self.n_steps = n_steps
+
+    def sample_prior(self, n, rng=None):
+        rng = np.random.default_rng(rng) if not isinstance(rng, np.random.Generator) else rng
+        return self.bounds[:, 0] + np.ptp(self.bounds, axis=1) * rng.uniform(size=(n, 3))
+
+    def simulate(self, x, rng=None):
+        rng = np.random.default_rng(rng) if not isinstance(rng, np.random.Generator) else rng
+        x = self.check_x(x)
+        omega, zeta, drive = x.T
+        pos, vel, dt = np.ones(len(x)), np.zeros(len(x)), 0.01
+        record = np.linspace(0, self.n_steps, 9).astype(int)[1:] - 1
+        out = np.empty((len(x), 8))
+        for step in range(self.n_steps):
+            vel += dt * (-omega**2 * pos - 2 * zeta * omega * vel + drive * np.sin(step * dt))
+            pos += dt * vel
+            hits = np.flatnonzero(record == step)
+            if hits.size:
+                out[:, hits[0]] = pos
+        return out + 0.01 * rng.normal(size=out.shape)
+
+    def metadata(self):
+        return {**super().metadata(), "n_steps": self.n_steps}
+
+
+def timed(run) -> float:
+    start = time.perf_counter()
+    run()
+    return time.perf_counter() - start
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small grid (seconds), for tests")
+    parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results", "grid_scaling.json"))
+    args = parser.parse_args(argv)
+    from distributed import LocalCluster
+
+    n, chunk_size = (4_000, 500) if args.quick else (200_000, 5_000)
+    simulator = DrivenOscillator()
+    workdir = tempfile.mkdtemp(prefix="grid_scaling_")
+    grid_kwargs = dict(seed=0, chunk_size=chunk_size, progress=False)
+    rows, grids = [], {}
+
+    def record(label, workers, seconds, path):
+        grids[label] = open_grid(path)
+        rows.append({"configuration": label, "workers": workers, "seconds": seconds, "rows_per_s": n / seconds})
+
+    try:
+        path = os.path.join(workdir, "in_process.zarr")
+        record("in-process", 1, timed(lambda: simulate_grid(simulator, n, path, n_workers=1, **grid_kwargs)), path)
+        for workers in (1, 2):
+            with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                              dashboard_address=None) as cluster:
+                address = cluster.scheduler_address
+                simulate_grid(simulator, 2 * workers, None, scheduler=address, seed=1, chunk_size=1,
+                              progress=False)  # warm-up: imports and the simulator on every worker
+                path = os.path.join(workdir, f"dask_{workers}.zarr")
+                seconds = timed(lambda: simulate_grid(simulator, n, path, scheduler=address, **grid_kwargs))
+                record(f"dask, {workers} worker{'s' if workers > 1 else ''}", workers, seconds, path)
+        path = os.path.join(workdir, "local_cluster_2.zarr")
+        seconds = timed(lambda: simulate_grid(simulator, n, path, n_workers=2, **grid_kwargs))
+        record("LocalCluster(2) incl. start", 2, seconds, path)
+        reference = grids["in-process"]
+        identical = all(np.array_equal(g.x.values, reference.x.values)
+                        and np.array_equal(g.y.values, reference.y.values) for g in grids.values())
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    by_label = {r["configuration"]: r for r in rows}
+    speedup = by_label["dask, 2 workers"]["rows_per_s"] / by_label["dask, 1 worker"]["rows_per_s"]
+    result = {
+        "benchmark": "grid_scaling", "quick": args.quick, "n": n, "chunk_size": chunk_size,
+        "simulator": simulator.metadata()["simulator"], "n_steps": simulator.n_steps,
+        "cpu_count": os.cpu_count(), "machine": platform.machine(), "python": platform.python_version(),
+        "results": rows, "speedup_2_vs_1_workers": speedup, "grids_identical": identical,
+    }
+    print(f"Grid generation, {n} rows in chunks of {chunk_size}, DrivenOscillator ({simulator.n_steps} steps), "
+          f"{os.cpu_count()} cores\n")
+    print("| configuration | workers | seconds | rows/s |\n|---|---:|---:|---:|")
+    for r in rows:
+        print(f"| {r['configuration']} | {r['workers']} | {r['seconds']:.2f} | {r['rows_per_s']:.0f} |")
+    print(f"\nspeed-up 2 vs 1 dask workers: {speedup:.2f}x; all grids bit-for-bit identical: {identical}")
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    with open(args.out, "w") as f:
+        json.dump(result, f, indent=2)
+    print(f"JSON written to {args.out}")
+    return result
+
+
+if __name__ == "__main__":
+    main()
