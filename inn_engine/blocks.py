@@ -56,14 +56,14 @@ class Coupling(InvertibleBlock):
 
     def __init__(self, dim: int, cond_dim: int = 0, hidden: int = 128, n_hidden_layers: int = 2):
         super().__init__(dim, cond_dim)
+        if dim == 1 and cond_dim == 0:
+            raise ValueError("a coupling block on 1 feature needs a condition (cond_dim > 0)")
         self.len1 = dim // 2
         self.len2 = dim - self.len1
         k = self.params_per_dim
         self.subnet1 = mlp(self.len1 + cond_dim, k * self.len2, hidden, n_hidden_layers, zero_last=True)
         self.subnet2 = (mlp(self.len2 + cond_dim, k * self.len1, hidden, n_hidden_layers, zero_last=True)
                         if self.len1 > 0 else None)
-        if self.len1 == 0 and cond_dim == 0:
-            raise ValueError("a coupling block on 1 feature needs a condition (cond_dim > 0)")
 
     def _params(self, net: nn.Module, inp: torch.Tensor, c: torch.Tensor | None) -> torch.Tensor:
         """Subnet output reshaped to (batch, n_features, params_per_dim)."""
