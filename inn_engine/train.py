@@ -33,7 +33,7 @@ class TrainConfig:
 
     steps: optimizer steps in total. batch_size: global batch (split across ranks under DDP).
     schedule: "cosine" (decay to ``lr * final_lr_fraction`` after ``warmup_steps`` of linear
-    warm-up), "plateau" (halve on a validation plateau) or "constant".
+    warm-up), "plateau" (halve after 3 validation passes without improvement) or "constant".
     grad_clip: max global gradient norm (None: no clipping).
     eval_every: steps between validation passes; patience: validation passes without
     improvement before stopping early (None: never stop early); the best weights are kept.
@@ -171,9 +171,8 @@ def train(model: nn.Module, x_train: torch.Tensor, y_train: torch.Tensor, x_val:
     net = nn.parallel.DistributedDataParallel(objective) if world > 1 else objective
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, betas=config.betas, eps=config.eps,
                                  weight_decay=config.weight_decay)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(config))
-    plateau = (torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5, patience=2)
-               if config.schedule == "plateau" else None)
+    schedule = _lr_lambda(config)
+    plateau_factor, plateau_bad = 1.0, 0
 
     result = TrainResult()
     best_state = None
@@ -184,9 +183,7 @@ def train(model: nn.Module, x_train: torch.Tensor, y_train: torch.Tensor, x_val:
         state = _load_checkpoint(ckpt_path)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        if plateau is not None:
-            plateau.load_state_dict(state["plateau"])
+        plateau_factor, plateau_bad = float(state["plateau_factor"]), int(state["plateau_bad"])
         noise.set_state(state["noise"][rank] if rank < len(state["noise"]) else state["noise"][0])
         start_step = int(state["step"])
         result.history = list(state["history"])
@@ -202,6 +199,8 @@ def train(model: nn.Module, x_train: torch.Tensor, y_train: torch.Tensor, x_val:
     model.train()
     step = start_step
     while step < config.steps:
+        for group in optimizer.param_groups:
+            group["lr"] = config.lr * schedule(step) * plateau_factor
         idx = _batch_indices(step, n, batch, config.seed)
         idx = idx[rank::world]
         loss, parts = net(x_train[idx], y_train[idx], generator=noise)
@@ -212,13 +211,11 @@ def train(model: nn.Module, x_train: torch.Tensor, y_train: torch.Tensor, x_val:
                 raise RuntimeError(f"training diverged: {bad_steps} non-finite losses (last at step {step}); "
                                    "lower the learning rate or standardize the data")
             step += 1
-            scheduler.step()
             continue
         loss.backward()
         if config.grad_clip:
             nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
         optimizer.step()
-        scheduler.step()
         step += 1
         bar.update(1)
         row = None
@@ -228,13 +225,14 @@ def train(model: nn.Module, x_train: torch.Tensor, y_train: torch.Tensor, x_val:
             if has_val:
                 val = _validation_loss(model, x_val, y_val)
                 row["val"] = val
-                if plateau is not None:
-                    plateau.step(val)
                 if val < result.best_val - 1e-6:
-                    result.best_val, result.best_step, bad_evals = val, step, 0
+                    result.best_val, result.best_step, bad_evals, plateau_bad = val, step, 0, 0
                     best_state = copy.deepcopy(model.state_dict())
                 else:
                     bad_evals += 1
+                    plateau_bad += 1
+                    if config.schedule == "plateau" and plateau_bad >= 3:
+                        plateau_factor, plateau_bad = plateau_factor * 0.5, 0
             result.history.append(row)
             bar.set_postfix({k: f"{v:.4g}" for k, v in row.items() if k in ("train", "val")})
         stop = has_val and config.patience is not None and bad_evals >= config.patience
@@ -242,8 +240,7 @@ def train(model: nn.Module, x_train: torch.Tensor, y_train: torch.Tensor, x_val:
             ckpt_path.parent.mkdir(parents=True, exist_ok=True)
             _save_checkpoint(ckpt_path, {
                 "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(),
-                "plateau": plateau.state_dict() if plateau is not None else {},
+                "plateau_factor": plateau_factor, "plateau_bad": plateau_bad,
                 "noise": [noise.get_state()], "step": step, "history": result.history,
                 "best_val": result.best_val, "best_step": result.best_step, "bad_evals": bad_evals,
                 "best_model": best_state, "config": config.to_dict(),
