@@ -7,9 +7,9 @@ Inference model: q(z | x, y) from the encoder. Training maximises the ELBO
 
 with an optional linear warm-up of the KL weight from 0 to 1 over ``kl_warmup_steps``
 calls of :meth:`training_loss` (counted in a buffer, so a resumed run continues the ramp).
-Posterior draws: z ~ N(0, I), then x = mu_d + sigma_d * eps. The prior on z is fixed to
-N(0, I) (Sohn et al.'s "Gaussian stochastic neural network" variant without a learned
-prior net), as in the INN paper's cVAE baseline.
+Posterior draws: z ~ N(0, I), then x = mu_d + sigma_d * eps. The prior on z is N(0, I),
+independent of y (Sohn et al. also allow a learned prior network p(z | y)); y reaches the
+samples through the decoder, and sampling stays a single decoder pass.
 """
 from __future__ import annotations
 

@@ -36,6 +36,7 @@ class InverseAutoregressiveFlow(nn.Module):
                                    for _ in range(n_steps))
 
     def forward(self, z: torch.Tensor, context: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """``z`` (batch, dim), ``context`` (batch, context_dim) -> (z_T (batch, dim), log|det dz_T/dz| (batch,))."""
         log_det = z.new_zeros(z.shape[0])
         for k, made in enumerate(self.steps):
             if k > 0:

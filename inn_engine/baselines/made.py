@@ -24,6 +24,7 @@ class MaskedLinear(nn.Linear):
         self.register_buffer("mask", mask.to(torch.float32))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(batch, in_features) -> (batch, out_features)."""
         return F.linear(x, self.weight * self.mask, self.bias)
 
 
@@ -54,6 +55,7 @@ class MADE(nn.Module):
         self.last = MaskedLinear(out_degree[:, None] > hidden_degree[None, :])
 
     def forward(self, x: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
+        """``x`` (batch, dim), ``context`` (batch, context_dim) -> (batch, n_outputs, dim)."""
         h = self.first(x)
         if self.context is not None:
             h = h + self.context(context)

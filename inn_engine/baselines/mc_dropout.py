@@ -9,9 +9,10 @@ Kendall & Gal (2017). This is the paper's "NN (+ dropout)" row made into a sampl
 a plain regressor with dropout only would give draws whose spread is the epistemic part
 alone, far narrower than the posterior.
 
-Choices: dropout masks are drawn from the ``generator`` passed in (not torch's global
-RNG), so training and sampling are repeatable; the weight-decay prior of Gal's
-derivation is the trainer's Adam ``weight_decay`` (TrainConfig, default 1e-5).
+Choices: dropout acts on the hidden layers only (y itself is kept whole), with one mask
+per row drawn from the ``generator`` passed in (not torch's global RNG), so training and
+sampling are repeatable; the weight-decay prior of Gal's derivation is the trainer's
+Adam ``weight_decay`` (TrainConfig, default 1e-5).
 """
 from __future__ import annotations
 

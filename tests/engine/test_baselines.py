@@ -45,6 +45,8 @@ def test_recovers_the_analytic_posterior(fitted):
     assert draws.shape == (3, 4000, 2)
     assert np.allclose(draws.mean(axis=1), Y_OBS * POST_GAIN, atol=0.15), kind
     ratio = draws.std(axis=1) / np.sqrt(POST_VAR)
+    print(f"{kind}: max |mean error| {np.abs(draws.mean(axis=1) - Y_OBS * POST_GAIN).max():.3f}, "
+          f"std / exact std {ratio.min():.3f}-{ratio.max():.3f}")
     assert np.all((ratio > 1 / 1.3) & (ratio < 1.3)), (kind, ratio)
 
 
@@ -60,6 +62,7 @@ def test_held_out_loss_is_a_bound_close_to_the_exact_likelihood(fitted):
     xs = torch.as_tensor(est.x_scaler.forward(x), dtype=torch.float32)
     ys = torch.as_tensor(est.y_scaler.forward(y), dtype=torch.float32)
     loss = float(est.model.validation_loss(xs, ys))
+    print(f"{kind}: held-out loss {loss:.4f} nats/dim, exact posterior NLL {exact_per_dim:.4f}")
     assert exact_per_dim - 0.01 <= loss <= exact_per_dim + 0.06, (kind, loss, exact_per_dim)
 
 
