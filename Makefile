@@ -29,6 +29,7 @@ test: $(STAMP)
 # letting pip re-resolve torch.
 bench: $(STAMP)
 	$(PIP) install -q -e '.[dev,bench]' 2>&1 | grep -v "is ignored: it is neither" || true
+	$(PIP) install -q --no-deps sbibm 2>&1 | grep -v "is ignored: it is neither" || true
 	$(RUNENV) $(PY) benchmarks/engine.py
 
 # Rebuild the committed physical tables from the PyPI packages of the `tables` extra.

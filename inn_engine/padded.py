@@ -44,6 +44,9 @@ class PaddedINN(nn.Module):
             0.02, 0.01).
         backward_ramp_steps: training steps over which the backward MMD weight ramps from 0.
         y_sigma: width of the backward MMD's y-similarity weighting (None: unweighted).
+        latent_kernel, backward_kernel: (C, a) pairs of the generalized multiquadratic MMD
+            kernels (default: the paper code's oximetry kernels; an inverse multiquadratic of
+            width h is the pair (h^2, 1)).
     """
 
     kind = "padded"
@@ -53,7 +56,8 @@ class PaddedINN(nn.Module):
     def __init__(self, dim_x: int, dim_y: int, dim_z: int | None = None, width: int | None = None,
                  n_blocks: int = 4, hidden: int = 128, n_hidden_layers: int = 3, clamp: float = 4.0,
                  weights: dict | None = None, noise: dict | None = None, backward_ramp_steps: int = 1000,
-                 y_sigma: float | None = PAPER_Y_SIGMA, seed: int = 0):
+                 y_sigma: float | None = PAPER_Y_SIGMA, latent_kernel=PAPER_FORWARD_KERNEL_PARAMS,
+                 backward_kernel=PAPER_BACKWARD_KERNEL_PARAMS, seed: int = 0):
         super().__init__()
         dim_z = dim_x if dim_z is None else dim_z
         width = max(dim_x, dim_y + dim_z) if width is None else width
@@ -66,14 +70,16 @@ class PaddedINN(nn.Module):
         self.noise = {**self.DEFAULT_NOISE, **(noise or {})}
         self.config = dict(dim_x=dim_x, dim_y=dim_y, dim_z=dim_z, width=width, n_blocks=n_blocks, hidden=hidden,
                            n_hidden_layers=n_hidden_layers, clamp=clamp, weights=self.weights, noise=self.noise,
-                           backward_ramp_steps=backward_ramp_steps, y_sigma=y_sigma, seed=seed)
+                           backward_ramp_steps=backward_ramp_steps, y_sigma=y_sigma,
+                           latent_kernel=[list(map(float, p)) for p in latent_kernel],
+                           backward_kernel=[list(map(float, p)) for p in backward_kernel], seed=seed)
         self.dim_x, self.dim_y, self.dim_z, self.width = dim_x, dim_y, dim_z, width
         self.backward_ramp_steps = backward_ramp_steps
         self.y_sigma = y_sigma
         self.flow = coupling_stack(width, n_blocks, 0, "affine", hidden, n_hidden_layers, actnorm=False, seed=seed,
                                    clamp=clamp)
-        self.latent_kernel = multiquadratic_kernel(PAPER_FORWARD_KERNEL_PARAMS)
-        self.backward_kernel = multiquadratic_kernel(PAPER_BACKWARD_KERNEL_PARAMS)
+        self.latent_kernel = multiquadratic_kernel(latent_kernel)
+        self.backward_kernel = multiquadratic_kernel(backward_kernel)
         self.register_buffer("calls", torch.zeros((), dtype=torch.long))
 
     # layout of the output side: [y (dim_y), z (dim_z), pad]
