@@ -1,1 +1,12 @@
-"""astro: star-cluster mass, age, extinction and metallicity from integrated photometry."""
+"""astro: star-cluster mass, age, extinction and metallicity from integrated photometry.
+
+Forward model: :func:`photometry` (SSE isochrones x Castelli-Kurucz atmospheres x filters x
+dust, stochastic IMF sampling) and :class:`ClusterSimulator` (the engine's Simulator, with
+photometric errors and missing bands); :func:`simulate_grid` makes training grids.
+"""
+from astro.imf import IMF_NAMES, get_imf
+from astro.population import available_bands, parameter_ranges, photometry, star_photometry
+from astro.simulator import LEGUS_BANDS, ClusterSimulator, simulate_grid
+
+__all__ = ["photometry", "star_photometry", "available_bands", "parameter_ranges", "ClusterSimulator", "simulate_grid",
+           "LEGUS_BANDS", "get_imf", "IMF_NAMES"]

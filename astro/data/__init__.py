@@ -1,0 +1,1 @@
+"""Compact physical tables read by astro at run time (see README.md in this folder)."""

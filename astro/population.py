@@ -1,0 +1,312 @@
+"""Integrated magnitudes of star clusters: isochrone synthesis with stochastic IMF sampling.
+
+A cluster of initial stellar mass M, age t, extinction A_V and metallicity Z shines with
+
+    F_band = M * integral_{0.08}^{m_th} phi(m) f_band(m; t, Z, A_V) dm + sum_{stars} f_band(m_i)
+
+where f_band is the (extincted) band flux of one star of initial mass m on the isochrone,
+phi the IMF per Msun formed, and the stars above the threshold m_th are drawn one by one:
+their number is Poisson with mean M * N_IMF(> m_th) and their masses follow the IMF
+truncated to [m_th, 120 Msun]. The threshold is the mass above which the cluster expects
+``max_stochastic_stars`` stars (never below 0.08 Msun), so low-mass clusters are sampled
+star by star and massive clusters keep their rare luminous stars stochastic while their
+numerous low-mass stars are integrated. ``stochastic=False`` integrates everything.
+
+Isochrones between the tabulated ages and metallicities are interpolated at equal phase:
+the phase-aligned mass nodes u of the tables are re-placed with turn-off and remnant masses
+interpolated in (log t, log Z), and fluxes at the same u are blended linearly in log t and
+log Z; magnitudes are interpolated linearly in A_V (extinction is exact at the nodes,
+computed on each star's spectrum).
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from inn_engine.simulator import as_generator
+
+from astro.imf import M_HIGH, M_LOW, get_imf
+from astro.stellar_data import load_bolometric_corrections, load_isochrones, star_magnitudes
+
+__all__ = ["photometry", "star_photometry", "available_bands", "parameter_ranges", "DEFAULT_MAX_STOCHASTIC_STARS"]
+
+DEFAULT_MAX_STOCHASTIC_STARS = 3000
+SYSTEMS = ("vega", "ab")
+_LN10_04 = 0.4 * np.log(10.0)
+
+
+def available_bands() -> tuple:
+    """Names of the bands the committed tables support."""
+    return load_bolometric_corrections().bands
+
+
+def parameter_ranges() -> dict:
+    """Valid (low, high) of each physical input: log_age [log yr], av [mag], metallicity Z."""
+    iso, bc = load_isochrones(), load_bolometric_corrections()
+    return {"log_age": (float(iso.log_age[0]), float(iso.log_age[-1])),
+            "av": (float(bc.A_V[0]), float(bc.A_V[-1])),
+            "metallicity": (float(iso.Z[0]), float(iso.Z[-1]))}
+
+
+@njit(cache=True)
+def _bracket(nodes, value):
+    n = nodes.shape[0]
+    if value <= nodes[0]:
+        return 0, 0.0
+    if value >= nodes[n - 1]:
+        return n - 2, 1.0
+    lo = np.searchsorted(nodes, value, side="right") - 1
+    return lo, (value - nodes[lo]) / (nodes[lo + 1] - nodes[lo])
+
+
+@njit(cache=True)
+def _node_masses(m_to, m_rem, seg, f_to, out):
+    """The isochrone's initial-mass nodes for turn-off m_to and remnant mass m_rem."""
+    n_a, n_b, n_c, n_d = seg[0], seg[1], seg[2], seg[3]
+    m_to = min(m_to, M_HIGH)
+    m_rem = min(max(m_rem, m_to), M_HIGH)
+    a_end = f_to * m_to
+    la, lb = np.log(M_LOW), np.log(a_end)
+    for k in range(n_a):
+        out[k] = np.exp(la + (lb - la) * k / (n_a - 1))
+    for k in range(n_b):
+        out[n_a + k] = a_end + (m_to - a_end) * k / (n_b - 1)
+    for k in range(n_c):
+        out[n_a + n_b + k] = m_to + (m_rem - m_to) * k / (n_c - 1)
+    lr, lh = np.log(m_rem), np.log(M_HIGH)
+    for k in range(n_d):
+        out[n_a + n_b + n_c + k] = np.exp(lr + (lh - lr) * k / (n_d - 1))
+
+
+@njit(cache=True)
+def _node_position(m, m_to, m_rem, seg, f_to):
+    """Fractional node index u of initial mass m (inverse of _node_masses)."""
+    n_a, n_b, n_c, n_d = seg[0], seg[1], seg[2], seg[3]
+    m_to = min(m_to, M_HIGH)
+    m_rem = min(max(m_rem, m_to), M_HIGH)
+    a_end = f_to * m_to
+    if m <= a_end:
+        return (n_a - 1) * (np.log(m) - np.log(M_LOW)) / (np.log(a_end) - np.log(M_LOW))
+    if m <= m_to:
+        return n_a + (n_b - 1) * (m - a_end) / (m_to - a_end)
+    if m <= m_rem:
+        return n_a + n_b + (n_c - 1) * (m - m_to) / (m_rem - m_to)
+    return n_a + n_b + n_c + (n_d - 1) * (np.log(m) - np.log(m_rem)) / (np.log(M_HIGH) - np.log(m_rem))
+
+
+@njit(cache=True)
+def _local_isochrone(mags, log_z_nodes, log_age_nodes, av_nodes, log_mto, log_mrem, seg, f_to,
+                     log_age, av, log_z, masses, iso):
+    """Fill ``masses`` (n_u,) and band fluxes ``iso`` (n_u, n_band) of the isochrone at
+    (log_age, av, log_z); return its turn-off and remnant masses."""
+    n_u, n_band = mags.shape[2], mags.shape[4]
+    iz, wz = _bracket(log_z_nodes, log_z)
+    it, wt = _bracket(log_age_nodes, log_age)
+    ia, wa = _bracket(av_nodes, av)
+    lmto, lmrem = 0.0, 0.0
+    for dz in range(2):
+        for dt in range(2):
+            w = (wz if dz else 1.0 - wz) * (wt if dt else 1.0 - wt)
+            lmto += w * log_mto[iz + dz, it + dt]
+            lmrem += w * log_mrem[iz + dz, it + dt]
+    m_to, m_rem = 10.0 ** lmto, 10.0 ** lmrem
+    _node_masses(m_to, m_rem, seg, f_to, masses)
+    iso[:, :] = 0.0
+    for dz in range(2):
+        for dt in range(2):
+            w = (wz if dz else 1.0 - wz) * (wt if dt else 1.0 - wt)
+            if w <= 0.0:
+                continue
+            for u in range(n_u):
+                row = mags[iz + dz, it + dt, u]
+                for b in range(n_band):
+                    mag = (1.0 - wa) * row[ia, b] + wa * row[ia + 1, b]
+                    iso[u, b] += w * np.exp(-_LN10_04 * mag)
+    return m_to, m_rem
+
+
+@njit(cache=True)
+def _star_flux(iso, m, m_to, m_rem, seg, f_to, b):
+    """Band-b flux of one star of initial mass m on a local isochrone (linear in u)."""
+    upos = _node_position(m, m_to, m_rem, seg, f_to)
+    u0 = min(max(int(upos), 0), iso.shape[0] - 2)
+    w = min(max(upos - u0, 0.0), 1.0)
+    return (1.0 - w) * iso[u0, b] + w * iso[u0 + 1, b]
+
+
+@njit(cache=True)
+def _star_fluxes(mags, log_z_nodes, log_age_nodes, av_nodes, log_mto, log_mrem, seg, f_to,
+                 star_mass, log_age, av, log_z, out):
+    """Band fluxes of single stars (initial mass, age, A_V, Z) into out (n_stars, n_band)."""
+    masses = np.empty(mags.shape[2])
+    iso = np.empty((mags.shape[2], mags.shape[4]))
+    for c in range(star_mass.shape[0]):
+        m_to, m_rem = _local_isochrone(mags, log_z_nodes, log_age_nodes, av_nodes, log_mto, log_mrem,
+                                       seg, f_to, log_age[c], av[c], log_z[c], masses, iso)
+        for b in range(mags.shape[4]):
+            out[c, b] = _star_flux(iso, star_mass[c], m_to, m_rem, seg, f_to, b)
+
+
+@njit(cache=True)
+def _cluster_fluxes(mags, log_z_nodes, log_age_nodes, av_nodes, log_mto, log_mrem, seg, f_to,
+                    imf_ln_m0, imf_dln, imf_phi, mass, log_age, av, log_z, m_th,
+                    star_offsets, star_masses, out):
+    """Band fluxes (10^(-0.4 M_AB)) of each cluster into out (n_clusters, n_band)."""
+    n_u, n_band = mags.shape[2], mags.shape[4]
+    masses = np.empty(n_u)
+    iso = np.empty((n_u, n_band))
+    for c in range(mass.shape[0]):
+        m_to, m_rem = _local_isochrone(mags, log_z_nodes, log_age_nodes, av_nodes, log_mto, log_mrem,
+                                       seg, f_to, log_age[c], av[c], log_z[c], masses, iso)
+        # smooth part: M * integral of phi(m) f(m) dm below m_th (trapezoid in ln m)
+        ln_th = np.log(m_th[c])
+        prev_ln = np.log(masses[0])
+        prev_phi = imf_phi[0]
+        for u in range(1, n_u):
+            ln_m = np.log(masses[u])
+            if prev_ln >= ln_th:
+                break
+            j = (ln_m - imf_ln_m0) / imf_dln
+            j0 = min(max(int(j), 0), imf_phi.shape[0] - 2)
+            phi = imf_phi[j0] + (j - j0) * (imf_phi[j0 + 1] - imf_phi[j0])
+            dln = ln_m - prev_ln
+            if dln > 0.0:
+                s = 1.0 if ln_m <= ln_th else (ln_th - prev_ln) / dln
+                g0m = prev_phi * np.exp(prev_ln)  # integrand phi(m) f(m) m, as dm = m dln m
+                g1m = phi * np.exp(ln_m)
+                for b in range(n_band):
+                    g0 = g0m * iso[u - 1, b]
+                    g1 = g1m * iso[u, b]
+                    out[c, b] += mass[c] * dln * s * (g0 + 0.5 * s * (g1 - g0))
+            prev_ln, prev_phi = ln_m, phi
+        # stochastic part: the drawn stars, read off the same isochrone
+        for s_i in range(star_offsets[c], star_offsets[c + 1]):
+            for b in range(n_band):
+                out[c, b] += _star_flux(iso, star_masses[s_i], m_to, m_rem, seg, f_to, b)
+
+
+def _as_column(name, value, n):
+    arr = np.asarray(value, dtype=float)
+    if arr.ndim > 1:
+        raise ValueError(f"{name} must be a scalar or a 1-D array, got shape {arr.shape}")
+    arr = np.broadcast_to(arr.reshape(-1) if arr.ndim else arr, (n,))
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} contains NaN or infinite values")
+    return np.ascontiguousarray(arr, dtype=float)
+
+
+def _check_range(name, arr, low, high, unit):
+    bad = (arr < low - 1e-9) | (arr > high + 1e-9)
+    if np.any(bad):
+        raise ValueError(f"{name} must lie in [{low}, {high}] {unit}; got {arr[bad][0]!r} "
+                         f"({int(bad.sum())} value(s) outside)")
+
+
+def _check_bands(bands) -> tuple:
+    if isinstance(bands, str):
+        bands = (bands,)
+    bands = tuple(bands)
+    known = available_bands()
+    unknown = [b for b in bands if b not in known]
+    if not bands or unknown:
+        raise ValueError(f"bands must be a non-empty list of {list(known)}; unknown: {unknown}")
+    return bands
+
+
+def _physical_inputs(first_name, first, log_age, av, metallicity, first_range, first_unit):
+    """The four physical inputs as validated float64 columns of equal length n."""
+    sizes = [np.size(v) for v in (first, log_age, av, metallicity)]
+    n = max(sizes)
+    if any(s not in (1, n) for s in sizes):
+        raise ValueError(f"{first_name}, log_age, av, metallicity must have equal lengths or be "
+                         f"scalars, got sizes {sizes}")
+    columns = [_as_column(name, value, n) for name, value in
+               ((first_name, first), ("log_age", log_age), ("av", av), ("metallicity", metallicity))]
+    ranges = parameter_ranges()
+    _check_range(first_name, columns[0], *first_range, first_unit)
+    _check_range("log_age", columns[1], *ranges["log_age"], "log10 yr")
+    _check_range("av", columns[2], *ranges["av"], "mag")
+    _check_range("metallicity", columns[3], *ranges["metallicity"], "(Z)")
+    return columns
+
+
+def _table_arguments(bands):
+    """The stellar-table arguments shared by the numba kernels, for these bands."""
+    iso, bc = load_isochrones(), load_bolometric_corrections()
+    return (star_magnitudes(bands), np.log10(iso.Z), iso.log_age, bc.A_V, np.log10(iso.m_turnoff),
+            np.log10(iso.m_remnant), np.array(iso.segment_nodes, dtype=np.int64), iso.turnoff_fraction)
+
+
+def _to_magnitudes(flux, bands, system):
+    if not isinstance(system, str) or system.lower() not in SYSTEMS:
+        raise ValueError(f"system must be one of {SYSTEMS}, got {system!r}")
+    with np.errstate(divide="ignore"):
+        out = -2.5 * np.log10(flux)
+    if system.lower() == "vega":
+        bc = load_bolometric_corrections()
+        out += bc.vega_minus_ab[[bc.bands.index(b) for b in bands]]
+    return out
+
+
+def star_photometry(initial_mass, log_age, av, metallicity, bands, system="vega"):
+    """Absolute magnitudes of single stars (SSE + atmospheres), shape (n, n_bands).
+
+    ``initial_mass`` [Msun] in 0.08 - 120; the other inputs as in :func:`photometry`.
+    Stars that are dark remnants (neutron stars, black holes) come out at +inf.
+    """
+    bands = _check_bands(bands)
+    _to_magnitudes(np.zeros((0, len(bands))), bands, system)  # validates system
+    m, log_age, av, z = _physical_inputs("initial_mass", initial_mass, log_age, av, metallicity,
+                                         (M_LOW, M_HIGH), "Msun")
+    flux = np.zeros((len(m), len(bands)))
+    _star_fluxes(*_table_arguments(bands), m, log_age, av, np.log10(z), flux)
+    flux[flux < 1e-30] = 0.0
+    return _to_magnitudes(flux, bands, system)
+
+
+def photometry(log_mass, log_age, av, metallicity, bands, stochastic=True, seed=0, system="vega",
+               imf="kroupa", max_stochastic_stars=DEFAULT_MAX_STOCHASTIC_STARS):
+    """Absolute magnitudes of star clusters in the given bands.
+
+    Parameters
+    ----------
+    log_mass : array (n,) or scalar, log10 initial stellar mass [Msun], 0 - 9.
+    log_age : array (n,) or scalar, log10 age [yr], within the tables (5.0 - 10.2).
+    av : array (n,) or scalar, V-band extinction A_V [mag], 0 - 3 (dust_extinction G23,
+        R_V = 3.1, applied to each star's spectrum).
+    metallicity : array (n,) or scalar, Z (mass fraction; Z_sun = 0.02), 0.002 - 0.03.
+    bands : sequence of band names (see :func:`available_bands`), e.g. ("U", "B", "V").
+    stochastic : bool, draw the stars above the threshold one by one (else smooth IMF).
+    seed : int, numpy Generator or None; the only source of randomness.
+    system : "vega" (Vega = 0 mag) or "ab".
+    imf : "kroupa" (default), "chabrier" or "salpeter", 0.08 - 120 Msun.
+    max_stochastic_stars : int, expected number of individually drawn stars per cluster
+        above which the least massive stars are integrated instead.
+
+    Returns
+    -------
+    array (n, n_bands) float64: absolute magnitudes (10 pc).
+    """
+    bands = _check_bands(bands)
+    _to_magnitudes(np.zeros((0, len(bands))), bands, system)  # validates system
+    if not (isinstance(max_stochastic_stars, (int, np.integer)) and max_stochastic_stars >= 1):
+        raise ValueError(f"max_stochastic_stars must be a positive integer, got {max_stochastic_stars!r}")
+    imf_table = get_imf(imf)
+    log_mass, log_age, av, z = _physical_inputs("log_mass", log_mass, log_age, av, metallicity,
+                                                (0.0, 9.0), "log10 Msun")
+    n = len(log_mass)
+    mass = 10.0 ** log_mass
+    if stochastic:
+        rng = as_generator(seed)
+        m_th = np.maximum(imf_table.mass_with_number_above(max_stochastic_stars / mass), M_LOW)
+        counts = rng.poisson(mass * imf_table.number_above(m_th))
+        offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        stars = imf_table.sample_above(np.repeat(m_th, counts), rng.random(offsets[-1]))
+    else:
+        m_th = np.full(n, M_HIGH)
+        offsets = np.zeros(n + 1, dtype=np.int64)
+        stars = np.zeros(0)
+    flux = np.zeros((n, len(bands)))
+    _cluster_fluxes(*_table_arguments(bands), imf_table.ln_m[0], imf_table.ln_m[1] - imf_table.ln_m[0],
+                    imf_table.phi, mass, log_age, av, np.log10(z), m_th, offsets, stars, flux)
+    return _to_magnitudes(flux, bands, system)

@@ -1,0 +1,159 @@
+"""The star-cluster forward model as an :class:`inn_engine.Simulator`, and its grids."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from inn_engine.simulator import Observable, Parameter, Simulator, as_generator
+
+from astro.population import DEFAULT_MAX_STOCHASTIC_STARS, available_bands, parameter_ranges, photometry
+
+__all__ = ["ClusterSimulator", "simulate_grid", "LEGUS_BANDS"]
+
+LEGUS_BANDS = ("F275W", "F336W", "F438W", "F555W", "F814W")
+
+
+class ClusterSimulator(Simulator):
+    """Star cluster (log M, log age, A_V, Z) -> noisy multi-band photometry.
+
+    Parameters x (columns, prior):
+      ``log_mass``  log10 initial stellar mass [Msun], flat on [2, 7];
+      ``log_age``   log10 age [yr], flat on [6, 10.1];
+      ``A_V``       V-band extinction [mag], flat on [0, 3];
+      ``Z``         metallicity (mass fraction, Z_sun = 0.02), flat in log Z over the
+                    tabulated range [0.002, 0.03].
+    Any of these ranges can be narrowed with ``priors={"log_age": (7, 9), ...}``.
+
+    Observation y, for bands b_1..b_K (``bands``), has 3K columns in this order:
+      ``mag_<b>``    (K columns) observed magnitude = photometry(x) + ``distance_modulus``
+                     + sigma_b * N(0, 1); 0.0 where the band is missing;
+      ``sigma_<b>``  (K columns) the 1-sigma photometric error of that band [mag], drawn
+                     log-uniform in ``sigma_range`` per cluster and band; 0.0 where missing;
+      ``has_<b>``    (K columns) 1.0 when the band was observed, 0.0 when missing.
+    An estimator conditions on all 3K columns, so it learns the posterior for the error
+    bars and the set of bands of each observation. Each band is missing independently with
+    probability ``missing_probability`` (at least ``min_bands`` are always kept).
+
+    The true magnitudes come from :func:`astro.photometry` (stochastic IMF sampling by
+    default, ``system`` Vega or AB). The simulator holds only small settings; the stellar
+    tables are cached per process, so it pickles cheaply for dask workers.
+    """
+
+    def __init__(self, bands=LEGUS_BANDS, *, system="vega", distance_modulus=0.0,
+                 sigma_range=(0.02, 0.3), missing_probability=0.0, min_bands=2, stochastic=True,
+                 imf="kroupa", max_stochastic_stars=DEFAULT_MAX_STOCHASTIC_STARS, priors=None):
+        bands = (bands,) if isinstance(bands, str) else tuple(bands)
+        unknown = [b for b in bands if b not in available_bands()]
+        if not bands or unknown or len(set(bands)) != len(bands):
+            raise ValueError(f"bands must be distinct names from {list(available_bands())}, got {bands}")
+        if not (isinstance(distance_modulus, (int, float)) and math.isfinite(distance_modulus)):
+            raise ValueError(f"distance_modulus must be a finite number [mag], got {distance_modulus!r}")
+        lo, hi = (float(v) for v in sigma_range)
+        if not 0 < lo <= hi:
+            raise ValueError(f"sigma_range must be (low, high) with 0 < low <= high [mag], got {sigma_range!r}")
+        if not 0.0 <= missing_probability < 1.0:
+            raise ValueError(f"missing_probability must lie in [0, 1), got {missing_probability!r}")
+        if not (isinstance(min_bands, int) and 1 <= min_bands <= len(bands)):
+            raise ValueError(f"min_bands must be an integer in [1, {len(bands)}], got {min_bands!r}")
+        self.bands = bands
+        self.system = system
+        self.distance_modulus = float(distance_modulus)
+        self.sigma_range = (lo, hi)
+        self.missing_probability = float(missing_probability)
+        self.min_bands = min_bands
+        self.stochastic = bool(stochastic)
+        self.imf = imf
+        self.max_stochastic_stars = int(max_stochastic_stars)
+        self.parameters = self._parameters(priors or {})
+        self.observables = tuple(
+            [Observable(f"mag_{b}", "mag", f"observed {system} magnitude in {b}; 0 if missing") for b in bands]
+            + [Observable(f"sigma_{b}", "mag", f"1-sigma photometric error in {b}; 0 if missing") for b in bands]
+            + [Observable(f"has_{b}", "", f"1 if {b} was observed, 0 if missing") for b in bands])
+        photometry(3.0, 8.0, 0.0, 0.02, bands, stochastic=False, system=system, imf=imf)  # validates
+
+    @staticmethod
+    def _parameters(priors: dict) -> tuple:
+        ranges = parameter_ranges()
+        defaults = {"log_mass": (2.0, 7.0), "log_age": (6.0, 10.1), "A_V": (0.0, 3.0),
+                    "Z": ranges["metallicity"]}
+        limits = {"log_mass": (0.0, 9.0), "log_age": ranges["log_age"], "A_V": ranges["av"],
+                  "Z": ranges["metallicity"]}
+        unknown = set(priors) - set(defaults)
+        if unknown:
+            raise ValueError(f"priors may only set {sorted(defaults)}, got {sorted(unknown)}")
+        chosen = {}
+        for name, default in defaults.items():
+            low, high = (float(v) for v in priors.get(name, default))
+            if not limits[name][0] - 1e-9 <= low < high <= limits[name][1] + 1e-9:
+                raise ValueError(f"priors[{name!r}] must be (low, high) inside {limits[name]}, got {(low, high)}")
+            chosen[name] = (low, high)
+        return (
+            Parameter("log_mass", "log10 Msun", *chosen["log_mass"], "initial stellar mass, flat prior"),
+            Parameter("log_age", "log10 yr", *chosen["log_age"], "age, flat prior"),
+            Parameter("A_V", "mag", *chosen["A_V"], "V-band extinction (G23, R_V 3.1), flat prior"),
+            Parameter("Z", "", *chosen["Z"], "metallicity mass fraction, prior flat in log Z"),
+        )
+
+    def sample_prior(self, n: int, rng=None) -> np.ndarray:
+        """(n, 4) draws: flat in log_mass, log_age, A_V; flat in log10 Z."""
+        if not (isinstance(n, (int, np.integer)) and n >= 0):
+            raise ValueError(f"n must be a non-negative integer, got {n!r}")
+        rng = as_generator(rng)
+        b = self.bounds
+        x = rng.uniform(b[:, 0], b[:, 1], size=(n, 4))
+        x[:, 3] = 10 ** rng.uniform(np.log10(b[3, 0]), np.log10(b[3, 1]), size=n)
+        return x
+
+    def simulate(self, x, rng=None) -> np.ndarray:
+        """Noisy observations (n, 3K) for parameter rows x (n, 4); layout in the class doc."""
+        x = self.check_x(x)
+        rng = as_generator(rng)
+        n, k = len(x), len(self.bands)
+        true = photometry(x[:, 0], x[:, 1], x[:, 2], x[:, 3], self.bands, stochastic=self.stochastic,
+                          seed=rng, system=self.system, imf=self.imf,
+                          max_stochastic_stars=self.max_stochastic_stars)
+        lo, hi = self.sigma_range
+        sigma = np.exp(rng.uniform(np.log(lo), np.log(hi), size=(n, k)))
+        observed = true + self.distance_modulus + sigma * rng.standard_normal((n, k))
+        has = self._band_mask(n, k, rng)
+        return np.concatenate([np.where(has, observed, 0.0), np.where(has, sigma, 0.0),
+                               has.astype(float)], axis=1)
+
+    def _band_mask(self, n, k, rng) -> np.ndarray:
+        """(n, k) bool: observed bands, each missing with missing_probability, >= min_bands kept."""
+        has = rng.random((n, k)) >= self.missing_probability
+        short = has.sum(axis=1) < self.min_bands
+        if np.any(short):
+            # keep a random set of min_bands bands for the rows that lost too many
+            order = np.argsort(rng.random((int(short.sum()), k)), axis=1)[:, :self.min_bands]
+            fill = np.zeros((int(short.sum()), k), bool)
+            np.put_along_axis(fill, order, True, axis=1)
+            has[short] = has[short] | fill
+        return has
+
+    def metadata(self) -> dict:
+        meta = super().metadata()
+        meta.update(bands=list(self.bands), system=self.system, distance_modulus=self.distance_modulus,
+                    sigma_range=list(self.sigma_range), missing_probability=self.missing_probability,
+                    min_bands=self.min_bands, stochastic=self.stochastic, imf=self.imf,
+                    max_stochastic_stars=self.max_stochastic_stars)
+        return meta
+
+
+def simulate_grid(n, path=None, *, simulator=None, seed=0, chunk_size=10_000, scheduler=None,
+                  n_workers=2, progress=True, attrs=None, **simulator_options):
+    """A grid of ``n`` simulated clusters: :func:`inn_engine.grid.simulate_grid` on a
+    :class:`ClusterSimulator` (``simulator``, or one made from ``simulator_options``).
+
+    Returns the engine's xarray.Dataset (``x`` (sample, param), ``y`` (sample, obs));
+    ``path`` (a .zarr directory) makes it resumable. See the engine function for the rest.
+    """
+    from inn_engine.grid import simulate_grid as engine_simulate_grid
+
+    if simulator is not None and simulator_options:
+        raise ValueError(f"pass either simulator or simulator options, not both: {sorted(simulator_options)}")
+    if simulator is None:
+        simulator = ClusterSimulator(**simulator_options)
+    return engine_simulate_grid(simulator, n, path, seed=seed, chunk_size=chunk_size, scheduler=scheduler,
+                                n_workers=n_workers, progress=progress, attrs=attrs)
