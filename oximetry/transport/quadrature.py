@@ -7,7 +7,9 @@ the problem (ambient and layers): the first segment [0, s_1] (light that can esc
 N/2 Gauss-Radau nodes including s = 0 (nu = 1, the collimated beam; N when it is the only
 segment, as for index-matched slabs), the next N/2 Gauss
 nodes, and every further segment (a cone that is totally reflected at some interface)
-max(4, ceil(N/2 * width)) Gauss nodes. Each segment's nodes are Gauss in nu = cos(theta)
+max(2, ceil(N/2 * width)) Gauss nodes, width
+measured in nu of the layer that holds it at grazing incidence (2 for the colon model's
+1.36/1.38 step: against 4 they moved colon band reflectances by <= 0.04 %). Each segment's nodes are Gauss in nu = cos(theta)
 of the lowest-index layer that holds it (where that segment ends at grazing incidence);
 other layers see their Snell images, weights scaled so n^2 nu dnu is kept.
 """
@@ -75,7 +77,7 @@ def layer_quadrature(n_layers: tuple, n_above: float, n_below: float, n_quad: in
         if index == 0:
             nodes, weights = gauss_radau_top(half if len(cuts) > 1 else n_quad, nu_lo, nu_hi)
         else:
-            m = half if index == 1 else max(4, math.ceil(half * (nu_hi - nu_lo)))
+            m = half if index == 1 else max(2, math.ceil(half * (nu_hi - nu_lo)))
             nodes, weights = gauss_legendre(m, nu_lo, nu_hi)
         s_all.append(n_ref * np.sqrt(np.maximum(0.0, 1 - nodes**2)))
         measure_all.append(weights * n_ref**2 * nodes)  # the invariant n^2 nu dnu
