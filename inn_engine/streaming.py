@@ -25,7 +25,7 @@ import torch
 import xarray as xr
 import zarr
 
-from inn_engine.grid import chunk_rows, n_chunks, open_grid
+from inn_engine.grid import chunk_length, chunk_rows, n_chunks, open_grid
 
 __all__ = ["GridStream", "chunk_order"]
 
@@ -99,6 +99,8 @@ class GridStream(torch.utils.data.IterableDataset):
                 raise ValueError("grid has no chunk_size attr; pass chunk_size (rows per read)")
         if rank is None and world_size is None:
             rank, world_size = _distributed_rank_and_size()
+        elif rank is None or world_size is None:
+            raise ValueError(f"give both rank and world_size or neither, got rank={rank!r}, world_size={world_size!r}")
         self.batch_size = _positive("batch_size", batch_size)
         self.buffer_chunks = _positive("buffer_chunks", buffer_chunks)
         self.chunk_size = _positive("chunk_size", chunk_size)
@@ -126,8 +128,7 @@ class GridStream(torch.utils.data.IterableDataset):
         return chunk_order(self.n_chunks, self.seed, self.epoch, self.shuffle)[shard::n_shards]
 
     def _shard_rows(self, shard: int, n_shards: int) -> int:
-        return sum(len(range(self.n_rows)[chunk_rows(int(i), self.n_rows, self.chunk_size)])
-                   for i in self.shard_chunks(shard, n_shards))
+        return sum(chunk_length(int(i), self.n_rows, self.chunk_size) for i in self.shard_chunks(shard, n_shards))
 
     def _batch_limit(self, shard: int, n_shards: int) -> int:
         """Batches shard ``shard`` yields this epoch."""

@@ -4,7 +4,7 @@
 finished one lazily. See :mod:`inn_engine.grid.store` for the on-disk layout and
 :mod:`inn_engine.grid.chunks` for the per-chunk recipe that makes grids reproducible.
 """
-from inn_engine.grid.chunks import chunk_generator, chunk_rows, n_chunks, simulate_chunk
+from inn_engine.grid.chunks import chunk_generator, chunk_length, chunk_rows, n_chunks, simulate_chunk
 from inn_engine.grid.simulate import simulate_grid
 from inn_engine.grid.store import completed_chunks, open_grid
 
@@ -15,5 +15,6 @@ __all__ = [
     "simulate_chunk",
     "chunk_generator",
     "chunk_rows",
+    "chunk_length",
     "n_chunks",
 ]

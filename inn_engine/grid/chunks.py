@@ -13,7 +13,7 @@ import numpy as np
 
 from inn_engine.simulator import Simulator
 
-__all__ = ["n_chunks", "chunk_rows", "chunk_generator", "simulate_chunk"]
+__all__ = ["n_chunks", "chunk_rows", "chunk_length", "chunk_generator", "simulate_chunk"]
 
 
 def n_chunks(n: int, chunk_size: int) -> int:
@@ -25,6 +25,12 @@ def chunk_rows(index: int, n: int, chunk_size: int) -> slice:
     """The rows of chunk ``index``: ``slice(start, stop)`` into the sample dimension."""
     start = index * chunk_size
     return slice(start, min(start + chunk_size, n))
+
+
+def chunk_length(index: int, n: int, chunk_size: int) -> int:
+    """Number of rows in chunk ``index`` (``chunk_size``, or fewer for the last chunk)."""
+    rows = chunk_rows(index, n, chunk_size)
+    return rows.stop - rows.start
 
 
 def chunk_generator(seed: int, index: int) -> np.random.Generator:
@@ -41,8 +47,7 @@ def simulate_chunk(
     with ``m`` the chunk's row count. A simulator returning other shapes is an error
     (ValueError naming the method), so a bad simulator never writes a malformed grid.
     """
-    rows = chunk_rows(index, n, chunk_size)
-    m = rows.stop - rows.start
+    m = chunk_length(index, n, chunk_size)
     rng = chunk_generator(seed, index)
     x = np.asarray(simulator.sample_prior(m, rng), dtype=np.float64)
     expected_x = (m, len(simulator.parameters))

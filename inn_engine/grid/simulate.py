@@ -8,7 +8,7 @@ import numpy as np
 import xarray as xr
 from tqdm.auto import tqdm
 
-from inn_engine.grid.chunks import chunk_rows, n_chunks
+from inn_engine.grid.chunks import chunk_length, chunk_rows, n_chunks
 from inn_engine.grid.execution import run_jobs
 from inn_engine.grid.store import (
     check_user_attrs,
@@ -108,9 +108,8 @@ def simulate_grid(
 
     if path is None:
         todo = np.arange(total)
-        memory = empty_dataset(
-            simulator, n, chunk_size, attrs, lambda shape, dtype, chunks: np.zeros(shape, dtype)
-        ).drop_vars("chunk_done")
+        memory = empty_dataset(simulator, n, chunk_size, attrs, lambda shape, dtype, chunks: np.zeros(shape, dtype),
+                               completion_record=False)
     else:
         path = _local_path(path)
         prepare_store(path, simulator, n, chunk_size, attrs)
@@ -118,13 +117,13 @@ def simulate_grid(
         if todo.size < total:
             logger.info("resuming grid %s: %d of %d chunks already done", path, total - todo.size, total)
 
-    rows_left = sum(len(range(n)[chunk_rows(int(i), n, chunk_size)]) for i in todo)
+    rows_left = sum(chunk_length(int(i), n, chunk_size) for i in todo)
     with tqdm(total=n, initial=n - rows_left, unit="rows", desc="simulating grid",
               disable=None if progress else True) as bar:
         for index, x, y in run_jobs(simulator, seed, todo, n, chunk_size, path, scheduler, n_workers):
-            rows = chunk_rows(index, n, chunk_size)
             if path is None:
-                memory.x.values[rows] = x
-                memory.y.values[rows] = y
-            bar.update(rows.stop - rows.start)
+                rows = chunk_rows(index, n, chunk_size)
+                memory["x"].data[rows] = x
+                memory["y"].data[rows] = y
+            bar.update(chunk_length(index, n, chunk_size))
     return memory if path is None else open_grid(path)

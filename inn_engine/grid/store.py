@@ -73,6 +73,16 @@ def check_user_attrs(attrs) -> dict:
         raise ValueError(f"attrs must hold JSON-safe values (str, number, bool, list, dict): {err}") from err
 
 
+def _metadata_json(simulator: Simulator) -> str:
+    try:
+        return json.dumps(simulator.metadata(), sort_keys=True, allow_nan=False)
+    except (TypeError, ValueError) as err:
+        raise ValueError(
+            f"{type(simulator).__name__}.metadata() must return JSON-safe values "
+            f"(str, finite number, bool, list, dict): {err}"
+        ) from err
+
+
 def grid_attrs(simulator: Simulator, n: int, seed: int, chunk_size: int, user_attrs: dict) -> dict:
     """All attrs of a grid: its defining arguments, units, versions and the caller's attrs."""
     from inn_engine import __version__
@@ -86,7 +96,7 @@ def grid_attrs(simulator: Simulator, n: int, seed: int, chunk_size: int, user_at
         "n": n,
         "seed": seed,
         "chunk_size": chunk_size,
-        "simulator": json.dumps(simulator.metadata(), sort_keys=True),
+        "simulator": _metadata_json(simulator),
         "units": json.dumps(units),
         "innfer_version": __version__,
         **user_attrs,
@@ -122,19 +132,22 @@ def check_matches(path: str, stored: dict, wanted: dict) -> None:
             )
 
 
-def empty_dataset(simulator: Simulator, n: int, chunk_size: int, attrs: dict, make) -> xr.Dataset:
-    """A grid Dataset whose arrays come from ``make(shape, dtype, chunks)``."""
+def empty_dataset(simulator: Simulator, n: int, chunk_size: int, attrs: dict, make,
+                  completion_record: bool = True) -> xr.Dataset:
+    """A grid Dataset whose arrays come from ``make(shape, dtype, chunks)``, with the
+    ``chunk_done`` record (for a store) or without it (in memory)."""
     n_params, n_obs = len(simulator.parameters), len(simulator.observables)
-    total = n_chunks(n, chunk_size)
-    x = make((n, n_params), np.float64, (chunk_size, n_params))
-    y = make((n, n_obs), np.float64, (chunk_size, n_obs))
-    done = make((total,), np.uint8, (1,))
+    variables = {
+        "x": (("sample", "param"), make((n, n_params), np.float64, (chunk_size, n_params)),
+              {"description": "parameters drawn from the prior"}),
+        "y": (("sample", "obs"), make((n, n_obs), np.float64, (chunk_size, n_obs)),
+              {"description": "noisy simulated observations"}),
+    }
+    if completion_record:
+        variables["chunk_done"] = (("chunk",), make((n_chunks(n, chunk_size),), np.uint8, (1,)),
+                                   {"description": "1 once the chunk is written"})
     return xr.Dataset(
-        {
-            "x": (("sample", "param"), x, {"description": "parameters drawn from the prior"}),
-            "y": (("sample", "obs"), y, {"description": "noisy simulated observations"}),
-            "chunk_done": (("chunk",), done, {"description": "1 once the chunk is written"}),
-        },
+        variables,
         coords={
             "param": np.array(simulator.param_names, dtype=object),
             "obs": np.array(simulator.obs_names, dtype=object),

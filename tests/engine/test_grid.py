@@ -22,17 +22,17 @@ class LineSimulator(Simulator):
     """y = slope * t + offset at three t, plus unit Gaussian noise; picklable.
 
     Test hooks (not part of the metadata, so they do not change the grid's identity):
-    ``delay`` seconds of sleep per chunk; ``fail_on`` = the first parameter of the first
-    row of one chunk, at which the chunk either raises RuntimeError or, with
-    ``exit_marker`` (a file path) not yet existing, creates the marker and kills its
-    process with ``os._exit``.
+    ``delay`` seconds of sleep per chunk, and a trap set off by the chunk whose first row
+    starts with ``trap_value``: ``trap="raise"`` raises RuntimeError, ``"hang"`` sleeps for
+    an hour, ``"exit"`` kills the process with ``os._exit`` unless the file ``marker``
+    exists (creating it first, so only the first attempt dies).
     """
 
     parameters = (Parameter("slope", "m/s", -1.0, 1.0), Parameter("offset", "m", 0.0, 2.0))
     observables = (Observable("y_t0", "m"), Observable("y_t1", "m"), Observable("y_t2", "m"))
 
-    def __init__(self, delay=0.0, fail_on=None, exit_marker=None):
-        self.delay, self.fail_on, self.exit_marker = delay, fail_on, exit_marker
+    def __init__(self, delay=0.0, trap_value=None, trap="raise", marker=None):
+        self.delay, self.trap_value, self.trap, self.marker = delay, trap_value, trap, marker
         self.chunks_simulated = 0
 
     def sample_prior(self, n, rng=None):
@@ -41,11 +41,13 @@ class LineSimulator(Simulator):
     def simulate(self, x, rng=None):
         self.chunks_simulated += 1
         time.sleep(self.delay)
-        if self.fail_on is not None and x[0, 0] == self.fail_on:
-            if self.exit_marker is None:
+        if self.trap_value is not None and x[0, 0] == self.trap_value:
+            if self.trap == "raise":
                 raise RuntimeError("simulator failure on purpose")
-            if not os.path.exists(self.exit_marker):
-                open(self.exit_marker, "w").close()
+            if self.trap == "hang":
+                time.sleep(3600)
+            if self.trap == "exit" and not os.path.exists(self.marker):
+                open(self.marker, "w").close()
                 os._exit(3)
         t = np.array([0.0, 1.0, 2.0])
         return x[:, :1] * t + x[:, 1:] + rng.normal(size=(len(x), 3))
@@ -144,7 +146,7 @@ def test_bad_arguments_get_clear_errors(kwargs, named):
 
 def test_open_grid_refuses_incomplete_grids_and_non_grids(tmp_path):
     path = tmp_path / "grid.zarr"
-    failing = LineSimulator(fail_on=first_value_of_chunk(1, seed=0, chunk_size=4))
+    failing = LineSimulator(trap_value=first_value_of_chunk(1, seed=0, chunk_size=4))
     with pytest.raises(RuntimeError, match="on purpose"):
         simulate_grid(failing, 12, path, chunk_size=4, n_workers=1, progress=False)
     assert completed_chunks(path).tolist() == [True, False, False]
@@ -172,44 +174,49 @@ def test_paths_must_be_directories_on_a_file_system(tmp_path):
         simulate_grid(LineSimulator(), 10, tmp_path / "other", n_workers=1, progress=False)
 
 
-@pytest.mark.parametrize("n_workers", [1, 2])
-def test_a_run_killed_mid_way_resumes_to_the_uninterrupted_grid(tmp_path, reference, caplog, n_workers):
+@pytest.mark.parametrize("n_workers, done_before_kill", [(1, 3), (2, 6)])
+def test_a_run_killed_mid_way_resumes_to_the_uninterrupted_grid(tmp_path, reference, caplog,
+                                                                 n_workers, done_before_kill):
+    """The run hangs in chunk 3 of 7, so it is killed with a known set of chunks written:
+    0-2 in one process, all but 3 on two workers."""
     path = tmp_path / "grid.zarr"
+    hang_value = float(first_value_of_chunk(3, seed=7, chunk_size=8))
     script = textwrap.dedent(f"""
         import importlib.util
         spec = importlib.util.spec_from_file_location({LineSimulator.__module__!r}, {__file__!r})
         module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module)
         from inn_engine.grid import simulate_grid
         if __name__ == "__main__":
-            simulate_grid(module.LineSimulator(delay=0.4), 50, {str(path)!r}, seed=7, chunk_size=8,
-                          n_workers={n_workers}, progress=False)
+            simulator = module.LineSimulator(trap_value={hang_value!r}, trap="hang")
+            simulate_grid(simulator, 50, {str(path)!r}, seed=7, chunk_size=8, n_workers={n_workers},
+                          progress=False)
     """)
     child = subprocess.Popen([sys.executable, "-c", script])
     try:
-        deadline = time.monotonic() + 60
-        while not (path.exists() and completed_chunks(path).sum() >= 2):
+        deadline = time.monotonic() + 300
+        while not (path.exists() and completed_chunks(path).sum() == done_before_kill):
             assert child.poll() is None, "the grid process ended before it could be killed"
             assert time.monotonic() < deadline, "the grid process made no progress"
             time.sleep(0.05)
         child.send_signal(signal.SIGKILL)
     finally:
+        child.kill()
         child.wait()
-    done = int(completed_chunks(path).sum())
-    assert 2 <= done < 7
-    with pytest.raises(ValueError, match="chunks missing"):
+    assert not completed_chunks(path)[3]
+    with pytest.raises(ValueError, match=f"{7 - done_before_kill} of 7 chunks missing"):
         open_grid(path)
     resumed = LineSimulator()
     with caplog.at_level(logging.INFO, logger="inn_engine.grid"):
         ds = simulate_grid(resumed, 50, path, seed=7, chunk_size=8, n_workers=1, progress=False)
-    assert resumed.chunks_simulated == 7 - done
-    assert f"{done} of 7 chunks already done" in caplog.text
+    assert resumed.chunks_simulated == 7 - done_before_kill
+    assert f"{done_before_kill} of 7 chunks already done" in caplog.text
     assert_same_grid(ds, reference)
 
 
 def test_two_worker_cluster_survives_a_killed_worker(tmp_path, reference):
     marker = tmp_path / "worker-killed"
-    simulator = LineSimulator(delay=0.1, fail_on=first_value_of_chunk(3, seed=7, chunk_size=8),
-                              exit_marker=str(marker))
+    simulator = LineSimulator(delay=0.1, trap_value=first_value_of_chunk(3, seed=7, chunk_size=8),
+                              trap="exit", marker=str(marker))
     ds = simulate_grid(simulator, 50, tmp_path / "grid.zarr", seed=7, chunk_size=8,
                        n_workers=2, progress=False)
     assert marker.exists(), "no worker was killed"

@@ -113,7 +113,7 @@ def test_in_memory_dataset_needs_and_uses_a_chunk_size():
 @pytest.mark.parametrize(
     "kwargs, named",
     [({"batch_size": 0}, "batch_size"), ({"rank": 2, "world_size": 2}, "rank"),
-     ({"buffer_chunks": 0}, "buffer_chunks"), ({"seed": -1}, "seed")],
+     ({"buffer_chunks": 0}, "buffer_chunks"), ({"seed": -1}, "seed"), ({"rank": 1}, "both rank and world_size")],
 )
 def test_bad_arguments_are_named(grid_path, kwargs, named):
     with pytest.raises(ValueError, match=named):
