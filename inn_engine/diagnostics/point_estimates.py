@@ -19,6 +19,10 @@ from inn_engine.diagnostics._arrays import finite_array
 from inn_engine.simulator import as_generator
 
 _CHUNK_BYTES = 128 * 2**20
+#: Least number of draws (heaviest kernel weights) entering the Hessian of a Newton step,
+#: and how many per effective draw 1 / sum w^2 (kernels in few dimensions spread wide).
+_HESSIAN_NEIGHBOURS = 64
+_NEIGHBOURS_PER_EFFECTIVE = 16
 
 __all__ = ["ErrorSummary", "kde_bandwidth_factor", "map_estimate", "map_error", "resimulation_error"]
 
@@ -66,29 +70,35 @@ def _log_density(points, u, u_sq, h) -> torch.Tensor:
     return torch.logsumexp(_logits(points, u, u_sq, h), dim=-1)
 
 
-def _ascent_step(points, u, u_sq, uu, h) -> torch.Tensor:
+def _ascent_step(points, u, u_sq, h) -> torch.Tensor:
     """One monotone step uphill on the KDE: the better of mean-shift and Newton.
 
     With kernel weights w_j at p, the mean-shift point is m = sum_j w_j u_j (always
     uphill) and grad log f = (m - p) / h^2, Hessian = (C - h^2 I) / h^4 with C the
     weighted covariance of u around m. Where the KDE is concave (h^2 I - C positive
     definite) Newton's point p + h^2 (h^2 I - C)^-1 (m - p) converges quadratically;
-    whichever of the two candidates has the higher density is taken. ``uu`` (B, n, d*d)
-    holds the outer products u_j u_j^T, so the weighted second moment is one matmul.
+    whichever of the two candidates has the higher density is taken, so the fixed point
+    (m = p, a mode) is exact even though C is summed over the heaviest weights only:
+    the larger of :data:`_HESSIAN_NEIGHBOURS` and :data:`_NEIGHBOURS_PER_EFFECTIVE` times
+    the weights' effective sample size 1 / sum w^2, which leaves out negligible weight.
     """
     weights = torch.softmax(_logits(points, u, u_sq, h), dim=-1)  # (B, s, n)
     shifted = weights @ u
-    d = u.shape[2]
-    second = (weights @ uu).reshape(*weights.shape[:2], d, d)
-    cov = second - shifted[..., :, None] * shifted[..., None, :]
-    eye = torch.eye(u.shape[2], dtype=u.dtype)
+    b, s = points.shape[:2]
+    n, d = u.shape[1], u.shape[2]
+    n_effective = float((1.0 / (weights * weights).sum(-1)).amax())
+    k = min(n, max(_HESSIAN_NEIGHBOURS, int(_NEIGHBOURS_PER_EFFECTIVE * n_effective)))
+    w_top, index = weights.topk(k, dim=-1)  # (B, s, k)
+    near = torch.gather(u[:, None].expand(b, s, n, d), 2, index[..., None].expand(-1, -1, -1, d))
+    dev = near - shifted[:, :, None]
+    cov = (dev * w_top[..., None]).transpose(-1, -2) @ dev  # (B, s, d, d)
+    eye = torch.eye(d, dtype=u.dtype)
     chol, info = torch.linalg.cholesky_ex(h * h * eye - cov)
     concave = info == 0
     chol = torch.where(concave[..., None, None], chol, eye)
     delta = torch.cholesky_solve((h * h * (shifted - points))[..., None], chol)[..., 0]
     newton = torch.where(concave[..., None], points + delta, shifted)
     candidates = torch.stack([shifted, newton], dim=2)  # (B, s, 2, d)
-    b, s = candidates.shape[:2]
     density = _log_density(candidates.reshape(b, 2 * s, d), u, u_sq, h).reshape(b, s, 2)
     pick = density.argmax(dim=2)[..., None, None].expand(-1, -1, 1, d)
     return torch.gather(candidates, 2, pick)[:, :, 0]
@@ -99,19 +109,20 @@ def _mode_chunk(x, h, n_candidates, n_starts, max_iter, tol, rng) -> torch.Tenso
     u, mean, chol = _whiten(x)
     u_sq = (u * u).sum(-1)
     n, d = u.shape[1], u.shape[2]
-    uu = (u[..., :, None] * u[..., None, :]).reshape(u.shape[0], n, d * d)
     picks = torch.from_numpy(rng.choice(n, size=min(n_candidates, n), replace=False))
     candidates = u[:, picks]
     # screening the candidates only ranks them: float32 is ample and twice as fast
-    u32 = u.to(torch.float32)
-    screen = _log_density(candidates.to(torch.float32), u32, u_sq.to(torch.float32), h)
+    screen = _log_density(candidates.to(torch.float32), u.to(torch.float32), u_sq.to(torch.float32), h)
     top = screen.topk(min(n_starts, candidates.shape[1]), dim=1).indices
     points = torch.gather(candidates, 1, top[:, :, None].expand(-1, -1, d)).contiguous()
+    active = torch.arange(u.shape[0])
     for _ in range(max_iter):
-        stepped = _ascent_step(points, u, u_sq, uu, h)
-        moved = (stepped - points).norm(dim=-1).amax()
-        points = stepped
-        if moved < tol * h:
+        everyone = active.numel() == u.shape[0]
+        previous = points[active]
+        stepped = _ascent_step(previous, u if everyone else u[active], u_sq if everyone else u_sq[active], h)
+        points[active] = stepped
+        active = active[(stepped - previous).norm(dim=-1).amax(dim=1) >= tol * h]
+        if active.numel() == 0:
             break
     best = _log_density(points, u, u_sq, h).argmax(dim=1)
     mode = torch.gather(points, 1, best[:, None, None].expand(-1, 1, d))[:, 0]
@@ -139,14 +150,14 @@ def map_estimate(
     more than ``tol`` x bandwidth (whitened units) or ``max_iter`` steps; the end point of
     highest KDE density is returned (a local mode: in many dimensions a KDE has many).
     ``chunk_size`` observations are processed at once; by default as many as keep the
-    working arrays (chunk_size x n_draws x max(n_candidates, d^2) float64) near 128 MB.
+    working arrays (chunk_size x n_draws x n_candidates float64) near 128 MB.
     """
     draws = finite_array(draws, "draws", 3, "(n_obs, n_draws, d)")
     n_obs, n_draws, d = draws.shape
     if n_draws < 2:
         raise ValueError(f"draws must hold at least 2 draws per observation, got {n_draws}")
     if chunk_size is None:
-        chunk_size = max(1, _CHUNK_BYTES // (8 * n_draws * max(n_candidates, 2 * n_starts, d * d)))
+        chunk_size = max(1, _CHUNK_BYTES // (8 * n_draws * max(n_candidates, 3 * n_starts)))
     for name, value in (("n_candidates", n_candidates), ("n_starts", n_starts), ("max_iter", max_iter), ("chunk_size", chunk_size)):
         if int(value) != value or value < 1:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
