@@ -9,7 +9,7 @@ from oximetry.transport import adding_doubling, monte_carlo
 
 __all__ = ["band_reflectance", "spectral_reflectance", "METHODS", "DEFAULT_MC_PHOTONS"]
 
-METHODS = ("fast", "mc")
+METHODS = ("fast", "mc", "surrogate")
 DEFAULT_MC_PHOTONS = 100_000
 _ROWS_PER_CALL = 2048  # bounds the memory of the per-wavelength slab arrays
 
@@ -21,8 +21,8 @@ def spectral_reflectance(x, wavelengths_nm, method: str = "fast", n_photons: int
     ``method="fast"``: adding-doubling with ``n_quad`` points; ``"mc"``: Monte Carlo with
     ``n_photons`` per tissue and wavelength (default 10^5), seeded by ``seed``.
     """
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    if method not in ("fast", "mc"):
+        raise ValueError(f"method must be 'fast' or 'mc' for spectra, got {method!r}")
     if n_photons is not None and method != "mc":
         raise ValueError("n_photons applies to method='mc' only")
     model = tissue_model(prior)
@@ -46,10 +46,18 @@ def band_reflectance(x, camera: Camera | None = None, method: str = "fast", n_ph
     Columns of ``x`` in the order and units of the prior's parameters (colon: sO2, vhb_1..3,
     amie_1..3 [1/cm], g_1..3, d_1..3 [um]). ``camera`` defaults to the paper's 8-band camera;
     each band is the mean diffuse reflectance (specular excluded) over its response.
+    ``method="surrogate"``: the packaged neural surrogate of adding-doubling (colon prior and
+    the default camera only; see :mod:`oximetry.surrogate`).
     """
     camera = default_camera() if camera is None else camera
     if not isinstance(camera, Camera):
         raise ValueError(f"camera must be an oximetry.Camera or None, got {type(camera).__name__}")
+    if method == "surrogate":
+        if tissue_model(prior).name != "colon" or camera != default_camera():
+            raise ValueError("method='surrogate' covers the colon prior with the default camera only")
+        from oximetry.surrogate import colon_surrogate
+
+        return colon_surrogate().predict(tissue_model(prior).check_x(x))
     spectra = spectral_reflectance(x, camera.wavelengths_nm, method=method, n_photons=n_photons, seed=seed,
                                    prior=prior, n_quad=n_quad)
     return camera.band_values(spectra)

@@ -16,7 +16,8 @@ class OximetrySimulator(Simulator):
     """Layered tissue (``prior`` "colon" or "generic") seen by a multispectral ``camera``.
 
     ``simulate`` returns band reflectances (fractions) from ``solver`` ("fast":
-    adding-doubling with ``n_quad`` points; "mc": Monte Carlo with ``n_photons``) with
+    adding-doubling with ``n_quad`` points; "mc": Monte Carlo with ``n_photons``;
+    "surrogate": the packaged neural surrogate, colon prior and default camera only) with
     measurement ``noise`` (default: multiplicative Gaussian at ``snr``; pass a
     :class:`~oximetry.noise.ShotReadNoise` for shot + read noise). Picklable and small.
     """
@@ -30,6 +31,8 @@ class OximetrySimulator(Simulator):
         self.camera = default_camera() if camera is None else camera
         if not isinstance(self.camera, Camera):
             raise ValueError(f"camera must be an oximetry.Camera or None, got {type(camera).__name__}")
+        if solver == "surrogate" and (self.model.name != "colon" or self.camera != default_camera()):
+            raise ValueError("solver='surrogate' covers the colon prior with the default camera only")
         self.noise = MultiplicativeNoise(snr) if noise is None else noise
         self.solver = solver
         self.n_quad = int(n_quad)
@@ -56,6 +59,13 @@ class OximetrySimulator(Simulator):
         solver = {"method": self.solver}
         if self.solver == "fast":
             solver.update(name="adding-doubling", n_quad=self.n_quad)
+        elif self.solver == "surrogate":
+            from oximetry.surrogate import surrogate_report
+
+            report = surrogate_report()
+            solver.update(name="neural surrogate of adding-doubling (N = 16)",
+                          test_median_rel_error=report.get("test_median_rel_error"),
+                          test_p99_rel_error=report.get("test_p99_rel_error"))
         else:
             solver.update(name="monte-carlo (MCML)", n_photons=self.n_photons)
         return solver
