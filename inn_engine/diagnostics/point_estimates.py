@@ -1,11 +1,15 @@
 """MAP estimates from posterior draws, and the paper's MAP and re-simulation errors.
 
 The MAP estimate is the mode of a Gaussian kernel density estimate (KDE) of each
-observation's draws, found by mean-shift (Comaniciu & Meer 2002). The KDE is the one
-``scipy.stats.gaussian_kde`` builds: kernel covariance = bandwidth factor^2 x the draws'
-covariance, factor by Scott's rule n^(-1/(d+4)) or Silverman's (n (d+2) / 4)^(-1/(d+4)).
-In coordinates whitened by that covariance the kernel is isotropic, so mean-shift runs
-there, batched over observations in torch.
+observation's draws. The KDE is the one ``scipy.stats.gaussian_kde`` builds: kernel
+covariance = bandwidth factor^2 x the draws' covariance, factor by Scott's rule
+n^(-1/(d+4)) or Silverman's (n (d+2) / 4)^(-1/(d+4)). In coordinates whitened by that
+covariance the kernel is isotropic; there, batched over observations in torch, each
+start climbs by the better of a mean-shift step (Comaniciu & Meer 2002; always uphill)
+and a Newton step (quadratic convergence where the KDE is concave).
+
+In many dimensions a Scott-bandwidth KDE has a local mode near almost every draw, so the
+MAP of a broad 13-D posterior is itself noisy; it is what the paper's recipe asks for.
 """
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ import torch
 from inn_engine.diagnostics._arrays import finite_array
 from inn_engine.simulator import as_generator
 
+#: Working-memory target of one chunk of observations (bytes).
 _CHUNK_BYTES = 128 * 2**20
 #: Least number of draws (heaviest kernel weights) entering the Hessian of a Newton step,
 #: and how many per effective draw 1 / sum w^2 (kernels in few dimensions spread wide).
