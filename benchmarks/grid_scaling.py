@@ -7,8 +7,11 @@ computation, as for the domain simulators. Every configuration writes the same z
 
 Configurations:
 - in-process: ``simulate_grid(..., n_workers=1)`` (no dask);
-- dask 1 / 2 workers: a process LocalCluster already running (workers warmed up with a
-  tiny grid), passed by scheduler address: the steady-state scaling;
+- dask 1 / 2 workers: ``inn_engine.grid.local_cluster`` already running (workers warmed
+  up with a tiny grid), passed by scheduler address: the steady-state scaling;
+- dask 1 worker, dask's default worker environment: a plain ``LocalCluster``, whose
+  ``MALLOC_TRIM_THRESHOLD_`` makes numpy temporaries above 128 KiB expensive (why
+  local_cluster leaves it out);
 - LocalCluster(2) end to end: ``simulate_grid(..., n_workers=2)``, cluster start included.
 
 Each configuration runs ``--repeats`` times (3; 1 with --quick) and keeps its best time.
@@ -30,7 +33,7 @@ import time
 import numpy as np
 
 from inn_engine import Observable, Parameter, Simulator
-from inn_engine.grid import open_grid, simulate_grid
+from inn_engine.grid import local_cluster, open_grid, simulate_grid
 
 
 class DrivenOscillator(Simulator):
@@ -103,16 +106,23 @@ def main(argv=None) -> dict:
 
     try:
         measure("in-process", 1, lambda path: simulate_grid(simulator, n, path, n_workers=1, **grid_kwargs))
-        for workers in (1, 2):
-            with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                              dashboard_address=None) as cluster:
+        clusters = [
+            ("dask, 1 worker", 1, lambda: local_cluster(1)),
+            ("dask, 2 workers", 2, lambda: local_cluster(2)),
+            # last: a plain LocalCluster leaves MALLOC_TRIM_THRESHOLD_ in this process's
+            # environment, which every process spawned after it would inherit
+            ("dask, 1 worker, dask's default environment", 1,
+             lambda: LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None)),
+        ]
+        measure("LocalCluster(2) incl. start", 2,
+                lambda path: simulate_grid(simulator, n, path, n_workers=2, **grid_kwargs))
+        for label, workers, start in clusters:
+            with start() as cluster:
                 address = cluster.scheduler_address
                 simulate_grid(simulator, 2 * workers, None, scheduler=address, seed=1, chunk_size=1,
                               progress=False)  # warm-up: imports and the simulator on every worker
-                measure(f"dask, {workers} worker{'s' if workers > 1 else ''}", workers,
+                measure(label, workers,
                         lambda path: simulate_grid(simulator, n, path, scheduler=address, **grid_kwargs))
-        measure("LocalCluster(2) incl. start", 2,
-                lambda path: simulate_grid(simulator, n, path, n_workers=2, **grid_kwargs))
         reference = grids["in-process"]
         identical = all(np.array_equal(g.x.values, reference.x.values)
                         and np.array_equal(g.y.values, reference.y.values) for g in grids.values())

@@ -5,12 +5,14 @@ finished one lazily. See :mod:`inn_engine.grid.store` for the on-disk layout and
 :mod:`inn_engine.grid.chunks` for the per-chunk recipe that makes grids reproducible.
 """
 from inn_engine.grid.chunks import chunk_generator, chunk_length, chunk_rows, n_chunks, simulate_chunk
+from inn_engine.grid.execution import local_cluster
 from inn_engine.grid.simulate import simulate_grid
 from inn_engine.grid.store import completed_chunks, open_grid
 
 __all__ = [
     "simulate_grid",
     "open_grid",
+    "local_cluster",
     "completed_chunks",
     "simulate_chunk",
     "chunk_generator",

@@ -23,7 +23,7 @@ from inn_engine.grid.chunks import simulate_chunk
 from inn_engine.grid.store import write_chunk
 from inn_engine.simulator import Simulator
 
-__all__ = ["chunk_job", "run_jobs"]
+__all__ = ["chunk_job", "run_jobs", "local_cluster"]
 
 # Native thread pools a simulator may use (numpy/BLAS, numba): each worker process gets its
 # share of the cores, so n_workers workers do not oversubscribe the machine.
@@ -45,24 +45,60 @@ def chunk_job(
 
 
 @contextmanager
-def _dask_client(scheduler: str | None, n_workers: int):
-    """A distributed.Client: to ``scheduler`` (an address) or to a new LocalCluster of
-    ``n_workers`` single-threaded worker processes sharing the cores between them."""
-    from distributed import Client, LocalCluster
+def _worker_environment(n_workers: int):
+    """The environment of LocalCluster workers, set before they are spawned.
 
-    if scheduler is not None:
-        with Client(scheduler) as client:
-            yield client
-        return
+    Each worker gets ``cpu_count // n_workers`` native threads (variables already set in
+    this process win). dask's default ``MALLOC_TRIM_THRESHOLD_`` is left out: it turns off
+    glibc's adaptive mmap threshold, so every temporary array above 128 KiB is mmapped
+    and unmapped again, which made a numpy simulator 13x slower on a worker than in
+    process (0.12 s vs 1.7 s CPU per 20 000-row chunk of benchmarks/grid_scaling.py).
+    dask writes the workers' variables into this process's ``os.environ`` (before each
+    spawn, and more); the environment is restored on exit.
+    """
+    import dask.config
+
     threads = str(max(1, (os.cpu_count() or 1) // n_workers))
-    with LocalCluster(
+    saved = dict(os.environ)
+    try:
+        with dask.config.set({"distributed.nanny.pre-spawn-environ": dict.fromkeys(_THREAD_VARIABLES, threads)}):
+            yield
+    finally:
+        for name in set(os.environ) - set(saved):
+            del os.environ[name]
+        os.environ.update(saved)
+
+
+@contextmanager
+def local_cluster(n_workers: int):
+    """A ``distributed.LocalCluster`` of ``n_workers`` single-threaded worker processes, as
+    simulate_grid starts it (see :func:`_worker_environment`); closed on exit.
+
+    Use it to run several grids on one cluster:
+    ``with local_cluster(2) as c: simulate_grid(sim, n, path, scheduler=c.scheduler_address)``.
+    """
+    from distributed import LocalCluster
+
+    with _worker_environment(n_workers), LocalCluster(
         n_workers=n_workers,
         threads_per_worker=1,
         processes=True,
         dashboard_address=None,
         silence_logs=logging.ERROR,
-        env={name: threads for name in _THREAD_VARIABLES},
-    ) as cluster, Client(cluster) as client:
+    ) as cluster:
+        yield cluster
+
+
+@contextmanager
+def _dask_client(scheduler: str | None, n_workers: int):
+    """A distributed.Client: to ``scheduler`` (an address) or to a new :func:`local_cluster`."""
+    from distributed import Client
+
+    if scheduler is not None:
+        with Client(scheduler) as client:
+            yield client
+        return
+    with local_cluster(n_workers) as cluster, Client(cluster) as client:
         yield client
 
 

@@ -217,10 +217,12 @@ def test_two_worker_cluster_survives_a_killed_worker(tmp_path, reference):
     marker = tmp_path / "worker-killed"
     simulator = LineSimulator(delay=0.1, trap_value=first_value_of_chunk(3, seed=7, chunk_size=8),
                               trap="exit", marker=str(marker))
+    environment = dict(os.environ)
     ds = simulate_grid(simulator, 50, tmp_path / "grid.zarr", seed=7, chunk_size=8,
                        n_workers=2, progress=False)
     assert marker.exists(), "no worker was killed"
     assert_same_grid(ds, reference)
+    assert dict(os.environ) == environment  # the workers' variables do not leak into this process
 
 
 def test_a_scheduler_address_runs_on_that_cluster(tmp_path, reference):
