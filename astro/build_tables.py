@@ -46,10 +46,15 @@ METALLICITIES = (0.002, 0.004, 0.008, 0.02, 0.03)
 Z_SUN_TRACKS = 0.02  # Hurley et al. (2000) solar metallicity; [M/H] = log10(Z / 0.02)
 LOG_AGES = np.round(np.arange(5.0, 10.2 + 1e-9, 0.05), 3)
 M_MIN, M_MAX = 0.08, 120.0
-# nodes per isochrone segment: lower main sequence (log-spaced), upper main sequence near
-# the turn-off, post-main-sequence (uniform in mass), remnants (log-spaced)
-SEGMENT_NODES = (100, 40, 240, 20)
-TURNOFF_FRACTION = 0.85  # the upper-main-sequence segment starts at 0.85 m_turnoff
+# nodes per isochrone segment (see isochrone_masses): lower main sequence, upper main
+# sequence, early post-main sequence, late post-main sequence, remnants
+SEGMENT_NODES = (100, 40, 160, 80, 40)
+LAYOUT = {
+    "turnoff_fraction": 0.85,  # the upper main sequence starts at 0.85 m_turnoff
+    "late_fraction": 0.1,      # the last 10 % of [m_to, m_rem] is the late post-main sequence
+    "late_depth": 1e-4,        # ... resolved down to 1e-4 of its width before m_rem
+    "remnant_depth": 1e-8,     # remnant nodes start 1e-8 (M_MAX - m_rem) above m_rem
+}
 AV_NODES = np.round(np.arange(0.0, 3.0 + 1e-9, 0.5), 3)
 R_V = 3.1
 BANDS = {  # innfer band name -> filter: "speclite:<name>" or a pyphot library name
@@ -95,6 +100,9 @@ def _cosmic_bse_settings() -> dict:
             flags[setting["name"]] = default
     flags["windflag"] = 0  # standard SSE/BSE winds (Hurley et al. 2000)
     flags["zsun"] = Z_SUN_TRACKS
+    # SSE's published main-sequence step (Hurley et al. 2000, sec. 7); cosmic's 0.001 costs
+    # 3x the time and moves the final luminosities by < 1e-4 dex (single stars are analytic)
+    flags["pts1"] = 0.05
     return flags
 
 
@@ -154,18 +162,26 @@ def _mass_at_time(masses, lifetimes, t_myr):
 def isochrone_masses(m_turnoff: float, m_remnant: float, segment_nodes=SEGMENT_NODES) -> np.ndarray:
     """The phase-aligned initial-mass nodes of one isochrone, shape (sum(segment_nodes),).
 
-    Segments (inclusive ends): log-spaced [M_MIN, 0.85 m_to]; uniform [0.85 m_to, m_to];
-    uniform [m_to, m_rem] (post-main sequence); log-spaced [m_rem, M_MAX] (remnants).
-    Each mass is clipped to M_MAX, so young isochrones have degenerate upper segments.
+    With the post-main-sequence width w = m_rem - m_to and LAYOUT's constants f, l, d, e:
+    A log-spaced [M_MIN, f m_to]; B uniform [f m_to, m_to]; C uniform [m_to, m_rem - l w]
+    (subgiants, giants); D approaching death geometrically, m_rem - l w (1 .. d) (late
+    giant branch, core helium burning, AGB, resolved to short phases); E leaving it
+    geometrically, m_rem + (M_MAX - m_rem) (e .. 1) (remnants: the cooling of young white
+    dwarfs is resolved). Every segment keeps its node count at every age, so node u means
+    the same phase on every isochrone. Masses are clipped to M_MAX (young isochrones have
+    degenerate upper segments).
     """
     m_to = min(m_turnoff, M_MAX)
     m_rem = min(max(m_remnant, m_to), M_MAX)
-    n_a, n_b, n_c, n_d = segment_nodes
+    n_a, n_b, n_c, n_d, n_e = segment_nodes
+    f, late = LAYOUT["turnoff_fraction"], LAYOUT["late_fraction"]
+    width = m_rem - m_to
     return np.concatenate([
-        np.geomspace(M_MIN, TURNOFF_FRACTION * m_to, n_a),
-        np.linspace(TURNOFF_FRACTION * m_to, m_to, n_b),
-        np.linspace(m_to, m_rem, n_c),
-        np.geomspace(m_rem, M_MAX, n_d),
+        np.geomspace(M_MIN, f * m_to, n_a),
+        np.linspace(f * m_to, m_to, n_b),
+        np.linspace(m_to, m_rem - late * width, n_c),
+        m_rem - late * width * np.geomspace(1.0, LAYOUT["late_depth"], n_d),
+        m_rem + (M_MAX - m_rem) * np.geomspace(LAYOUT["remnant_depth"], 1.0, n_e),
     ])
 
 
@@ -379,8 +395,9 @@ def write_isochrones(path: Path, jobs: int, log_ages=LOG_AGES, segment_nodes=SEG
     header = _header("sse_isochrones", {
         "reference": "Hurley, Pols & Tout 2000, MNRAS 315, 543 (SSE) via cosmic-popsynth "
                      "(Breivik et al. 2020, ApJ 898, 71), single stars, companion mass 0",
-        "cosmic_flags": {"windflag": 0, "zsun": Z_SUN_TRACKS, "others": "cosmic-settings.json defaults"},
-        "segment_nodes": list(segment_nodes), "turnoff_fraction": TURNOFF_FRACTION,
+        "cosmic_flags": {"windflag": 0, "zsun": Z_SUN_TRACKS, "pts1": 0.05,
+                         "others": "cosmic-settings.json defaults"},
+        "segment_nodes": list(segment_nodes), "layout": LAYOUT,
         "units": {"mass": "Msun (initial)", "log_L": "log10 L/Lsun (-inf: dark remnant)",
                   "log_Teff": "log10 K", "log_g": "log10 cm s^-2", "log_age": "log10 yr"},
     })
@@ -420,7 +437,7 @@ def main(argv=None) -> None:
     parser.add_argument("--jobs", type=int, default=2, help="processes, one metallicity each")
     parser.add_argument("--only", choices=["isochrones", "bc"], default=None)
     parser.add_argument("--smoke", action="store_true",
-                        help="a coarse isochrone grid (log age step 0.5, 140 nodes) to try the pipeline")
+                        help="a coarse isochrone grid (log age step 0.4, 160 nodes) to try the pipeline")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     timings = {}
@@ -432,7 +449,7 @@ def main(argv=None) -> None:
         t0 = time.perf_counter()
         if args.smoke:
             write_isochrones(args.out / "sse_isochrones.npz", args.jobs,
-                             np.round(np.arange(5.0, 10.2 + 1e-9, 0.4), 3), (50, 20, 60, 10))
+                             np.round(np.arange(5.0, 10.2 + 1e-9, 0.4), 3), (50, 20, 40, 30, 20))
         else:
             write_isochrones(args.out / "sse_isochrones.npz", args.jobs)
         timings["sse_isochrones"] = time.perf_counter() - t0

@@ -60,42 +60,69 @@ def _bracket(nodes, value):
 
 
 @njit(cache=True)
-def _node_masses(m_to, m_rem, seg, f_to, out):
-    """The isochrone's initial-mass nodes for turn-off m_to and remnant mass m_rem."""
-    n_a, n_b, n_c, n_d = seg[0], seg[1], seg[2], seg[3]
+def _clip_turnoff(m_to, m_rem):
     m_to = min(m_to, M_HIGH)
-    m_rem = min(max(m_rem, m_to), M_HIGH)
-    a_end = f_to * m_to
-    la, lb = np.log(M_LOW), np.log(a_end)
-    for k in range(n_a):
-        out[k] = np.exp(la + (lb - la) * k / (n_a - 1))
-    for k in range(n_b):
-        out[n_a + k] = a_end + (m_to - a_end) * k / (n_b - 1)
-    for k in range(n_c):
-        out[n_a + n_b + k] = m_to + (m_rem - m_to) * k / (n_c - 1)
-    lr, lh = np.log(m_rem), np.log(M_HIGH)
-    for k in range(n_d):
-        out[n_a + n_b + n_c + k] = np.exp(lr + (lh - lr) * k / (n_d - 1))
+    return m_to, min(max(m_rem, m_to), M_HIGH)
 
 
 @njit(cache=True)
-def _node_position(m, m_to, m_rem, seg, f_to):
+def _node_masses(m_to, m_rem, seg, layout, out):
+    """The isochrone's initial-mass nodes (the layout of astro.build_tables.isochrone_masses).
+
+    ``seg``: nodes per segment (5,); ``layout``: turn-off fraction, late fraction, late
+    depth, remnant depth.
+    """
+    m_to, m_rem = _clip_turnoff(m_to, m_rem)
+    f, late, late_depth, rem_depth = layout[0], layout[1], layout[2], layout[3]
+    width = m_rem - m_to
+    a_end = f * m_to
+    i = 0
+    for k in range(seg[0]):
+        out[i] = np.exp(np.log(M_LOW) + (np.log(a_end) - np.log(M_LOW)) * k / (seg[0] - 1))
+        i += 1
+    for k in range(seg[1]):
+        out[i] = a_end + (m_to - a_end) * k / (seg[1] - 1)
+        i += 1
+    for k in range(seg[2]):
+        out[i] = m_to + (width - late * width) * k / (seg[2] - 1)
+        i += 1
+    for k in range(seg[3]):
+        out[i] = m_rem - late * width * late_depth ** (k / (seg[3] - 1))
+        i += 1
+    for k in range(seg[4]):
+        out[i] = m_rem + (M_HIGH - m_rem) * rem_depth ** (1.0 - k / (seg[4] - 1))
+        i += 1
+
+
+@njit(cache=True)
+def _node_position(m, m_to, m_rem, seg, layout):
     """Fractional node index u of initial mass m (inverse of _node_masses)."""
-    n_a, n_b, n_c, n_d = seg[0], seg[1], seg[2], seg[3]
-    m_to = min(m_to, M_HIGH)
-    m_rem = min(max(m_rem, m_to), M_HIGH)
-    a_end = f_to * m_to
+    m_to, m_rem = _clip_turnoff(m_to, m_rem)
+    f, late, late_depth, rem_depth = layout[0], layout[1], layout[2], layout[3]
+    width = m_rem - m_to
+    a_end = f * m_to
     if m <= a_end:
-        return (n_a - 1) * (np.log(m) - np.log(M_LOW)) / (np.log(a_end) - np.log(M_LOW))
+        return (seg[0] - 1) * (np.log(m) - np.log(M_LOW)) / (np.log(a_end) - np.log(M_LOW))
+    start = seg[0]
     if m <= m_to:
-        return n_a + (n_b - 1) * (m - a_end) / (m_to - a_end)
-    if m <= m_rem:
-        return n_a + n_b + (n_c - 1) * (m - m_to) / (m_rem - m_to)
-    return n_a + n_b + n_c + (n_d - 1) * (np.log(m) - np.log(m_rem)) / (np.log(M_HIGH) - np.log(m_rem))
+        return start + (seg[1] - 1) * (m - a_end) / (m_to - a_end)
+    start += seg[1]
+    c_end = m_to + (1.0 - late) * width
+    if m <= c_end:
+        return start + (seg[2] - 1) * (m - m_to) / (c_end - m_to)
+    start += seg[2]
+    d_end = m_rem - late * width * late_depth
+    if m <= d_end:
+        return start + (seg[3] - 1) * np.log((m_rem - m) / (late * width)) / np.log(late_depth)
+    start += seg[3]
+    e_start = m_rem + (M_HIGH - m_rem) * rem_depth
+    if m < e_start:  # between the last pre-remnant node and the first remnant node
+        return start - 1 + (m - d_end) / (e_start - d_end)
+    return start + (seg[4] - 1) * (1.0 - np.log((m - m_rem) / (M_HIGH - m_rem)) / np.log(rem_depth))
 
 
 @njit(cache=True)
-def _local_isochrone(mags, log_z_nodes, log_age_nodes, av_nodes, log_mto, log_mrem, seg, f_to,
+def _local_isochrone(mags, log_z_nodes, log_age_nodes, av_nodes, log_mto, log_mrem, seg, layout,
                      log_age, av, log_z, masses, iso):
     """Fill ``masses`` (n_u,) and band fluxes ``iso`` (n_u, n_band) of the isochrone at
     (log_age, av, log_z); return its turn-off and remnant masses."""
@@ -110,7 +137,7 @@ def _local_isochrone(mags, log_z_nodes, log_age_nodes, av_nodes, log_mto, log_mr
             lmto += w * log_mto[iz + dz, it + dt]
             lmrem += w * log_mrem[iz + dz, it + dt]
     m_to, m_rem = 10.0 ** lmto, 10.0 ** lmrem
-    _node_masses(m_to, m_rem, seg, f_to, masses)
+    _node_masses(m_to, m_rem, seg, layout, masses)
     iso[:, :] = 0.0
     for dz in range(2):
         for dt in range(2):
@@ -126,29 +153,29 @@ def _local_isochrone(mags, log_z_nodes, log_age_nodes, av_nodes, log_mto, log_mr
 
 
 @njit(cache=True)
-def _star_flux(iso, m, m_to, m_rem, seg, f_to, b):
+def _star_flux(iso, m, m_to, m_rem, seg, layout, b):
     """Band-b flux of one star of initial mass m on a local isochrone (linear in u)."""
-    upos = _node_position(m, m_to, m_rem, seg, f_to)
+    upos = _node_position(m, m_to, m_rem, seg, layout)
     u0 = min(max(int(upos), 0), iso.shape[0] - 2)
     w = min(max(upos - u0, 0.0), 1.0)
     return (1.0 - w) * iso[u0, b] + w * iso[u0 + 1, b]
 
 
 @njit(cache=True)
-def _star_fluxes(mags, log_z_nodes, log_age_nodes, av_nodes, log_mto, log_mrem, seg, f_to,
+def _star_fluxes(mags, log_z_nodes, log_age_nodes, av_nodes, log_mto, log_mrem, seg, layout,
                  star_mass, log_age, av, log_z, out):
     """Band fluxes of single stars (initial mass, age, A_V, Z) into out (n_stars, n_band)."""
     masses = np.empty(mags.shape[2])
     iso = np.empty((mags.shape[2], mags.shape[4]))
     for c in range(star_mass.shape[0]):
         m_to, m_rem = _local_isochrone(mags, log_z_nodes, log_age_nodes, av_nodes, log_mto, log_mrem,
-                                       seg, f_to, log_age[c], av[c], log_z[c], masses, iso)
+                                       seg, layout, log_age[c], av[c], log_z[c], masses, iso)
         for b in range(mags.shape[4]):
-            out[c, b] = _star_flux(iso, star_mass[c], m_to, m_rem, seg, f_to, b)
+            out[c, b] = _star_flux(iso, star_mass[c], m_to, m_rem, seg, layout, b)
 
 
 @njit(cache=True)
-def _cluster_fluxes(mags, log_z_nodes, log_age_nodes, av_nodes, log_mto, log_mrem, seg, f_to,
+def _cluster_fluxes(mags, log_z_nodes, log_age_nodes, av_nodes, log_mto, log_mrem, seg, layout,
                     imf_ln_m0, imf_dln, imf_phi, mass, log_age, av, log_z, m_th,
                     star_offsets, star_masses, out):
     """Band fluxes (10^(-0.4 M_AB)) of each cluster into out (n_clusters, n_band)."""
@@ -157,7 +184,7 @@ def _cluster_fluxes(mags, log_z_nodes, log_age_nodes, av_nodes, log_mto, log_mre
     iso = np.empty((n_u, n_band))
     for c in range(mass.shape[0]):
         m_to, m_rem = _local_isochrone(mags, log_z_nodes, log_age_nodes, av_nodes, log_mto, log_mrem,
-                                       seg, f_to, log_age[c], av[c], log_z[c], masses, iso)
+                                       seg, layout, log_age[c], av[c], log_z[c], masses, iso)
         # smooth part: M * integral of phi(m) f(m) dm below m_th (trapezoid in ln m)
         ln_th = np.log(m_th[c])
         prev_ln = np.log(masses[0])
@@ -182,7 +209,7 @@ def _cluster_fluxes(mags, log_z_nodes, log_age_nodes, av_nodes, log_mto, log_mre
         # stochastic part: the drawn stars, read off the same isochrone
         for s_i in range(star_offsets[c], star_offsets[c + 1]):
             for b in range(n_band):
-                out[c, b] += _star_flux(iso, star_masses[s_i], m_to, m_rem, seg, f_to, b)
+                out[c, b] += _star_flux(iso, star_masses[s_i], m_to, m_rem, seg, layout, b)
 
 
 def _as_column(name, value, n):
@@ -234,7 +261,7 @@ def _table_arguments(bands):
     """The stellar-table arguments shared by the numba kernels, for these bands."""
     iso, bc = load_isochrones(), load_bolometric_corrections()
     return (star_magnitudes(bands), np.log10(iso.Z), iso.log_age, bc.A_V, np.log10(iso.m_turnoff),
-            np.log10(iso.m_remnant), np.array(iso.segment_nodes, dtype=np.int64), iso.turnoff_fraction)
+            np.log10(iso.m_remnant), np.array(iso.segment_nodes, dtype=np.int64), iso.layout)
 
 
 def _to_magnitudes(flux, bands, system):

@@ -27,7 +27,9 @@ DARK_MAG = 99.0  # magnitude of a star that emits nothing (neutron star, black h
 @dataclass(frozen=True)
 class Isochrones:
     """SSE isochrones. Shapes: Z (n_z,), log_age (n_t,), mass/log_L/log_Teff/log_g/kstar
-    (n_z, n_t, n_u), m_turnoff/m_remnant (n_z, n_t) [Msun], segment_nodes (4,)."""
+    (n_z, n_t, n_u), m_turnoff/m_remnant (n_z, n_t) [Msun], segment_nodes (5,) and
+    layout (4,): turn-off fraction, late fraction, late depth, remnant depth (see
+    ``astro.build_tables.isochrone_masses``)."""
 
     Z: np.ndarray
     log_age: np.ndarray
@@ -39,7 +41,7 @@ class Isochrones:
     m_turnoff: np.ndarray
     m_remnant: np.ndarray
     segment_nodes: tuple
-    turnoff_fraction: float
+    layout: np.ndarray
     header: dict
 
 
@@ -68,7 +70,9 @@ def load_isochrones() -> Isochrones:
             log_Teff=d["log_Teff"].astype(float), log_g=d["log_g"].astype(float),
             kstar=d["kstar"], m_turnoff=d["m_turnoff"].astype(float),
             m_remnant=d["m_remnant"].astype(float), segment_nodes=tuple(header["segment_nodes"]),
-            turnoff_fraction=float(header["turnoff_fraction"]), header=header)
+            layout=np.array([header["layout"][k] for k in
+                             ("turnoff_fraction", "late_fraction", "late_depth", "remnant_depth")]),
+            header=header)
 
 
 @lru_cache(maxsize=None)
