@@ -103,14 +103,15 @@ def multiquadratic_kernel(params: Sequence[tuple[float, float]]) -> Kernel:
 
 
 def squared_distances(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """|a_i - b_j|^2 for a (n, d), b (m, d): tensor (n, m), >= 0, differentiable everywhere.
+    """|a_i - b_j|^2 for a (..., n, d), b (..., m, d): tensor (..., n, m), >= 0.
 
     Uses |a|^2 + |b|^2 - 2 a.b (memory O(n m), not O(n m d)), clamped at 0 against
     round-off; unlike ``torch.cdist(...)**2`` its gradient at zero distance is finite.
+    Leading (batch) dimensions broadcast.
     """
-    aa = (a * a).sum(dim=1, keepdim=True)
-    bb = (b * b).sum(dim=1, keepdim=True)
-    return (aa + bb.T - 2.0 * (a @ b.T)).clamp_min(0.0)
+    aa = (a * a).sum(dim=-1, keepdim=True)
+    bb = (b * b).sum(dim=-1)[..., None, :]
+    return (aa + bb - 2.0 * (a @ b.transpose(-1, -2))).clamp_min(0.0)
 
 
 def y_similarity_weights(y: torch.Tensor, sigma: float = PAPER_Y_SIGMA) -> torch.Tensor:
@@ -174,21 +175,46 @@ def mmd(
     return (weights.to(k_aa.dtype) * (k_aa + k_bb - 2.0 * k_ab)).mean()
 
 
-def mmd_numpy(a, b, widths: Sequence[float] = TOY_WIDTHS, params=None) -> float:
-    """MMD^2 between numpy sample sets a (n, d) and b (m, d) in float64: a Python float.
+#: Kernel-matrix elements evaluated at once by :func:`mmd_numpy` (bounds its memory).
+_BLOCK_ELEMENTS = 2**24
 
-    Inverse multiquadratic kernel with ``widths``, or the generalized multiquadratic
-    family when ``params`` ((C, a) pairs) is given. For diagnostics (e.g. MMD between a
-    model's posterior draws and a rejection-ABC reference); sets of up to a few thousand
-    rows each.
+
+def _kernel_mean(a: torch.Tensor, b: torch.Tensor, kernel: Kernel) -> torch.Tensor:
+    """mean_ij k(a_i, b_j) per batch entry, a (B, n, d), b (B, m, d) -> (B,), in blocks."""
+    block = max(1, int((_BLOCK_ELEMENTS / a.shape[0]) ** 0.5))
+    total = torch.zeros(a.shape[0], dtype=a.dtype)
+    for i in range(0, a.shape[1], block):
+        for j in range(0, b.shape[1], block):
+            total += kernel(squared_distances(a[:, i : i + block], b[:, j : j + block])).sum(dim=(1, 2))
+    return total / (a.shape[1] * b.shape[1])
+
+
+def mmd_numpy(a, b, widths: Sequence[float] = TOY_WIDTHS, params=None):
+    """Biased MMD^2 between numpy sample sets, in float64.
+
+    a (n, d) and b (m, d) -> a Python float; or, per observation, a (n_obs, n, d) and
+    b (n_obs, m, d) -> array (n_obs,) (e.g. a model's posterior draws against a
+    rejection-ABC reference, for every observation at once). Inverse multiquadratic
+    kernel with ``widths``, or the generalized multiquadratic family when ``params``
+    ((C, a) pairs) is given. Kernel matrices are summed in blocks, so memory stays
+    bounded (~2^24 elements) whatever the set sizes.
     """
     a = np.asarray(a, dtype=float)
     b = np.asarray(b, dtype=float)
+    single = a.ndim == 2
     for name, arr in (("a", a), ("b", b)):
-        if arr.ndim != 2 or arr.shape[0] == 0:
-            raise ValueError(f"{name} must have shape (n, d) with n >= 1, got {arr.shape}")
+        if arr.ndim not in (2, 3) or arr.ndim != a.ndim or arr.shape[-2] == 0:
+            raise ValueError(f"{name} must have shape (n, d) or (n_obs, n, d) like a, with n >= 1, got {arr.shape}")
         if not np.all(np.isfinite(arr)):
             raise ValueError(f"{name} contains NaN or infinite values")
+    if a.shape[-1] != b.shape[-1] or (not single and a.shape[0] != b.shape[0]):
+        raise ValueError(f"a {a.shape} and b {b.shape} must agree in n_obs and d")
     kernel = imq_kernel(widths) if params is None else multiquadratic_kernel(params)
+    ta, tb = torch.from_numpy(a), torch.from_numpy(b)
+    if single:
+        ta, tb = ta[None], tb[None]
+    center = torch.cat([ta, tb], dim=1).mean(dim=1, keepdim=True)
+    ta, tb = ta - center, tb - center
     with torch.no_grad():
-        return float(mmd(torch.from_numpy(a), torch.from_numpy(b), kernel=kernel))
+        value = _kernel_mean(ta, ta, kernel) + _kernel_mean(tb, tb, kernel) - 2.0 * _kernel_mean(ta, tb, kernel)
+    return float(value[0]) if single else value.numpy()

@@ -126,3 +126,18 @@ def test_mmd_numpy_and_validation():
         multiquadratic_kernel([(0.2,)])
     with pytest.raises(ValueError, match="NaN"):
         mmd_numpy(np.array([[np.nan, 0.0]]), a)
+
+
+def test_mmd_numpy_batched_and_blocked_match_single(monkeypatch):
+    import inn_engine.mmd as mmd_module
+
+    rng = np.random.default_rng(5)
+    a, b = rng.normal(size=(3, 150, 2)), rng.normal(0.3, 1.0, size=(3, 120, 2))
+    batched = mmd_numpy(a, b, params=PAPER_BACKWARD_KERNEL_PARAMS)
+    assert batched.shape == (3,)
+    singles = [mmd(torch.from_numpy(a[i]), torch.from_numpy(b[i]), multiquadratic_kernel(PAPER_BACKWARD_KERNEL_PARAMS)).item() for i in range(3)]
+    np.testing.assert_allclose(batched, singles, rtol=1e-10)
+    monkeypatch.setattr(mmd_module, "_BLOCK_ELEMENTS", 3 * 40 * 40)  # force 40-row blocks
+    np.testing.assert_allclose(mmd_numpy(a, b, params=PAPER_BACKWARD_KERNEL_PARAMS), singles, rtol=1e-10)
+    with pytest.raises(ValueError, match="n_obs"):
+        mmd_numpy(a, b[:2])
