@@ -1,6 +1,8 @@
 """MMD kernels and the biased MMD^2 estimate (inn_engine.mmd)."""
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 import torch
 
 from inn_engine.mmd import (
@@ -141,3 +143,21 @@ def test_mmd_numpy_batched_and_blocked_match_single(monkeypatch):
     np.testing.assert_allclose(mmd_numpy(a, b, params=PAPER_BACKWARD_KERNEL_PARAMS), singles, rtol=1e-10)
     with pytest.raises(ValueError, match="n_obs"):
         mmd_numpy(a, b[:2])
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    n=st.integers(1, 12),
+    m=st.integers(1, 12),
+    d=st.integers(1, 4),
+    seed=st.integers(0, 2**31 - 1),
+    params=st.lists(st.tuples(st.floats(0.01, 5.0), st.floats(0.05, 3.0)), min_size=1, max_size=3),
+)
+def test_mmd_nonnegative_for_any_sets_property(n, m, d, seed, params):
+    """Both kernel families are positive definite ((C + d2)^-a is completely monotone in
+    d2), so the biased MMD^2 (a squared RKHS norm) is >= 0 for any two sets."""
+    rng = np.random.default_rng(seed)
+    a = torch.from_numpy(rng.normal(size=(n, d)) * rng.uniform(0.01, 3.0))
+    b = torch.from_numpy(rng.normal(size=(m, d)) + rng.normal(size=d))
+    assert mmd(a, b, multiquadratic_kernel(params)).item() >= -1e-12
+    assert mmd(a, b, imq_kernel([np.sqrt(c) for c, _ in params])).item() >= -1e-12
