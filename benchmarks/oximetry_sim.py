@@ -112,24 +112,29 @@ def surrogate_figures(n_check: int) -> dict | None:
             "spectra_per_s_wall": len(big) / wall, "spectra_per_cpu_s": len(big) / cpu, "training_report": report}
 
 
+PARTS = ("mc", "reference", "solver", "accuracy", "surrogate")
+
+
 def markdown(results: dict) -> str:
     lines = ["| quantity | value |", "|---|---|"]
-    for row in results["mc_throughput"]:
+    for row in results.get("mc_throughput", []):
         lines.append(f"| MC photons/s at {row['wavelength_nm']:g} nm (wall / per CPU-s) | "
                      f"{row['photons_per_s_wall']:,.0f} / {row['photons_per_cpu_s']:,.0f} |")
-    for row in results["reference_values"]:
+    for row in results.get("reference_values", []):
         lines.append(f"| {row['case']}: reference {row['reference']} | MC {row['mc']:.5f} ± {row['mc_sigma']:.5f} "
                      f"(z {row['mc_z']:+.2f}); AD N16 {row['adding_doubling_N16']:.5f} |")
-    for row in results["solver_throughput"]:
+    for row in results.get("solver_throughput", []):
         lines.append(f"| adding-doubling N={row['n_quad']} 8-band spectra/s ({row['wavelengths_per_spectrum']} "
                      f"wavelengths; wall / per CPU-s) | {row['spectra_per_s_wall']:.1f} / {row['spectra_per_cpu_s']:.1f} |")
-    acc = results["solver_vs_mc"]
-    lines.append(f"| AD N16 vs MC ({acc['tissues']} colon tissues x 8 band wavelengths, {acc['photons_per_wavelength']:,} "
-                 f"photons): median / p99 / max abs rel dev | {100 * acc['median_abs_rel_dev']:.3f} % / "
-                 f"{100 * acc['p99_abs_rel_dev']:.3f} % / {100 * acc['max_abs_rel_dev']:.3f} % |")
-    lines.append(f"| ... signed median dev; MC noise median / max; rms z | {100 * acc['median_signed_rel_dev']:+.3f} %; "
-                 f"{100 * acc['mc_rel_noise_median']:.3f} % / {100 * acc['mc_rel_noise_max']:.3f} %; {acc['rms_z']:.2f} |")
-    sur = results["surrogate"]
+    acc = results.get("solver_vs_mc")
+    if acc:
+        lines.append(f"| AD N16 vs MC ({acc['tissues']} colon tissues x 8 band wavelengths, {acc['photons_per_wavelength']:,} "
+                     f"photons): median / p99 / max abs rel dev | {100 * acc['median_abs_rel_dev']:.3f} % / "
+                     f"{100 * acc['p99_abs_rel_dev']:.3f} % / {100 * acc['max_abs_rel_dev']:.3f} % |")
+        lines.append(f"| ... signed median dev; MC noise median / max; rms z | {100 * acc['median_signed_rel_dev']:+.3f} %; "
+                     f"{100 * acc['mc_rel_noise_median']:.3f} % / {100 * acc['mc_rel_noise_max']:.3f} %; "
+                     f"{acc['rms_z']:.2f} |")
+    sur = results.get("surrogate", {})
     if sur.get("available"):
         rep = sur["training_report"]
         lines.append(f"| surrogate vs AD ({sur['check_tissues']} fresh tissues): median / p99 / max | "
@@ -139,7 +144,7 @@ def markdown(results: dict) -> str:
                      f"{100 * rep['test_median_rel_error']:.3f} % / {100 * rep['test_p99_rel_error']:.3f} % |")
         lines.append(f"| surrogate spectra/s (wall / per CPU-s) | {sur['spectra_per_s_wall']:,.0f} / "
                      f"{sur['spectra_per_cpu_s']:,.0f} |")
-    else:
+    elif sur:
         lines.append(f"| surrogate | not available: {sur.get('reason')} |")
     lines.append(f"| load average during the run (1 min, start / end) | {results['load_start']:.1f} / {results['load_end']:.1f} |")
     return "\n".join(lines)
@@ -151,14 +156,23 @@ def main(argv=None):
     parser.add_argument("--out", default="oximetry_sim.json")
     parser.add_argument("--tissues", type=int, default=40, help="colon tissues for AD vs MC")
     parser.add_argument("--photons", type=int, default=400_000, help="photons per tissue and wavelength for AD vs MC")
+    parser.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated subset of {','.join(PARTS)}")
     args = parser.parse_args(argv)
+    parts = args.parts.split(",")
+    if not set(parts) <= set(PARTS):
+        parser.error(f"--parts must be a subset of {PARTS}")
     quick = args.quick
     results = {"quick": quick, "load_start": os.getloadavg()[0]}
-    results["mc_throughput"] = mc_throughput(20_000 if quick else 1_000_000)
-    results["reference_values"] = reference_values(20_000 if quick else 1_000_000)
-    results["solver_throughput"] = solver_throughput(10 if quick else 400)
-    results["solver_vs_mc"] = solver_vs_mc(3 if quick else args.tissues, 5_000 if quick else args.photons)
-    results["surrogate"] = surrogate_figures(50 if quick else 5_000)
+    if "mc" in parts:
+        results["mc_throughput"] = mc_throughput(20_000 if quick else 1_000_000)
+    if "reference" in parts:
+        results["reference_values"] = reference_values(20_000 if quick else 1_000_000)
+    if "solver" in parts:
+        results["solver_throughput"] = solver_throughput(10 if quick else 400)
+    if "accuracy" in parts:
+        results["solver_vs_mc"] = solver_vs_mc(3 if quick else args.tissues, 5_000 if quick else args.photons)
+    if "surrogate" in parts:
+        results["surrogate"] = surrogate_figures(50 if quick else 5_000)
     results["load_end"] = os.getloadavg()[0]
     with open(args.out, "w") as handle:
         json.dump(results, handle, indent=2)

@@ -22,18 +22,22 @@ SURROGATE_FILE = "data/surrogate_colon.safetensors"
 
 
 class SurrogateMLP(torch.nn.Module):
-    """MLP from scaled parameters (n, n_in) to standardized log reflectance (n, n_out).
+    """MLP from scaled parameter features to standardized log reflectance (n, n_out).
 
-    Buffers ``low`` / ``high`` (parameter bounds) and ``out_mean`` / ``out_std`` (log
-    reflectance statistics of the training set) make the scaling part of the weights.
+    Buffers ``low`` / ``high`` (parameter bounds), ``log_input`` (1 where a parameter is
+    scaled in log, e.g. blood volume fractions spanning three decades) and ``out_mean`` /
+    ``out_std`` (log reflectance statistics of the training set) make the scaling part of
+    the weights.
     """
 
-    def __init__(self, low, high, out_mean, out_std, width: int = 256, depth: int = 4):
+    def __init__(self, low, high, out_mean, out_std, width: int = 256, depth: int = 4, log_input=None):
         super().__init__()
         self.width, self.depth = int(width), int(depth)
-        for name, value in (("low", low), ("high", high), ("out_mean", out_mean), ("out_std", out_std)):
+        log_input = np.zeros(len(low)) if log_input is None else np.asarray(log_input, dtype=float)
+        buffers = (("low", low), ("high", high), ("out_mean", out_mean), ("out_std", out_std), ("log_input", log_input))
+        for name, value in buffers:
             self.register_buffer(name, torch.as_tensor(np.asarray(value), dtype=torch.float32))
-        n_in, n_out = self.low.numel(), self.out_mean.numel()
+        n_in, n_out = self.low.numel() + int(self.log_input.sum()), self.out_mean.numel()
         layers, size = [], n_in
         for _ in range(self.depth):
             layers += [torch.nn.Linear(size, self.width), torch.nn.SiLU()]
@@ -46,12 +50,27 @@ class SurrogateMLP(torch.nn.Module):
         from oximetry.tissue import COLON
 
         bounds = np.array([[p.low, p.high] for p in COLON.parameters])
+        log_input = [name.startswith("vhb_") for name in COLON.param_names]
         return cls(bounds[:, 0], bounds[:, 1], log_reflectance.mean(axis=0), log_reflectance.std(axis=0),
-                   width, depth)
+                   width, depth, log_input)
+
+    def _scale(self, x, numpy):
+        """Features: every parameter mapped linearly to [-1, 1], then the ``log_input`` ones mapped
+        in log to [-1, 1] as extra columns (numpy or torch input)."""
+        if numpy:
+            mask = self.log_input.numpy().astype(bool)
+            low, high = self.low.numpy().astype(float), self.high.numpy().astype(float)
+            linear = 2 * (x - low) / (high - low) - 1
+            logged = 2 * (np.log(np.maximum(x[:, mask], 1e-30)) - np.log(low[mask])) / np.log(high[mask] / low[mask]) - 1
+            return np.concatenate([linear, logged], axis=1)
+        mask = self.log_input.bool()
+        linear = 2 * (x - self.low) / (self.high - self.low) - 1
+        low, high = self.low[mask], self.high[mask]
+        logged = 2 * (torch.log(torch.clamp(x[:, mask], min=1e-30)) - torch.log(low)) / torch.log(high / low) - 1
+        return torch.cat([linear, logged], dim=1)
 
     def normalize_inputs(self, x: np.ndarray) -> np.ndarray:
-        low, high = self.low.numpy().astype(float), self.high.numpy().astype(float)
-        return 2 * (np.asarray(x, dtype=float) - low) / (high - low) - 1
+        return self._scale(np.asarray(x, dtype=float), numpy=True)
 
     def normalize_outputs(self, log_reflectance: np.ndarray) -> np.ndarray:
         return (log_reflectance - self.out_mean.numpy()) / self.out_std.numpy()
@@ -61,7 +80,7 @@ class SurrogateMLP(torch.nn.Module):
 
     def reflectance(self, x: torch.Tensor) -> torch.Tensor:
         """Differentiable band reflectances (n, n_out) from parameters in physical units (n, n_in)."""
-        scaled = 2 * (x - self.low) / (self.high - self.low) - 1
+        scaled = self._scale(x, numpy=False)
         return torch.exp(self.net(scaled) * self.out_std + self.out_mean)
 
     @torch.no_grad()
@@ -84,7 +103,7 @@ class SurrogateMLP(torch.nn.Module):
             info = handle.metadata()
         tensors = load_file(str(path))
         model = cls(tensors["low"].numpy(), tensors["high"].numpy(), tensors["out_mean"].numpy(),
-                    tensors["out_std"].numpy(), int(info["width"]), int(info["depth"]))
+                    tensors["out_std"].numpy(), int(info["width"]), int(info["depth"]), tensors["log_input"].numpy())
         model.load_state_dict(tensors)
         model.eval()
         return model, json.loads(info["report"])
