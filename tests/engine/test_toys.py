@@ -49,7 +49,7 @@ def test_eight_mode_posterior_is_the_conditional_of_the_joint():
         occupancy = lambda pts: np.bincount(np.argmin(((pts[:, None] - EIGHT_MODE_CENTRES) ** 2).sum(-1), 1), minlength=8) / len(pts)  # noqa: E731
         np.testing.assert_allclose(occupancy(post[k]), occupancy(joint), atol=0.02)
         np.testing.assert_allclose(post[k].mean(0), joint.mean(0), atol=0.06)
-    # label 0 = the four upper-left modes, equally weighted
+    # label 0 = the four modes of the upper half plane, equally weighted
     np.testing.assert_allclose(np.bincount(np.argmin(((post[0][:, None] - EIGHT_MODE_CENTRES) ** 2).sum(-1), 1), minlength=8)[:4] / 20_000, 0.25, atol=0.015)
 
 
