@@ -1,21 +1,31 @@
-"""``fit``: from paired simulations (x, y) to a trained :class:`~inn_engine.estimator.Estimator`."""
+"""``fit`` and ``fit_grid``: from simulations to a trained :class:`~inn_engine.estimator.Estimator`.
+
+``fit`` takes (x, y) arrays in memory; ``fit_grid`` takes a simulation grid (zarr, from
+:func:`inn_engine.grid.simulate_grid`), loading it when it fits in memory and streaming
+it chunk by chunk when it does not.
+"""
 from __future__ import annotations
 
 import hashlib
-from dataclasses import fields
+import json
+import os
+from dataclasses import dataclass, fields
 
 import numpy as np
 import torch
+import xarray as xr
 
+from inn_engine.batches import StreamBatches
 from inn_engine.estimator import Estimator
 from inn_engine.models import MODELS
-from inn_engine.simulator import Simulator
+from inn_engine.simulator import Observable, Parameter, Simulator
 from inn_engine.train import TrainConfig, train
 from inn_engine.transforms import BoundTransform, Standardizer
 
-__all__ = ["fit", "default_train_config", "data_sha256"]
+__all__ = ["fit", "fit_grid", "default_train_config", "data_sha256"]
 
 _TRAIN_KEYS = {f.name for f in fields(TrainConfig)}
+_STREAM_ABOVE_BYTES = 2 * 1024**3  # grids above this (as float64) are streamed, not loaded
 
 
 def data_sha256(x: np.ndarray, y: np.ndarray) -> str:
@@ -39,6 +49,33 @@ def default_train_config(n_train: int, **overrides) -> TrainConfig:
     return TrainConfig(**settings)
 
 
+@dataclass
+class _Labels:
+    """Names, units and prior bounds of the parameters and observables."""
+
+    param_names: list
+    obs_names: list
+    param_units: list
+    obs_units: list
+    bounds: object
+
+    @classmethod
+    def resolve(cls, dx: int, dy: int, simulator=None, bounds=None, param_names=None, obs_names=None,
+                param_units=None, obs_units=None) -> "_Labels":
+        if simulator is not None:
+            bounds = simulator.bounds if bounds is None else bounds
+            param_names = param_names or simulator.param_names
+            obs_names = obs_names or simulator.obs_names
+            param_units = param_units or [p.unit for p in simulator.parameters]
+            obs_units = obs_units or [o.unit for o in simulator.observables]
+        labels = cls(list(param_names or [f"x{i}" for i in range(dx)]), list(obs_names or [f"y{i}" for i in range(dy)]),
+                     list(param_units or [""] * dx), list(obs_units or [""] * dy), bounds)
+        if len(labels.param_names) != dx or len(labels.obs_names) != dy:
+            raise ValueError(f"{len(labels.param_names)} param_names / {len(labels.obs_names)} obs_names for data "
+                             f"of {dx} / {dy} columns")
+        return labels
+
+
 def _check_xy(x, y) -> tuple[np.ndarray, np.ndarray]:
     x = np.asarray(x, dtype=float)
     y = np.asarray(y, dtype=float)
@@ -58,6 +95,30 @@ def _check_xy(x, y) -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
+def _split_options(model: str, options: dict) -> tuple[dict, dict]:
+    if model not in MODELS:
+        raise ValueError(f"model must be one of {sorted(MODELS)}, got {model!r}")
+    train_options = {k: options.pop(k) for k in list(options) if k in _TRAIN_KEYS}
+    return options, train_options
+
+
+def _train_estimator(model, model_options, train_options, seed, labels: _Labels, x_transform, x_scaler, y_scaler,
+                     data, validation, n_train: int, info: dict) -> Estimator:
+    """Build the network, train it on ``data`` and wrap it with its transforms and metadata."""
+    torch.manual_seed(seed)
+    network = MODELS[model](dim_x=len(labels.param_names), dim_y=len(labels.obs_names), seed=seed, **model_options)
+    config = default_train_config(n_train, seed=seed, **train_options)
+    result = train(network, data, validation, config)
+    info["training"] = {
+        **info.get("training", {}), "n_train": int(n_train), "n_val": int(len(validation[0])),
+        "config": config.to_dict(), "best_val": result.best_val if np.isfinite(result.best_val) else None,
+        "best_step": result.best_step, "steps_done": result.steps_done, "stopped_early": result.stopped_early,
+        "seconds": result.seconds, "history": result.history,
+    }
+    return Estimator(network, x_transform, x_scaler, y_scaler, labels.param_names, labels.obs_names,
+                     labels.param_units, labels.obs_units, info)
+
+
 def fit(x, y, model: str = "cinn", *, seed: int = 0, bounds=None, simulator: Simulator | None = None,
         param_names=None, obs_names=None, param_units=None, obs_units=None, validation_fraction: float = 0.1,
         metadata: dict | None = None, **options) -> Estimator:
@@ -65,7 +126,9 @@ def fit(x, y, model: str = "cinn", *, seed: int = 0, bounds=None, simulator: Sim
 
     Args:
         x: parameters (n, dx); y: observations (n, dy); physical units, float.
-        model: "cinn" (conditional INN, maximum likelihood; the default) or "padded" (the 2018 INN).
+        model: a key of :data:`inn_engine.models.MODELS`: "cinn" (conditional INN, maximum
+            likelihood; the default), "padded" (the 2018 INN), or the baselines
+            "mc_dropout", "cvae", "cvae_iaf".
         seed: seeds weights, data split, batch order and training noise.
         bounds: (dx, 2) rows of (low, high) prior support (use +-inf for an open side);
             taken from ``simulator`` when given. Samples never leave the bounds.
@@ -80,48 +143,102 @@ def fit(x, y, model: str = "cinn", *, seed: int = 0, bounds=None, simulator: Sim
         The trained :class:`~inn_engine.estimator.Estimator`; ``metadata['training']`` holds
         the data hash, sizes, the training history and the best validation loss.
     """
-    if model not in MODELS:
-        raise ValueError(f"model must be one of {sorted(MODELS)}, got {model!r}")
+    model_options, train_options = _split_options(model, dict(options))
     x, y = _check_xy(x, y)
     if not 0 <= validation_fraction < 0.5:
         raise ValueError(f"validation_fraction must lie in [0, 0.5), got {validation_fraction}")
-    if simulator is not None:
-        bounds = simulator.bounds if bounds is None else bounds
-        param_names = param_names or simulator.param_names
-        obs_names = obs_names or simulator.obs_names
-        param_units = param_units or [p.unit for p in simulator.parameters]
-        obs_units = obs_units or [o.unit for o in simulator.observables]
-    param_names = list(param_names or [f"x{i}" for i in range(x.shape[1])])
-    obs_names = list(obs_names or [f"y{i}" for i in range(y.shape[1])])
-    if len(param_names) != x.shape[1] or len(obs_names) != y.shape[1]:
-        raise ValueError(f"{len(param_names)} param_names / {len(obs_names)} obs_names for data of "
-                         f"{x.shape[1]} / {y.shape[1]} columns")
-    x_transform = BoundTransform.from_bounds(bounds, x.shape[1])
+    labels = _Labels.resolve(x.shape[1], y.shape[1], simulator, bounds, param_names, obs_names, param_units,
+                             obs_units)
+    x_transform = BoundTransform.from_bounds(labels.bounds, x.shape[1])
     x_transform.check_inside(x)
 
-    train_options = {k: options.pop(k) for k in list(options) if k in _TRAIN_KEYS}
-    rng = np.random.default_rng(seed)
-    order = rng.permutation(x.shape[0])
+    order = np.random.default_rng(seed).permutation(x.shape[0])
     n_val = int(round(validation_fraction * x.shape[0]))
     val_idx, train_idx = order[:n_val], order[n_val:]
     u = x_transform.forward(x)
-    x_scaler = Standardizer.fit(u[train_idx])
-    y_scaler = Standardizer.fit(y[train_idx])
+    x_scaler, y_scaler = Standardizer.fit(u[train_idx]), Standardizer.fit(y[train_idx])
     xs = torch.as_tensor(x_scaler.forward(u), dtype=torch.float32)
     ys = torch.as_tensor(y_scaler.forward(y), dtype=torch.float32)
 
-    torch.manual_seed(seed)
-    network = MODELS[model](dim_x=x.shape[1], dim_y=y.shape[1], seed=seed, **options)
-    config = default_train_config(len(train_idx), seed=seed, **train_options)
-    result = train(network, xs[train_idx], ys[train_idx], xs[val_idx], ys[val_idx], config)
-
     info = dict(metadata or {})
-    info["training"] = {
-        "data_sha256": data_sha256(x, y), "n_train": int(len(train_idx)), "n_val": int(n_val),
-        "config": config.to_dict(), "best_val": result.best_val if np.isfinite(result.best_val) else None,
-        "best_step": result.best_step, "steps_done": result.steps_done, "stopped_early": result.stopped_early,
-        "seconds": result.seconds, "history": result.history,
-    }
+    info["training"] = {"data_sha256": data_sha256(x, y)}
     if simulator is not None:
         info.setdefault("simulator", simulator.metadata())
-    return Estimator(network, x_transform, x_scaler, y_scaler, param_names, obs_names, param_units, obs_units, info)
+    return _train_estimator(model, model_options, train_options, seed, labels, x_transform, x_scaler, y_scaler,
+                            (xs[train_idx], ys[train_idx]), (xs[val_idx], ys[val_idx]), len(train_idx), info)
+
+
+def _grid_labels(ds: xr.Dataset) -> tuple[_Labels, dict]:
+    try:
+        sim_meta = json.loads(ds.attrs["simulator"])
+        params = [Parameter.from_dict(p) for p in sim_meta["parameters"]]
+        observables = [Observable(**o) for o in sim_meta["observables"]]
+    except (KeyError, TypeError, json.JSONDecodeError) as err:
+        raise ValueError(f"the grid's attrs lack a simulator description ({err}); was it made by simulate_grid?") \
+            from err
+    labels = _Labels([p.name for p in params], [o.name for o in observables], [p.unit for p in params],
+                     [o.unit for o in observables], [[p.low, p.high] for p in params])
+    return labels, sim_meta
+
+
+def _grid_sha256(ds: xr.Dataset, rows_per_read: int = 200_000) -> str:
+    """SHA-256 of a grid's x and y (float64), read in slices; equals data_sha256 of the arrays."""
+    digest = hashlib.sha256()
+    for name in ("x", "y"):
+        digest.update(str(tuple(ds[name].shape)).encode())
+        for start in range(0, ds.sizes["sample"], rows_per_read):
+            block = ds[name].isel(sample=slice(start, start + rows_per_read)).values
+            digest.update(np.ascontiguousarray(block, dtype=np.float64).tobytes())
+    return digest.hexdigest()
+
+
+def fit_grid(grid, model: str = "cinn", *, seed: int = 0, stream: bool | None = None,
+             validation_rows: int | None = None, metadata: dict | None = None, **options) -> Estimator:
+    """Train an estimator on a simulation grid (a zarr path or the Dataset of ``open_grid``).
+
+    Names, units and prior bounds come from the grid's simulator record. ``stream`` (default:
+    only grids above 2 GiB) reads the grid chunk by chunk during training instead of loading it;
+    then the first ``validation_rows`` rows (default 2 %, 1,000-50,000) are held out and the
+    standardization is fitted on up to 200,000 training rows. Other arguments as :func:`fit`.
+    """
+    from inn_engine.grid import open_grid
+    from inn_engine.streaming import GridStream
+
+    ds = grid if isinstance(grid, xr.Dataset) else open_grid(os.fspath(grid))
+    labels, sim_meta = _grid_labels(ds)
+    n, dx, dy = ds.sizes["sample"], ds.sizes["param"], ds.sizes["obs"]
+    info = dict(metadata or {})
+    info["grid"] = {k: ds.attrs[k] for k in ("n", "seed", "chunk_size", "innfer_version") if k in ds.attrs}
+    info["simulator"] = sim_meta
+    if stream is None:
+        stream = n * (dx + dy) * 8 > _STREAM_ABOVE_BYTES
+    if not stream:
+        return fit(ds["x"].values, ds["y"].values, model, seed=seed, bounds=labels.bounds,
+                   param_names=labels.param_names, obs_names=labels.obs_names, param_units=labels.param_units,
+                   obs_units=labels.obs_units, metadata=info, **options)
+
+    model_options, train_options = _split_options(model, dict(options))
+    n_val = int(validation_rows or np.clip(int(0.02 * n), 1000, 50_000))
+    if not 0 < n_val < n // 2:
+        raise ValueError(f"validation_rows must lie in (0, {n // 2}), got {n_val}")
+    x_transform = BoundTransform.from_bounds(labels.bounds, dx)
+    stats = ds.isel(sample=slice(n_val, n_val + 200_000))
+    x_stats, y_stats = stats["x"].values, stats["y"].values
+    x_transform.check_inside(x_stats)
+    x_scaler, y_scaler = Standardizer.fit(x_transform.forward(x_stats)), Standardizer.fit(y_stats)
+
+    def prepare(xb, yb):
+        xs = x_scaler.forward(x_transform.forward(np.asarray(xb, dtype=float)))
+        return torch.as_tensor(xs, dtype=torch.float32), torch.as_tensor(y_scaler.forward(yb), dtype=torch.float32)
+
+    training_part = ds.isel(sample=slice(n_val, None))
+    chunk = int(ds.attrs.get("chunk_size", 10_000))
+
+    def make_stream(batch, stream_seed, rank, world):
+        return GridStream(training_part, batch, chunk_size=chunk, seed=stream_seed, rank=rank, world_size=world,
+                          balanced=True, drop_last=True)
+
+    validation = prepare(ds["x"].isel(sample=slice(0, n_val)).values, ds["y"].isel(sample=slice(0, n_val)).values)
+    info["training"] = {"data_sha256": _grid_sha256(ds), "streamed": True}
+    return _train_estimator(model, model_options, train_options, seed, labels, x_transform, x_scaler, y_scaler,
+                            StreamBatches(make_stream, prepare, n - n_val), validation, n - n_val, info)

@@ -39,7 +39,17 @@ class Parameter:
             )
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """JSON-safe fields; an open side of the support is written as None."""
+        d = asdict(self)
+        d["low"] = None if math.isinf(self.low) else self.low
+        d["high"] = None if math.isinf(self.high) else self.high
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Parameter":
+        low = -math.inf if d.get("low") is None else float(d["low"])
+        high = math.inf if d.get("high") is None else float(d["high"])
+        return cls(d["name"], d.get("unit", ""), low, high, d.get("description", ""))
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ import torch.distributed as dist
 from torch import nn
 from tqdm.auto import tqdm
 
+from inn_engine.batches import as_source
 from inn_engine.blocks import ActNorm
 
 __all__ = ["TrainConfig", "TrainResult", "train"]
@@ -91,19 +92,6 @@ def _world() -> tuple[int, int]:
     return 0, 1
 
 
-def _epoch_order(n: int, epoch: int, seed: int) -> torch.Tensor:
-    """The permutation of the training rows in ``epoch``: a pure function of (seed, epoch)."""
-    return torch.randperm(n, generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch))
-
-
-def _batch_indices(step: int, n: int, batch: int, seed: int) -> torch.Tensor:
-    """Global row indices of optimizer step ``step`` (0-based); batches never straddle epochs."""
-    per_epoch = max(n // batch, 1)
-    epoch, k = divmod(step, per_epoch)
-    order = _epoch_order(n, epoch, seed)
-    return order[k * batch: (k + 1) * batch]
-
-
 def _lr_lambda(config: TrainConfig):
     def factor(step: int) -> float:
         if config.schedule != "cosine":
@@ -146,9 +134,13 @@ def _load_checkpoint(path: Path) -> dict:
         raise ValueError(f"checkpoint {path} cannot be read ({err}); delete it to start afresh") from err
 
 
-def train(model: nn.Module, x_train: torch.Tensor, y_train: torch.Tensor, x_val: torch.Tensor | None = None,
-          y_val: torch.Tensor | None = None, config: TrainConfig | None = None) -> TrainResult:
-    """Train ``model`` in place on standardized float32 tensors (n, dx), (n, dy).
+def train(model: nn.Module, data, validation: tuple[torch.Tensor, torch.Tensor] | None = None,
+          config: TrainConfig | None = None) -> TrainResult:
+    """Train ``model`` in place on standardized float32 data.
+
+    ``data``: an (x (n, dx), y (n, dy)) pair of tensors or a batch source from
+    :mod:`inn_engine.batches` (e.g. a grid streamed from zarr); ``validation``: an (x, y)
+    pair of tensors for early stopping and model selection (None: keep the last weights).
 
     Under torch.distributed every rank passes the same data; each takes its share of every
     global batch and DDP averages the gradients, so the run equals a single-process run with
@@ -156,17 +148,15 @@ def train(model: nn.Module, x_train: torch.Tensor, y_train: torch.Tensor, x_val:
     """
     config = config or TrainConfig()
     rank, world = _world()
-    n = x_train.shape[0]
-    if y_train.shape[0] != n:
-        raise ValueError(f"x_train and y_train need the same number of rows, got {n} and {y_train.shape[0]}")
-    batch = min(config.batch_size, n)
+    source = as_source(data)
+    batch = min(config.batch_size, source.n_rows)
     if batch % world:
         raise ValueError(f"batch_size {batch} must be divisible by the world size {world}")
+    x_val, y_val = validation if validation is not None else (None, None)
     has_val = x_val is not None and x_val.shape[0] > 0
 
     noise = torch.Generator().manual_seed(config.seed * 7919 + rank)
-    _initialize_actnorm(model, x_train[_batch_indices(0, n, batch, config.seed)],
-                        y_train[_batch_indices(0, n, batch, config.seed)], noise)
+    _initialize_actnorm(model, *source.first_batch(batch, config.seed), noise)
     objective = _Objective(model)
     net = nn.parallel.DistributedDataParallel(objective) if world > 1 else objective
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, betas=config.betas, eps=config.eps,
@@ -198,12 +188,12 @@ def train(model: nn.Module, x_train: torch.Tensor, y_train: torch.Tensor, x_val:
     bad_steps = 0
     model.train()
     step = start_step
+    batches = source.iterate(start_step, batch, config.seed, rank, world)
     while step < config.steps:
         for group in optimizer.param_groups:
             group["lr"] = config.lr * schedule(step) * plateau_factor
-        idx = _batch_indices(step, n, batch, config.seed)
-        idx = idx[rank::world]
-        loss, parts = net(x_train[idx], y_train[idx], generator=noise)
+        x_batch, y_batch = next(batches)
+        loss, parts = net(x_batch, y_batch, generator=noise)
         optimizer.zero_grad(set_to_none=True)
         if not torch.isfinite(loss):
             bad_steps += 1

@@ -45,15 +45,15 @@ def test_resume_after_interruption_is_exact(tmp_path):
     x, y = _data()
     config = dict(steps=60, batch_size=100, checkpoint_every=20, eval_every=20, seed=5, progress=False)
     reference = _fresh(PaddedINN)
-    train(reference, x, y, x[:100], y[:100], TrainConfig(**config, checkpoint_dir=str(tmp_path / "a")))
+    train(reference, (x, y), (x[:100], y[:100]), TrainConfig(**config, checkpoint_dir=str(tmp_path / "a")))
 
     interrupted = _fresh(_FlakyPadded)
     _FlakyPadded.fail_after = 1 + 47  # the ActNorm-init call + 47 steps: dies between checkpoints 40 and 60
     with pytest.raises(_Interrupted):
-        train(interrupted, x, y, x[:100], y[:100], TrainConfig(**config, checkpoint_dir=str(tmp_path / "b")))
+        train(interrupted, (x, y), (x[:100], y[:100]), TrainConfig(**config, checkpoint_dir=str(tmp_path / "b")))
     _FlakyPadded.fail_after = 10**9
     resumed = _fresh(_FlakyPadded)
-    result = train(resumed, x, y, x[:100], y[:100], TrainConfig(**config, checkpoint_dir=str(tmp_path / "b")))
+    result = train(resumed, (x, y), (x[:100], y[:100]), TrainConfig(**config, checkpoint_dir=str(tmp_path / "b")))
     assert result.steps_done == 60
     ref_state, res_state = reference.state_dict(), resumed.state_dict()
     for key in ref_state:
@@ -66,7 +66,7 @@ def test_early_stopping_keeps_the_best_weights():
     model = ConditionalINN(3, 2, n_blocks=2, hidden=64)
     # a validation set unrelated to training: it stops improving quickly
     xv, yv = _data(200, seed=9)
-    result = train(model, x, y, xv, -yv, TrainConfig(steps=3000, batch_size=50, eval_every=20, patience=3,
+    result = train(model, (x, y), (xv, -yv), TrainConfig(steps=3000, batch_size=50, eval_every=20, patience=3,
                                                      lr=3e-3, progress=False))
     assert result.stopped_early and result.steps_done < 3000
     with torch.no_grad():
@@ -77,7 +77,7 @@ def test_divergence_is_reported():
     x, y = _data(200)
     model = ConditionalINN(3, 2, n_blocks=1, hidden=8)
     with pytest.raises(RuntimeError, match="diverged"):
-        train(model, x, y * float("nan"), config=TrainConfig(steps=100, max_bad_steps=3, progress=False))
+        train(model, (x, y * float("nan")), config=TrainConfig(steps=100, max_bad_steps=3, progress=False))
 
 
 def test_config_validation():
@@ -93,7 +93,7 @@ def _ddp_worker(rank, world, init_file, out_file):
     x, y = _data()
     torch.manual_seed(0)
     model = ConditionalINN(3, 2, n_blocks=2, hidden=16)
-    train(model, x, y, config=TrainConfig(steps=25, batch_size=64, seed=1, progress=False))
+    train(model, (x, y), config=TrainConfig(steps=25, batch_size=64, seed=1, progress=False))
     if rank == 0:
         torch.save(model.state_dict(), out_file)
     dist.destroy_process_group()
@@ -106,7 +106,7 @@ def test_two_gloo_processes_match_one_process(tmp_path):
     x, y = _data()
     torch.manual_seed(0)
     single = ConditionalINN(3, 2, n_blocks=2, hidden=16)
-    train(single, x, y, config=TrainConfig(steps=25, batch_size=64, seed=1, progress=False))
+    train(single, (x, y), config=TrainConfig(steps=25, batch_size=64, seed=1, progress=False))
     for key, value in single.state_dict().items():
         assert torch.allclose(value.float(), ddp_state[key].float(), atol=2e-5), key
     # the two runs did real work: weights moved away from the zero-initialised last layers
