@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from inn_engine.abc import RejectionABC
+from inn_engine.rejection import RejectionABC
 from inn_engine.simulator import Observable, Parameter, Simulator, as_generator
 
 __all__ = ["EightModes", "InverseKinematics"]

@@ -1,8 +1,8 @@
-"""Rejection ABC (inn_engine.abc) against a conjugate Gaussian posterior known in closed form."""
+"""Rejection ABC (inn_engine.rejection) against a conjugate Gaussian posterior known in closed form."""
 import numpy as np
 import pytest
 
-from inn_engine.abc import RejectionABC, rejection_abc
+from inn_engine.rejection import RejectionABC, rejection_abc
 from inn_engine.simulator import Observable, Parameter, Simulator, as_generator
 
 NOISE = 0.5
