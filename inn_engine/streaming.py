@@ -76,6 +76,8 @@ class GridStream(torch.utils.data.IterableDataset):
     before each epoch to get a new order. ``len()`` is the number of batches this rank
     yields per epoch when iterated in its own process (with DataLoader workers, each
     worker is a shard of its own and may add one short batch unless ``drop_last``).
+    DataLoader workers copy the stream when an epoch starts, so ``set_epoch`` reaches them
+    unless ``persistent_workers=True``.
     """
 
     def __init__(self, grid, batch_size: int, *, buffer_chunks: int = 4, chunk_size: int | None = None,

@@ -84,7 +84,7 @@ def local_cluster(n_workers: int):
         threads_per_worker=1,
         processes=True,
         dashboard_address=None,
-        silence_logs=logging.ERROR,
+        silence_logs=logging.CRITICAL,  # task errors reach the client as exceptions
     ) as cluster:
         yield cluster
 
