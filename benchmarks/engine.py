@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 import os
 import sys
 import time
@@ -53,6 +54,10 @@ def sbibm_task(name: str, n: int, seed: int = 0):
 def train_ours(theta, x, seed=0, **options):
     return inn_engine.fit(theta.numpy().astype(float), x.numpy().astype(float), seed=seed, progress=False,
                           **{**OURS, **options})
+
+
+def _ours_sampler(est):
+    return lambda obs, k, s: est.sample(obs.numpy(), n=k, seed=s)[0]
 
 
 def train_sbi_npe(task, theta, x, seed=0):
@@ -96,23 +101,31 @@ def _seeded(seed, fn):
     return fn()
 
 
-def run_sbibm(tasks, budgets, observations, n_draws, peers, our_options):
+def run_sbibm(tasks, budgets, observations, n_draws, peers, our_options, cache=None):
+    """One row per (task, budget, method). With ``cache`` (a JSON-lines file) finished rows
+    are kept and skipped on a rerun, so an interrupted full run resumes where it stopped."""
+    done = {}
+    if cache and os.path.exists(cache):
+        with open(cache) as fh:
+            for line in fh:
+                row = json.loads(line)
+                done[(row["task"], row["simulations"], row["method"])] = row
+    trainers = {"innfer cINN": lambda task, theta, x: _ours_sampler(train_ours(theta, x, **our_options))}
+    if "sbi" in peers:
+        trainers["sbi NPE (defaults)"] = train_sbi_npe
+    if "zuko" in peers:
+        trainers["zuko NSF"] = lambda task, theta, x: train_zuko_nsf(theta, x)
     rows = []
     for name in tasks:
         for n in budgets:
             task, theta, x = sbibm_task(name, n)
-            methods = {}
-            t0 = time.perf_counter()
-            est = train_ours(theta, x, **our_options)
-            methods["innfer cINN"] = (lambda obs, k, s, est=est: est.sample(obs.numpy(), n=k, seed=s)[0],
-                                      time.perf_counter() - t0)
-            if "sbi" in peers:
+            for method, trainer in trainers.items():
+                if (name, n, method) in done:
+                    rows.append(done[(name, n, method)])
+                    continue
                 t0 = time.perf_counter()
-                methods["sbi NPE (defaults)"] = (train_sbi_npe(task, theta, x), time.perf_counter() - t0)
-            if "zuko" in peers:
-                t0 = time.perf_counter()
-                methods["zuko NSF"] = (train_zuko_nsf(theta, x), time.perf_counter() - t0)
-            for method, (sampler, seconds) in methods.items():
+                sampler = trainer(task, theta, x)
+                seconds = time.perf_counter() - t0
                 scores = []
                 for o in observations:
                     ref = task.get_reference_posterior_samples(num_observation=o)[:n_draws].numpy()
@@ -120,6 +133,9 @@ def run_sbibm(tasks, budgets, observations, n_draws, peers, our_options):
                     scores.append(c2st(sampler(obs, n_draws, o), ref))
                 rows.append({"task": name, "simulations": n, "method": method, "c2st_mean": float(np.mean(scores)),
                              "c2st_per_obs": [round(float(s), 4) for s in scores], "train_s": seconds})
+                if cache:
+                    with open(cache, "a") as fh:
+                        fh.write(json.dumps(rows[-1]) + "\n")
                 print(markdown_table([rows[-1]], ["task", "simulations", "method", "c2st_mean", "train_s"]).split(
                     "\n")[-1], flush=True)
     return rows
@@ -169,8 +185,8 @@ def run_ik(n_train, steps, batch, n_obs, n_draws, peers):
     sim, x, y = ik_data(n_train + 2000, seed=0)
     xtr, ytr, xte, yte = x[:n_train], y[:n_train], x[n_train:], y[n_train:]
     rows = []
-    est = inn_engine.fit(xtr, ytr, model="cinn", seed=0, n_blocks=8, hidden=128, steps=steps, batch_size=batch,
-                         validation_fraction=0.0, progress=False, eval_every=steps)
+    est = inn_engine.fit(xtr, ytr, model="cinn", coupling="affine", seed=0, n_blocks=8, hidden=128, steps=steps,
+                         batch_size=batch, validation_fraction=0.0, progress=False, eval_every=steps)
     train_s = est.metadata["training"]["seconds"]
     nll = -float(np.mean(est.log_prob(xte, yte))) / x.shape[1]
     y_obs = yte[:n_obs]
@@ -220,20 +236,21 @@ def _posterior_scores(draws, x_true, reference):
     from inn_engine.mmd import mmd_numpy
 
     cal = calibration_error(draws, x_true)
-    n_ref = min(len(reference), 20)
-    mmds = [mmd_numpy(draws[i, :1000], reference[i, :1000], widths=(0.05, 0.2, 0.9)) for i in range(n_ref)]
+    n_ref = len(reference)
+    mmds = mmd_numpy(draws[:n_ref, :1000], reference[:, :1000], widths=(0.05, 0.2, 0.9))
     return 100 * float(np.median(cal.median_abs_error)), float(np.mean(mmds))
 
 
-def run_padded(n_train, steps, n_test, n_draws):
+def run_padded(n_train, steps, n_test, n_draws, problems=("8 modes", "inverse kinematics")):
     from inn_engine.toys import EightModes, InverseKinematics
 
     rows = []
-    problems = {
-        "8 modes (labels 'some')": (EightModes(labels="some"), PADDED_TOY, {}),
-        "inverse kinematics": (InverseKinematics(), {"model": "padded", "dim_z": 2}, {}),
+    setups = {
+        "8 modes": (EightModes(labels="some"), PADDED_TOY),
+        "inverse kinematics": (InverseKinematics(), {"model": "padded", "dim_z": 2}),
     }
-    for problem, (sim, padded_options, _) in problems.items():
+    for problem in problems:
+        sim, padded_options = setups[problem]
         rng = np.random.default_rng(0)
         x = sim.sample_prior(n_train + n_test, rng)
         y = sim.simulate(x, rng)
@@ -276,7 +293,7 @@ def main(argv=None):
             rows = run_sbibm(["two_moons"], [10_000], [1, 2], 2000, [], dict(steps=1500))
         else:
             rows = run_sbibm(["two_moons", "gaussian_linear"], [int(b) for b in args.budgets.split(",")],
-                             range(1, 11), 10_000, peers, {})
+                             range(1, 11), 10_000, peers, {}, cache=args.out + ".sbibm.jsonl")
         print("\n## sbibm: C2ST against reference posteriors (0.5 is perfect)\n")
         print(markdown_table(rows, ["task", "simulations", "method", "c2st_mean", "train_s"]))
         results["sbibm"] = rows
@@ -297,7 +314,7 @@ def main(argv=None):
     if "padded" in sections:
         kw = dict(n_train=20_000, steps=3000, n_test=1000, n_draws=1000)
         if args.quick:
-            kw.update(n_train=5000, steps=250, n_test=200, n_draws=400)
+            kw.update(n_train=4000, steps=200, n_test=200, n_draws=400, problems=("8 modes",))
         rows = run_padded(**kw)
         print("\n## Padded INN (2018) against cINN: calibration and distance to the true posterior\n")
         print(markdown_table(rows, ["problem", "model", "calibration_error_pct", "mmd_to_reference", "train_s"]))
