@@ -112,7 +112,7 @@ def main(argv=None) -> dict:
             # last: a plain LocalCluster leaves MALLOC_TRIM_THRESHOLD_ in this process's
             # environment, which every process spawned after it would inherit
             ("dask, 1 worker, dask's default environment", 1,
-             lambda: LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None)),
+             lambda: LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0")),
         ]
         measure("LocalCluster(2) incl. start", 2,
                 lambda path: simulate_grid(simulator, n, path, n_workers=2, **grid_kwargs))

@@ -83,7 +83,7 @@ def local_cluster(n_workers: int):
         n_workers=n_workers,
         threads_per_worker=1,
         processes=True,
-        dashboard_address=None,
+        dashboard_address=":0",  # any free port: no clash with other clusters
         silence_logs=logging.CRITICAL,  # task errors reach the client as exceptions
     ) as cluster:
         yield cluster

@@ -229,7 +229,7 @@ def test_a_scheduler_address_runs_on_that_cluster(tmp_path, reference):
     from distributed import LocalCluster
 
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
-                      dashboard_address=None) as cluster:
+                      dashboard_address=":0") as cluster:
         in_memory = simulate_grid(LineSimulator(), 50, seed=7, chunk_size=8,
                                   scheduler=cluster.scheduler_address, progress=False)
         on_disk = simulate_grid(LineSimulator(), 50, tmp_path / "grid.zarr", seed=7, chunk_size=8,

@@ -5,9 +5,11 @@ import numpy as np
 import pytest
 import torch
 import xarray as xr
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from inn_engine import Observable, Parameter, Simulator
-from inn_engine.grid import simulate_grid
+from inn_engine.grid import chunk_length, simulate_grid
 from inn_engine.streaming import GridStream
 
 
@@ -125,3 +127,30 @@ def test_incomplete_or_missing_grids_are_refused(tmp_path):
         GridStream(tmp_path / "absent.zarr", batch_size=4)
     with pytest.raises(ValueError, match="grid must be"):
         GridStream(np.zeros((4, 2)), batch_size=4)
+
+
+@settings(max_examples=30, deadline=None)
+@given(n_rows=st.integers(1, 60), chunk_size=st.integers(1, 13), batch_size=st.integers(1, 9),
+       buffer_chunks=st.integers(1, 4), world_size=st.integers(1, 3), epoch=st.integers(0, 3),
+       drop_last=st.booleans())
+def test_any_sharding_yields_each_row_at_most_once_and_all_rows_unless_dropped(
+        n_rows, chunk_size, batch_size, buffer_chunks, world_size, epoch, drop_last):
+    ids = np.arange(n_rows, dtype=float)
+    ds = xr.Dataset({"x": (("sample", "param"), ids[:, None]), "y": (("sample", "obs"), -ids[:, None])})
+    seen = []
+    for rank in range(world_size):
+        stream = GridStream(ds, batch_size, chunk_size=chunk_size, buffer_chunks=buffer_chunks,
+                            rank=rank, world_size=world_size, drop_last=drop_last, seed=11)
+        stream.set_epoch(epoch)
+        batches = list(stream)
+        assert len(batches) == len(stream)
+        assert all(torch.equal(y, -x) for x, y in batches)  # rows stay paired
+        sizes = [len(x) for x, _ in batches]
+        assert all(size == batch_size for size in (sizes if drop_last else sizes[:-1]))
+        shard_rows = sum(chunk_length(int(i), n_rows, chunk_size)
+                         for i in stream.shard_chunks(rank, world_size))
+        assert sum(sizes) == (shard_rows // batch_size * batch_size if drop_last else shard_rows)
+        seen += [int(v) for x, _ in batches for v in x[:, 0]]
+    assert len(seen) == len(set(seen))  # shards are disjoint
+    if not drop_last:
+        assert sorted(seen) == list(range(n_rows))
