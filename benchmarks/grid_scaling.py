@@ -14,8 +14,10 @@ Configurations:
   local_cluster leaves it out);
 - LocalCluster(2) end to end: ``simulate_grid(..., n_workers=2)``, cluster start included.
 
-Each configuration runs ``--repeats`` times (3; 1 with --quick) and keeps its best time.
-The load average printed with the table says how busy the machine was.
+Each configuration runs ``--repeats`` times (3; 1 with --quick) and keeps its best time;
+in-process and the 1- and 2-worker clusters take turns, so the machine's load changes hit
+them alike, and the speed-up is also given as the median of the per-turn ratios. The load
+average printed with the table says how busy the machine was.
 
 Usage: python benchmarks/grid_scaling.py [--quick] [--repeats R] [--out results.json]
 Prints a markdown table and writes JSON.
@@ -70,17 +72,6 @@ class DrivenOscillator(Simulator):
         return {**super().metadata(), "n_steps": self.n_steps}
 
 
-def best_time(run, repeats: int) -> tuple[float, list[float]]:
-    """Shortest and all wall times of ``repeats`` calls of ``run(i)`` (best-of: the machine
-    is shared, and other load only ever adds time)."""
-    times = []
-    for i in range(repeats):
-        start = time.perf_counter()
-        run(i)
-        times.append(time.perf_counter() - start)
-    return min(times), times
-
-
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small grid (seconds), for tests")
@@ -94,55 +85,63 @@ def main(argv=None) -> dict:
     simulator = DrivenOscillator()
     workdir = tempfile.mkdtemp(prefix="grid_scaling_")
     grid_kwargs = dict(seed=0, chunk_size=chunk_size, progress=False)
-    rows, grids = [], {}
+    times, workers_of, last_path = {}, {}, {}
 
-    def measure(label, workers, run):
-        """Time ``run(path)`` on fresh paths; keep the best time and the last grid."""
-        paths = [os.path.join(workdir, f"{len(rows)}_{i}.zarr") for i in range(repeats)]
-        best, times = best_time(lambda i: run(paths[i]), repeats)
-        grids[label] = open_grid(paths[-1])
-        rows.append({"configuration": label, "workers": workers, "seconds": best, "all_seconds": times,
-                     "rows_per_s": n / best})
+    def timed(label, workers, run):
+        """Time one ``run(path)`` on a fresh path under ``label``."""
+        path = os.path.join(workdir, f"run_{sum(map(len, times.values()))}.zarr")  # a new grid every run
+        start = time.perf_counter()
+        run(path)
+        times.setdefault(label, []).append(time.perf_counter() - start)
+        workers_of[label], last_path[label] = workers, path
+
+    def on(cluster):
+        """A run on a running cluster, after a warm-up grid (imports, the simulator) on every worker."""
+        address = cluster.scheduler_address
+        simulate_grid(simulator, 2 * len(cluster.workers), None, scheduler=address, seed=1, chunk_size=1,
+                      progress=False)
+        return lambda path: simulate_grid(simulator, n, path, scheduler=address, **grid_kwargs)
 
     try:
-        measure("in-process", 1, lambda path: simulate_grid(simulator, n, path, n_workers=1, **grid_kwargs))
-        clusters = [
-            ("dask, 1 worker", 1, lambda: local_cluster(1)),
-            ("dask, 2 workers", 2, lambda: local_cluster(2)),
-            # last: a plain LocalCluster leaves MALLOC_TRIM_THRESHOLD_ in this process's
-            # environment, which every process spawned after it would inherit
-            ("dask, 1 worker, dask's default environment", 1,
-             lambda: LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0")),
-        ]
-        measure("LocalCluster(2) incl. start", 2,
-                lambda path: simulate_grid(simulator, n, path, n_workers=2, **grid_kwargs))
-        for label, workers, start in clusters:
-            with start() as cluster:
-                address = cluster.scheduler_address
-                simulate_grid(simulator, 2 * workers, None, scheduler=address, seed=1, chunk_size=1,
-                              progress=False)  # warm-up: imports and the simulator on every worker
-                measure(label, workers,
-                        lambda path: simulate_grid(simulator, n, path, scheduler=address, **grid_kwargs))
+        with local_cluster(1) as one, local_cluster(2) as two:
+            runs = [("in-process", 1, lambda path: simulate_grid(simulator, n, path, n_workers=1, **grid_kwargs)),
+                    ("dask, 1 worker", 1, on(one)), ("dask, 2 workers", 2, on(two))]
+            for _ in range(repeats):  # interleaved, so changes in the machine's load hit all alike
+                for label, workers, run in runs:
+                    timed(label, workers, run)
+        for _ in range(repeats):
+            timed("LocalCluster(2) incl. start", 2,
+                  lambda path: simulate_grid(simulator, n, path, n_workers=2, **grid_kwargs))
+        # last: a plain LocalCluster leaves MALLOC_TRIM_THRESHOLD_ in this process's
+        # environment, which every process spawned after it would inherit
+        with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0") as plain:
+            run = on(plain)
+            for _ in range(repeats):
+                timed("dask, 1 worker, dask's default environment", 1, run)
+        grids = {label: open_grid(path) for label, path in last_path.items()}
         reference = grids["in-process"]
         identical = all(np.array_equal(g.x.values, reference.x.values)
                         and np.array_equal(g.y.values, reference.y.values) for g in grids.values())
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
-    by_label = {r["configuration"]: r for r in rows}
-    speedup = by_label["dask, 2 workers"]["rows_per_s"] / by_label["dask, 1 worker"]["rows_per_s"]
+    rows = [{"configuration": label, "workers": workers_of[label], "seconds": min(t), "all_seconds": t,
+             "rows_per_s": n / min(t)} for label, t in times.items()]
+    speedup = min(times["dask, 1 worker"]) / min(times["dask, 2 workers"])
+    paired = float(np.median(np.array(times["dask, 1 worker"]) / np.array(times["dask, 2 workers"])))
     result = {
         "benchmark": "grid_scaling", "quick": args.quick, "n": n, "chunk_size": chunk_size,
         "simulator": simulator.metadata()["simulator"], "n_steps": simulator.n_steps,
         "repeats": repeats, "load_average_1min": os.getloadavg()[0], "cpu_count": os.cpu_count(), "machine": platform.machine(), "python": platform.python_version(),
-        "results": rows, "speedup_2_vs_1_workers": speedup, "grids_identical": identical,
+        "results": rows, "speedup_2_vs_1_workers": speedup, "speedup_median_of_interleaved_pairs": paired, "grids_identical": identical,
     }
     print(f"Grid generation, {n} rows in chunks of {chunk_size}, DrivenOscillator ({simulator.n_steps} steps), "
           f"{os.cpu_count()} cores, best of {repeats} runs, load average {os.getloadavg()[0]:.1f}\n")
     print("| configuration | workers | seconds | rows/s |\n|---|---:|---:|---:|")
     for r in rows:
         print(f"| {r['configuration']} | {r['workers']} | {r['seconds']:.2f} | {r['rows_per_s']:.0f} |")
-    print(f"\nspeed-up 2 vs 1 dask workers: {speedup:.2f}x; all grids bit-for-bit identical: {identical}")
+    print(f"\nspeed-up 2 vs 1 dask workers: {speedup:.2f}x (best times), {paired:.2f}x (median of interleaved "
+          f"pairs); all grids bit-for-bit identical: {identical}")
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     with open(args.out, "w") as f:
         json.dump(result, f, indent=2)
