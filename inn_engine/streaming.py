@@ -26,6 +26,7 @@ import xarray as xr
 import zarr
 
 from inn_engine.grid import chunk_length, chunk_rows, n_chunks, open_grid
+from inn_engine.grid.validation import check_integer
 
 __all__ = ["GridStream", "chunk_order"]
 
@@ -103,23 +104,18 @@ class GridStream(torch.utils.data.IterableDataset):
             rank, world_size = _distributed_rank_and_size()
         elif rank is None or world_size is None:
             raise ValueError(f"give both rank and world_size or neither, got rank={rank!r}, world_size={world_size!r}")
-        self.batch_size = _positive("batch_size", batch_size)
-        self.buffer_chunks = _positive("buffer_chunks", buffer_chunks)
-        self.chunk_size = _positive("chunk_size", chunk_size)
-        self.world_size = _positive("world_size", world_size)
-        if isinstance(rank, bool) or not isinstance(rank, (int, np.integer)) or not 0 <= rank < world_size:
-            raise ValueError(f"rank must be an integer in [0, world_size={world_size}), got {rank!r}")
-        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-            raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
-        self.rank, self.seed = int(rank), int(seed)
+        self.batch_size = check_integer("batch_size", batch_size, 1)
+        self.buffer_chunks = check_integer("buffer_chunks", buffer_chunks, 1)
+        self.chunk_size = check_integer("chunk_size", chunk_size, 1)
+        self.world_size = check_integer("world_size", world_size, 1)
+        self.rank = check_integer("rank", rank, 0, self.world_size)
+        self.seed = check_integer("seed", seed, 0)
         self.shuffle, self.drop_last, self.balanced = bool(shuffle), bool(drop_last), bool(balanced)
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
         """Select the epoch whose chunk order and shuffles the next iteration uses."""
-        if isinstance(epoch, bool) or not isinstance(epoch, (int, np.integer)) or epoch < 0:
-            raise ValueError(f"epoch must be an integer >= 0, got {epoch!r}")
-        self.epoch = int(epoch)
+        self.epoch = check_integer("epoch", epoch, 0)
 
     @property
     def n_chunks(self) -> int:
@@ -181,9 +177,3 @@ class GridStream(torch.utils.data.IterableDataset):
             x_left, y_left = x[n_full * self.batch_size:], y[n_full * self.batch_size:]
         if len(x_left) and produced < limit:
             yield torch.from_numpy(x_left), torch.from_numpy(y_left)
-
-
-def _positive(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-    return int(value)

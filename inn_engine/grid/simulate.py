@@ -18,17 +18,12 @@ from inn_engine.grid.store import (
     open_grid,
     prepare_store,
 )
+from inn_engine.grid.validation import check_integer
 from inn_engine.simulator import Simulator
 
 __all__ = ["simulate_grid"]
 
 logger = logging.getLogger(__name__)
-
-
-def _check_count(name: str, value, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
 
 
 def _local_path(path) -> str:
@@ -97,10 +92,10 @@ def simulate_grid(
         raise ValueError(
             f"simulator must be an inn_engine.Simulator instance, got {type(simulator).__name__}"
         )
-    n = _check_count("n", n, 1)
-    seed = _check_count("seed", seed, 0)
-    chunk_size = _check_count("chunk_size", chunk_size, 1)
-    n_workers = _check_count("n_workers", n_workers, 1)
+    n = check_integer("n", n, 1)
+    seed = check_integer("seed", seed, 0)
+    chunk_size = check_integer("chunk_size", chunk_size, 1)
+    n_workers = check_integer("n_workers", n_workers, 1)
     if scheduler is not None and not isinstance(scheduler, str):
         raise ValueError(f"scheduler must be None or a dask scheduler address string, got {scheduler!r}")
     attrs = grid_attrs(simulator, n, seed, chunk_size, check_user_attrs(attrs))
