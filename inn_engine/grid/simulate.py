@@ -70,8 +70,10 @@ def simulate_grid(
         Rows per chunk (the unit of work, of storage and of resumption).
     scheduler : str or None
         A dask scheduler address (``"tcp://host:8786"``) to run on an existing cluster,
-        whose workers must see ``path``. ``None``: in this process when ``n_workers <= 1``,
-        else on a new ``distributed.LocalCluster`` of ``n_workers`` single-threaded processes.
+        whose workers must see ``path`` and import the simulator's module. ``None``: in this
+        process when ``n_workers <= 1`` or only one chunk is left to compute, else on a new
+        :func:`inn_engine.grid.local_cluster` of ``n_workers`` single-threaded processes. A
+        worker that dies mid-chunk costs only that chunk, which dask runs again elsewhere.
     n_workers : int >= 1
         Worker processes of the local cluster (ignored when ``scheduler`` is given).
     progress : bool
