@@ -1,0 +1,264 @@
+"""The ``innfer`` command line: simulate a grid, train on it, evaluate, estimate.
+
+    innfer simulate toy-ik --n 100000 --out ik.zarr --workers 2
+    innfer train ik.zarr --out ik-model --model cinn --checkpoint-dir ik-ckpt --nproc-per-node 2
+    innfer evaluate ik-model ik.zarr --json ik-eval.json
+    innfer estimate ik-model observations.csv --out posteriors.nc
+
+Exit codes: 0 success, 1 failure (bad data, a failed run; the message says why),
+2 usage error (a bad option or argument; the message names it). Under ``torchrun`` the
+training joins the launcher's process group (see :mod:`inn_engine.launch`).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+__all__ = ["main"]
+
+
+class _Group(click.Group):
+    """Turns the library's ValueError/OSError/... into a one-line error with exit code 1."""
+
+    def invoke(self, ctx):
+        from torch.multiprocessing import ProcessRaisedException
+
+        from inn_engine.artifact import ArtifactError
+
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except (ValueError, ArtifactError, OSError, RuntimeError, ProcessRaisedException) as err:
+            raise click.ClickException(f"{type(err).__name__}: {err}") from err
+
+
+def _positive(ctx, param, value):
+    if value is not None and value < 1:
+        raise click.BadParameter(f"must be >= 1, got {value}")
+    return value
+
+
+def _existing_grid(ctx, param, value):
+    from inn_engine.grid import open_grid
+
+    try:
+        open_grid(value)
+    except (ValueError, OSError, KeyError) as err:
+        raise click.BadParameter(f"{value} is not a complete grid ({err})") from err
+    return value
+
+
+def _bands(ctx, param, value):
+    if value is None:
+        return None
+    bands = tuple(b.strip() for b in value.split(",") if b.strip())
+    if not bands:
+        raise click.BadParameter(f"expected comma-separated band names, got {value!r}")
+    return bands
+
+
+def _model_options(ctx, param, values):
+    options = {}
+    for item in values:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip().isidentifier():
+            raise click.BadParameter(f"expected KEY=VALUE (e.g. n_blocks=4), got {item!r}")
+        try:
+            options[key.strip()] = json.loads(text)
+        except json.JSONDecodeError:
+            options[key.strip()] = text
+    return options
+
+
+def _progress_option(f):
+    return click.option("--progress/--no-progress", default=None,
+                        help="Show progress bars (default: when stderr is a terminal).")(f)
+
+
+@click.group(name="innfer", cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="innfer")
+def main():
+    """innfer: full posteriors p(x | y) of inverse problems with invertible neural networks."""
+
+
+@main.command()
+@click.argument("domain", metavar="DOMAIN", type=click.Choice(["oximetry", "astro", "toy-ik", "toy-8modes"]))
+@click.option("--n", "n", type=int, required=True, callback=_positive, help="Rows (simulations) in the grid.")
+@click.option("--out", type=click.Path(file_okay=False), required=True,
+              help="The grid's .zarr directory; rerunning the same command resumes it.")
+@click.option("--prior", type=click.Choice(["colon", "generic"]), default=None,
+              help="oximetry: tissue prior [default: colon].")
+@click.option("--camera", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="oximetry: camera file, CSV 'wavelength_nm,<band>,...' of responses or JSON "
+                   "{centres_nm, fwhm_nm, shape} [default: the paper's 8 bands].")
+@click.option("--snr", type=float, default=None, help="oximetry: signal-to-noise ratio [default: 10].")
+@click.option("--bands", callback=_bands, default=None,
+              help="astro: comma-separated filter names, e.g. F336W,F438W,F555W [default: LEGUS 5 bands].")
+@click.option("--labels", type=click.Choice(["all", "some"]), default=None,
+              help="toy-8modes: 8 distinct labels or the paper's merged 'some' [default: all].")
+@click.option("--scheduler", default=None, metavar="ADDRESS",
+              help="A dask scheduler, e.g. tcp://host:8786, whose workers see --out [default: a local cluster].")
+@click.option("--workers", type=int, default=2, show_default=True, callback=_positive,
+              help="Worker processes of the local dask cluster (1: in this process).")
+@click.option("--chunk-size", type=int, default=10_000, show_default=True, callback=_positive,
+              help="Rows per chunk (the unit of work, storage and resumption).")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed of the grid.")
+@_progress_option
+def simulate(domain, n, out, prior, camera, snr, bands, labels, scheduler, workers, chunk_size, seed, progress):
+    """Simulate a training grid of DOMAIN (oximetry, astro, toy-ik, toy-8modes) into a zarr store."""
+    from inn_engine.cli_simulate import DOMAIN_OPTIONS, make_grid
+
+    given = {"prior": prior, "camera": camera, "snr": snr, "bands": bands, "labels": labels}
+    for name, value in given.items():
+        if value is not None and name not in DOMAIN_OPTIONS[domain]:
+            raise click.BadParameter(f"applies to {sorted(d for d, o in DOMAIN_OPTIONS.items() if name in o)} "
+                                     f"only, not {domain}", param_hint=f"--{name}")
+    options = {k: v for k, v in given.items() if v is not None}
+    ds = make_grid(domain, n, out, seed=seed, chunk_size=chunk_size, scheduler=scheduler, workers=workers,
+                   progress=progress is not False, **options)
+    click.echo(f"grid {out}: {ds.sizes['sample']} rows, parameters {list(ds['param'].values)}, "
+               f"observables {list(ds['obs'].values)}")
+
+
+@main.command()
+@click.argument("grid", type=click.Path(exists=True, file_okay=False), callback=_existing_grid)
+@click.option("--out", type=click.Path(file_okay=False), required=True, help="Directory for the trained estimator.")
+@click.option("--model", type=click.Choice(["cinn", "padded", "mc_dropout", "cvae", "cvae_iaf"]), default="cinn",
+              show_default=True, help="Network: conditional INN, padded INN, or a baseline.")
+@click.option("--model-option", "-o", "model_options", multiple=True, callback=_model_options, metavar="KEY=VALUE",
+              help="A network option (repeatable), e.g. -o n_blocks=4 -o hidden=64 (see the model's class).")
+@click.option("--steps", type=int, default=None, callback=_positive,
+              help="Optimizer steps [default: scaled to the grid, 3000-30000].")
+@click.option("--batch-size", type=int, default=None, callback=_positive,
+              help="Global batch (split over processes) [default: 256-1024 by grid size].")
+@click.option("--holdout", type=click.IntRange(min=0), default=None,
+              help="Last rows of GRID never trained on, for `innfer evaluate` [default: 10%, at most 1000].")
+@click.option("--checkpoint-dir", type=click.Path(file_okay=False), default=None,
+              help="Write resumable checkpoints here; rerunning the command resumes from the last one.")
+@click.option("--checkpoint-every", type=int, default=None, callback=_positive,
+              help="Steps between checkpoints [default: a tenth of the steps, >= 100].")
+@click.option("--stream/--no-stream", default=None,
+              help="Read the grid chunk by chunk while training instead of loading it [default: above 2 GiB].")
+@click.option("--validation-rows", type=int, default=None, callback=_positive,
+              help="With --stream: first rows of GRID held out for model selection [default: 2%, 1000-50000].")
+@click.option("--nproc-per-node", type=int, default=1, show_default=True, callback=_positive,
+              help="Train data-parallel in this many processes (gloo on CPU, nccl on GPU).")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Seeds weights, data split, batch order and noise.")
+@_progress_option
+def train(grid, out, model, model_options, steps, batch_size, holdout, checkpoint_dir, checkpoint_every, stream,
+          validation_rows, nproc_per_node, seed, progress):
+    """Train an estimator on GRID (a zarr grid from `innfer simulate`) and save it to --out."""
+    import torch.distributed as dist
+
+    from inn_engine.cli_train import (TrainRequest, check_manifest, checkpoint_step, default_holdout, grid_identity,
+                                      unknown_options)
+    from inn_engine.grid import open_grid
+    from inn_engine.launch import init_from_env, is_rank_zero, launch
+
+    unknown = unknown_options(model, model_options)
+    if unknown:
+        raise click.BadParameter(f"{unknown} are not options of the {model!r} network or of training",
+                                 param_hint="--model-option")
+    distributed = init_from_env()
+    if distributed and nproc_per_node > 1:
+        raise click.BadParameter("must be 1 under torchrun (torchrun starts the processes)",
+                                 param_hint="--nproc-per-node")
+    world = dist.get_world_size() if distributed else nproc_per_node
+    ds = open_grid(grid)
+    n = ds.sizes["sample"]
+    holdout = default_holdout(n) if holdout is None else holdout
+    if holdout > n - 20:
+        raise click.BadParameter(f"{holdout} leaves fewer than 20 of the grid's {n} rows to train on",
+                                 param_hint="--holdout")
+    if batch_size is not None and batch_size % world:
+        raise click.BadParameter(f"{batch_size} is not divisible by the {world} processes", param_hint="--batch-size")
+    request = TrainRequest(grid=str(grid), out=str(out), model=model, model_options=model_options, holdout=holdout, seed=seed, steps=steps,
+                           batch_size=batch_size, checkpoint_dir=checkpoint_dir, checkpoint_every=checkpoint_every,
+                           stream=stream, validation_rows=validation_rows, progress=progress)
+    if is_rank_zero():
+        try:
+            check_manifest(request, grid_identity(ds), world)
+        except ValueError as err:
+            raise click.BadParameter(str(err), param_hint="--checkpoint-dir") from err
+        step = checkpoint_step(checkpoint_dir) if checkpoint_dir else None
+        if step is not None:
+            click.echo(f"resuming from the checkpoint at step {step} in {checkpoint_dir}", err=True)
+    if distributed:
+        dist.barrier()  # the manifest is checked before any rank trains
+    from inn_engine.cli_train import run_training
+
+    summary = launch(run_training, nproc_per_node, (request,)) if nproc_per_node > 1 else run_training(request)
+    if is_rank_zero():
+        click.echo(f"model {out}: {summary['steps_done']} steps on {summary['n_train']} rows "
+                   f"({world} process{'es' if world > 1 else ''}), best validation loss {summary['best_val']} "
+                   f"at step {summary['best_step']}; rows {n - holdout}..{n - 1} of the grid held out")
+
+
+@main.command()
+@click.argument("model_dir", metavar="MODEL", type=click.Path(exists=True, file_okay=False))
+@click.argument("grid", type=click.Path(exists=True, file_okay=False), callback=_existing_grid)
+@click.option("--n-test", type=int, default=1000, show_default=True, callback=_positive,
+              help="Test rows (the last rows of GRID; for the training grid, within its held-out rows).")
+@click.option("--draws", type=int, default=1000, show_default=True, callback=_positive,
+              help="Posterior draws per test row.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed of the draws.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None,
+              help="Also write the metrics (and the calibration curve) to this JSON file.")
+@click.pass_context
+def evaluate(ctx, model_dir, grid, n_test, draws, seed, json_path):
+    """Calibration error, SBC p-values, coverage and MAP error of MODEL on held-out rows of GRID."""
+    from click.core import ParameterSource
+
+    from inn_engine.cli_evaluate import evaluate as run_evaluation
+    from inn_engine.cli_evaluate import format_table, select_test_rows
+    from inn_engine.estimator import Estimator
+    from inn_engine.grid import open_grid
+
+    estimator = Estimator.load(model_dir)
+    ds = open_grid(grid)
+    explicit = ctx.get_parameter_source("n_test") is not ParameterSource.DEFAULT
+    try:
+        rows, note = select_test_rows(estimator, ds, n_test, explicit)
+    except ValueError as err:
+        if "--n-test" in str(err):
+            raise click.BadParameter(str(err), param_hint="--n-test") from err
+        raise
+    x_true, y = ds["x"].isel(sample=rows).values, ds["y"].isel(sample=rows).values
+    result = run_evaluation(estimator, x_true, y, draws, seed)
+    result.update(model=str(model_dir), grid=str(grid), test_rows=[rows.start, rows.stop], seed=seed)
+    click.echo(f"{model_dir} on {grid}: {note}")
+    click.echo(format_table(result))
+    if json_path:
+        Path(json_path).write_text(json.dumps(result, indent=1))
+        click.echo(f"metrics written to {json_path}")
+
+
+@main.command()
+@click.argument("model_dir", metavar="MODEL", type=click.Path(exists=True, file_okay=False))
+@click.argument("input_path", metavar="INPUT", type=click.Path(exists=True, dir_okay=False))
+@click.option("--out", type=click.Path(dir_okay=False), required=True,
+              help="Output file: .nc (netCDF) or .csv, one row per observation.")
+@click.option("--draws", type=int, default=1000, show_default=True, callback=_positive,
+              help="Posterior draws per observation.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed of the draws.")
+@_progress_option
+def estimate(model_dir, input_path, out, draws, seed, progress):
+    """Posterior summaries (mean, std, quantiles, MAP) for each observation in INPUT (.npy or .csv rows)."""
+    from inn_engine.cli_estimate import OUTPUT_SUFFIXES, estimate_summaries, read_observations, write_summaries
+    from inn_engine.estimator import Estimator
+
+    if Path(out).suffix.lower() not in OUTPUT_SUFFIXES:
+        raise click.BadParameter(f"{out}: expected a {' or '.join(OUTPUT_SUFFIXES)} file", param_hint="--out")
+    estimator = Estimator.load(model_dir)
+    y = read_observations(input_path, estimator.obs_names)
+    summaries = estimate_summaries(estimator, y, draws, seed, progress=progress)
+    write_summaries(summaries, out)
+    click.echo(f"{len(y)} posterior summaries of {estimator.param_names} written to {out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,128 @@
+"""``innfer train``: fit an estimator on a grid's training rows, resumably, in 1..K processes.
+
+The last ``holdout`` rows of the grid are never trained on (``innfer evaluate`` tests on
+them); the model selects its best weights on a validation share of the rest (see
+:func:`inn_engine.fit.fit_grid`). With a checkpoint directory, a run writes a manifest of
+its settings there and a rerun with the same settings resumes from the last checkpoint;
+different settings are refused rather than silently mixed.
+"""
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import torch
+
+__all__ = ["TrainRequest", "unknown_options", "default_holdout", "checkpoint_step", "check_manifest", "run_training", "grid_identity"]
+
+MANIFEST_NAME = "innfer-train.json"
+
+
+@dataclass(frozen=True)
+class TrainRequest:
+    """Everything one ``innfer train`` run needs (picklable, so spawned ranks receive it)."""
+
+    grid: str
+    out: str
+    model: str
+    holdout: int
+    seed: int
+    model_options: dict = field(default_factory=dict)
+    steps: int | None = None
+    batch_size: int | None = None
+    checkpoint_dir: str | None = None
+    checkpoint_every: int | None = None
+    stream: bool | None = None
+    validation_rows: int | None = None
+    progress: bool | None = None
+
+    def train_options(self) -> dict:
+        """The TrainConfig fields this request sets (the rest keep fit's data-scaled defaults)."""
+        names = ("steps", "batch_size", "checkpoint_dir", "checkpoint_every", "progress")
+        return {k: getattr(self, k) for k in names if getattr(self, k) is not None}
+
+
+def unknown_options(model: str, options: dict) -> list[str]:
+    """The keys of ``options`` that neither the network class of ``model`` nor TrainConfig takes."""
+    from inn_engine.models import MODELS
+    from inn_engine.train import TrainConfig
+
+    accepted = set(inspect.signature(MODELS[model].__init__).parameters) - {"self", "dim_x", "dim_y", "seed"}
+    accepted |= {f.name for f in fields(TrainConfig)} - {"seed"}
+    return sorted(set(options) - accepted)
+
+
+def default_holdout(n: int) -> int:
+    """Rows held out for testing when none is asked: 10 % of the grid, at most 1000."""
+    return min(1000, n // 10)
+
+
+def grid_identity(ds) -> dict:
+    """What identifies a grid's rows: its size, seed, chunking and a hash of its simulator record."""
+    simulator = str(ds.attrs.get("simulator", ""))
+    return {"n": int(ds.sizes["sample"]), "seed": ds.attrs.get("seed"), "chunk_size": ds.attrs.get("chunk_size"),
+            "simulator_sha256": hashlib.sha256(simulator.encode()).hexdigest()}
+
+
+def checkpoint_step(checkpoint_dir: str | Path) -> int | None:
+    """The step of the checkpoint in ``checkpoint_dir`` (None when there is none)."""
+    from inn_engine.train import CHECKPOINT_NAME
+
+    path = Path(checkpoint_dir) / CHECKPOINT_NAME
+    if not path.exists():
+        return None
+    return int(torch.load(path, map_location="cpu", weights_only=True)["step"])
+
+
+def _manifest(request: TrainRequest, identity: dict, world_size: int) -> dict:
+    settings = {k: v for k, v in asdict(request).items() if k not in ("out", "checkpoint_dir", "progress", "grid")}
+    return {"grid": identity, "world_size": world_size, **settings}
+
+
+def check_manifest(request: TrainRequest, identity: dict, world_size: int) -> None:
+    """Write the run's manifest to its checkpoint directory, or check it against the one there.
+
+    Raises ValueError naming the first setting that differs from the interrupted run.
+    """
+    if request.checkpoint_dir is None:
+        return
+    path = Path(request.checkpoint_dir) / MANIFEST_NAME
+    current = _manifest(request, identity, world_size)
+    if path.exists():
+        previous = json.loads(path.read_text())
+        for key in sorted(set(previous) | set(current)):
+            if previous.get(key) != current.get(key):
+                raise ValueError(f"--checkpoint-dir {request.checkpoint_dir} holds a run with {key}="
+                                 f"{previous.get(key)!r}, this run has {current.get(key)!r}: use the same "
+                                 "settings to resume, or another directory")
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(current, indent=1))
+
+
+def run_training(request: TrainRequest) -> dict:
+    """Train on ``request.grid`` (in this process, or as one rank of a process group) and,
+    on rank 0, save the estimator to ``request.out``. Returns a summary of the training."""
+    from inn_engine.fit import fit_grid
+    from inn_engine.grid import open_grid
+    from inn_engine.launch import init_from_env, is_rank_zero
+
+    init_from_env()
+    ds = open_grid(request.grid)
+    n = ds.sizes["sample"]
+    if not 0 <= request.holdout <= n - 20:
+        raise ValueError(f"--holdout must lie in [0, {n - 20}] for a grid of {n} rows, got {request.holdout}")
+    n_train = n - request.holdout
+    metadata = {"innfer_train": {"grid": str(Path(request.grid).resolve()), "grid_identity": grid_identity(ds),
+                                 "train_rows": [0, n_train], "holdout_rows": [n_train, n],
+                                 "command": {k: v for k, v in asdict(request).items() if k != "progress"}}}
+    estimator = fit_grid(ds.isel(sample=slice(0, n_train)), request.model, seed=request.seed, stream=request.stream,
+                         validation_rows=request.validation_rows,
+                         metadata=metadata, **{**request.model_options, **request.train_options()})
+    if is_rank_zero():
+        estimator.save(request.out)
+    training = estimator.metadata["training"]
+    return {k: training.get(k) for k in ("n_train", "n_val", "steps_done", "best_val", "best_step", "seconds")}
