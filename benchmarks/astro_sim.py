@@ -142,15 +142,20 @@ def throughput(n_single, n_grid, quick):
     sim = astro.ClusterSimulator()
     x = sim.sample_prior(2000, rng)
     sim.simulate(x[:10], rng)  # compile and load the tables
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     x = sim.sample_prior(n_single, rng)
     sim.simulate(x, rng)
     single = n_single / (time.perf_counter() - t0)
-    result = {"clusters_per_s_1_process": single, "n_single": n_single}
+    single_cpu = n_single / (time.process_time() - c0)
+    result = {"clusters_per_s_1_process": single, "clusters_per_cpu_s": single_cpu, "n_single": n_single,
+              "load_average_1min": os.getloadavg()[0]}
     print("\n### Throughput (stochastic, prior log M 2-7, 5 LEGUS bands)\n")
+    print(f"(machine load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores while measuring)\n")
     print("| setting | clusters/s | 10^6 clusters |")
     print("|---|---|---|")
-    print(f"| photometry in 1 process ({n_single} clusters) | {single:,.0f} | {1e6 / single / 60:.1f} min |")
+    print(f"| ClusterSimulator.simulate, 1 process, wall ({n_single} clusters) | {single:,.0f} | "
+          f"{1e6 / single / 60:.1f} min |")
+    print(f"| same, per CPU second (2 cores: x2) | {single_cpu:,.0f} | {1e6 / single_cpu / 120:.1f} min on 2 cores |")
     if not quick:
         t0 = time.perf_counter()
         astro.simulate_grid(n_grid, simulator=sim, chunk_size=max(n_grid // 20, 1), n_workers=2, progress=False)
