@@ -8,5 +8,5 @@ from astro.imf import IMF_NAMES, get_imf
 from astro.population import available_bands, parameter_ranges, photometry, star_photometry
 from astro.simulator import LEGUS_BANDS, ClusterSimulator, simulate_grid
 
-__all__ = ["photometry", "star_photometry", "available_bands", "parameter_ranges", "ClusterSimulator", "simulate_grid",
-           "LEGUS_BANDS", "get_imf", "IMF_NAMES"]
+__all__ = ["photometry", "star_photometry", "available_bands", "parameter_ranges",
+           "ClusterSimulator", "simulate_grid", "LEGUS_BANDS", "get_imf", "IMF_NAMES"]

@@ -19,7 +19,8 @@ only the two ``.npz`` files written here:
     interpolated to [M/H] = log10(Z / 0.02), blackbodies outside the grid's Teff range,
     scaled by L / (sigma Teff^4) (never by integrating the model, which lacks flux below
     955 A), reddened star by star with a dust_extinction law at each A_V node, integrated
-    over each filter (speclite's Bessell UBVRI, pyphot's library for the others) (photon or energy counting as the filter says).
+    over each filter (speclite's Bessell UBVRI, pyphot's library for the others; photon or
+    energy counting as the filter says).
     Vega zero points (pyphot's Vega spectrum at 0 mag) are stored as Vega - AB offsets.
 
 A star's magnitude is then ``M = table(Teff, log g, A_V) - 2.5 log10(L / L_sun)``, and the

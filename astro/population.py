@@ -312,7 +312,8 @@ def photometry(log_mass, log_age, av, metallicity, bands, stochastic=True, seed=
 
     Returns
     -------
-    array (n, n_bands) float64: absolute magnitudes (10 pc).
+    array (n, n_bands) float64: absolute magnitudes (10 pc). A cluster whose Poisson draw
+    leaves no luminous star (possible only for log_mass below ~1.5) comes out at +inf.
     """
     bands = _check_bands(bands)
     _to_magnitudes(np.zeros((0, len(bands))), bands, system)  # validates system
