@@ -153,12 +153,14 @@ def _local_isochrone(mags, log_z_nodes, log_age_nodes, av_nodes, log_mto, log_mr
 
 
 @njit(cache=True)
-def _star_flux(iso, m, m_to, m_rem, seg, layout, b):
-    """Band-b flux of one star of initial mass m on a local isochrone (linear in u)."""
+def _add_star(iso, m, m_to, m_rem, seg, layout, out_row):
+    """Add the band fluxes of one star of initial mass m (linear in u on the local
+    isochrone ``iso``) to ``out_row`` (n_band,)."""
     upos = _node_position(m, m_to, m_rem, seg, layout)
     u0 = min(max(int(upos), 0), iso.shape[0] - 2)
     w = min(max(upos - u0, 0.0), 1.0)
-    return (1.0 - w) * iso[u0, b] + w * iso[u0 + 1, b]
+    for b in range(iso.shape[1]):
+        out_row[b] += (1.0 - w) * iso[u0, b] + w * iso[u0 + 1, b]
 
 
 @njit(cache=True)
@@ -170,8 +172,7 @@ def _star_fluxes(mags, log_z_nodes, log_age_nodes, av_nodes, log_mto, log_mrem, 
     for c in range(star_mass.shape[0]):
         m_to, m_rem = _local_isochrone(mags, log_z_nodes, log_age_nodes, av_nodes, log_mto, log_mrem,
                                        seg, layout, log_age[c], av[c], log_z[c], masses, iso)
-        for b in range(mags.shape[4]):
-            out[c, b] = _star_flux(iso, star_mass[c], m_to, m_rem, seg, layout, b)
+        _add_star(iso, star_mass[c], m_to, m_rem, seg, layout, out[c])
 
 
 @njit(cache=True)
@@ -208,8 +209,7 @@ def _cluster_fluxes(mags, log_z_nodes, log_age_nodes, av_nodes, log_mto, log_mre
             prev_ln, prev_phi = ln_m, phi
         # stochastic part: the drawn stars, read off the same isochrone
         for s_i in range(star_offsets[c], star_offsets[c + 1]):
-            for b in range(n_band):
-                out[c, b] += _star_flux(iso, star_masses[s_i], m_to, m_rem, seg, layout, b)
+            _add_star(iso, star_masses[s_i], m_to, m_rem, seg, layout, out[c])
 
 
 def _as_column(name, value, n):
