@@ -32,6 +32,11 @@ bench: $(STAMP)
 	$(PIP) install -q --no-deps sbibm 2>&1 | grep -v "is ignored: it is neither" || true
 	$(RUNENV) $(PY) benchmarks/engine.py
 
+# Regenerate the shipped estimators from scratch (grids, training, evaluation): long.
+pretrain: $(STAMP)
+	$(RUNENV) $(PY) -m oximetry.pretrain
+	$(RUNENV) $(PY) -m astro.pretrain
+
 # Rebuild the committed physical tables from the PyPI packages of the `tables` extra.
 tables: $(STAMP)
 	$(PIP) install -q -e '.[tables]' 2>&1 | grep -v "is ignored: it is neither" || true
