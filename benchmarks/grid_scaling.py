@@ -17,7 +17,10 @@ Configurations:
 Each configuration runs ``--repeats`` times (3; 1 with --quick) and keeps its best time;
 in-process and the 1- and 2-worker clusters take turns, so the machine's load changes hit
 them alike, and the speed-up is also given as the median of the per-turn ratios. The load
-average printed with the table says how busy the machine was.
+average printed with the table says how busy the machine was: with Linux's autogroup
+scheduling (``/proc/sys/kernel/sched_autogroup_enabled``), a busy machine shares the CPU
+between login sessions, not processes, so when other sessions keep the cores busy a second
+worker in this session adds no CPU and the 1-to-2 speed-up cannot be measured.
 
 Usage: python benchmarks/grid_scaling.py [--quick] [--repeats R] [--out results.json]
 Prints a markdown table and writes JSON.
