@@ -31,6 +31,7 @@ from astro.stellar_data import load_bolometric_corrections, load_isochrones, sta
 __all__ = ["photometry", "star_photometry", "available_bands", "parameter_ranges", "DEFAULT_MAX_STOCHASTIC_STARS"]
 
 DEFAULT_MAX_STOCHASTIC_STARS = 3000
+_MAX_STARS_PER_BATCH = 4_000_000  # ~100 MB of temporaries per batch of clusters
 SYSTEMS = ("vega", "ab")
 _LN10_04 = 0.4 * np.log(10.0)
 
@@ -328,13 +329,28 @@ def photometry(log_mass, log_age, av, metallicity, bands, stochastic=True, seed=
         rng = as_generator(seed)
         m_th = np.maximum(imf_table.mass_with_number_above(max_stochastic_stars / mass), M_LOW)
         counts = rng.poisson(mass * imf_table.number_above(m_th))
-        offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-        stars = imf_table.sample_above(np.repeat(m_th, counts), rng.random(offsets[-1]))
     else:
         m_th = np.full(n, M_HIGH)
-        offsets = np.zeros(n + 1, dtype=np.int64)
-        stars = np.zeros(0)
+        counts = np.zeros(n, dtype=np.int64)
+    tables = _table_arguments(bands)
     flux = np.zeros((n, len(bands)))
-    _cluster_fluxes(*_table_arguments(bands), imf_table.ln_m[0], imf_table.ln_m[1] - imf_table.ln_m[0],
-                    imf_table.phi, mass, log_age, av, np.log10(z), m_th, offsets, stars, flux)
+    for rows in _star_batches(counts):
+        offsets = np.concatenate([[0], np.cumsum(counts[rows])]).astype(np.int64)
+        stars = (imf_table.sample_above(np.repeat(m_th[rows], counts[rows]), rng.random(offsets[-1]))
+                 if stochastic else np.zeros(0))
+        _cluster_fluxes(*tables, imf_table.ln_m[0], imf_table.ln_m[1] - imf_table.ln_m[0], imf_table.phi,
+                        mass[rows], log_age[rows], av[rows], np.log10(z[rows]), m_th[rows], offsets, stars,
+                        flux[rows])
     return _to_magnitudes(flux, bands, system)
+
+
+def _star_batches(counts, max_stars=_MAX_STARS_PER_BATCH):
+    """Consecutive slices of clusters holding at most ``max_stars`` drawn stars each (or one
+    cluster), so memory stays bounded whatever the cluster masses."""
+    ends = np.cumsum(counts)
+    start = 0
+    while start < len(counts):
+        base = ends[start - 1] if start else 0
+        stop = max(int(np.searchsorted(ends, base + max_stars, side="right")), start + 1)
+        yield slice(start, stop)
+        start = stop

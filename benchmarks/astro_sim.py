@@ -129,7 +129,7 @@ def sun_and_scatter(n_clusters):
         result[f"bv_range_logM{log_m:g}"] = [float(lo), float(hi)]
         print(f"| {log_m:g} | {lo:+.3f} | {hi:+.3f} | {hi - lo:.3f} | {smooth[0] - smooth[1]:+.3f} |")
     # the threshold approximation: every star drawn (no smooth part) at 10^5 Msun
-    m = astro.photometry(np.full(n_clusters, 5.0), 8.0, 0.0, 0.02, ("B", "V"), seed=2,
+    m = astro.photometry(np.full(min(n_clusters, 1000), 5.0), 8.0, 0.0, 0.02, ("B", "V"), seed=2,
                          max_stochastic_stars=10**6)
     lo, hi = np.percentile(m[:, 0] - m[:, 1], [5, 95])
     result["bv_range_logM5_all_stars_drawn"] = [float(lo), float(hi)]
