@@ -67,3 +67,13 @@ def test_bad_input_is_a_clear_value_error(kwargs, field):
     args.update(kwargs)
     with pytest.raises(ValueError, match=field):
         astro.photometry(**args)
+
+
+def test_star_batches_cover_every_cluster_within_the_star_budget():
+    from astro.population import _star_batches
+
+    counts = np.random.default_rng(0).poisson(50, 300) * (np.arange(300) % 7 == 0) + 1
+    batches = list(_star_batches(counts, max_stars=120))
+    assert batches[0].start == 0 and batches[-1].stop == 300
+    assert all(a.stop == b.start for a, b in zip(batches, batches[1:]))
+    assert all(counts[s].sum() <= 120 or s.stop - s.start == 1 for s in batches)
