@@ -155,7 +155,7 @@ def train(grid, out, model, model_options, steps, batch_size, holdout, checkpoin
     import torch.distributed as dist
 
     from inn_engine.cli_train import (TrainRequest, check_manifest, checkpoint_step, default_holdout, grid_identity,
-                                      unknown_options)
+                                      run_training, unknown_options)
     from inn_engine.grid import open_grid
     from inn_engine.launch import init_from_env, is_rank_zero, launch
 
@@ -176,8 +176,9 @@ def train(grid, out, model, model_options, steps, batch_size, holdout, checkpoin
                                  param_hint="--holdout")
     if batch_size is not None and batch_size % world:
         raise click.BadParameter(f"{batch_size} is not divisible by the {world} processes", param_hint="--batch-size")
-    request = TrainRequest(grid=str(grid), out=str(out), model=model, model_options=model_options, holdout=holdout, seed=seed, steps=steps,
-                           batch_size=batch_size, checkpoint_dir=checkpoint_dir, checkpoint_every=checkpoint_every,
+    request = TrainRequest(grid=str(grid), out=str(out), model=model, model_options=model_options, holdout=holdout,
+                           seed=seed, steps=steps, batch_size=batch_size, checkpoint_dir=checkpoint_dir,
+                           checkpoint_every=checkpoint_every,
                            stream=stream, validation_rows=validation_rows, progress=progress)
     if is_rank_zero():
         try:
@@ -189,13 +190,13 @@ def train(grid, out, model, model_options, steps, batch_size, holdout, checkpoin
             click.echo(f"resuming from the checkpoint at step {step} in {checkpoint_dir}", err=True)
     if distributed:
         dist.barrier()  # the manifest is checked before any rank trains
-    from inn_engine.cli_train import run_training
-
     summary = launch(run_training, nproc_per_node, (request,)) if nproc_per_node > 1 else run_training(request)
     if is_rank_zero():
         click.echo(f"model {out}: {summary['steps_done']} steps on {summary['n_train']} rows "
                    f"({world} process{'es' if world > 1 else ''}), best validation loss {summary['best_val']} "
                    f"at step {summary['best_step']}; rows {n - holdout}..{n - 1} of the grid held out")
+    if distributed:
+        dist.destroy_process_group()
 
 
 @main.command()

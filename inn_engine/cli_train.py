@@ -16,7 +16,8 @@ from pathlib import Path
 
 import torch
 
-__all__ = ["TrainRequest", "unknown_options", "default_holdout", "checkpoint_step", "check_manifest", "run_training", "grid_identity"]
+__all__ = ["TrainRequest", "unknown_options", "default_holdout", "checkpoint_step", "check_manifest", "run_training",
+           "grid_identity"]
 
 MANIFEST_NAME = "innfer-train.json"
 

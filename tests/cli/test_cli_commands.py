@@ -84,8 +84,8 @@ def test_estimate_csv_and_npy_to_netcdf_and_csv(invoke, ik_model, tmp_path):
 
 def test_streamed_training_runs_and_is_recorded(invoke, ik_grid, tiny_net, tmp_path):
     model = tmp_path / "streamed"
-    invoke("train", ik_grid, "--out", model, "--stream", "--validation-rows", 300, "--steps", 20, "--batch-size", 64, "--holdout", 100,
-           *tiny_net)
+    invoke("train", ik_grid, "--out", model, "--stream", "--validation-rows", 300, "--steps", 20, "--batch-size", 64,
+           "--holdout", 100, *tiny_net)
     meta = Estimator.load(model).metadata
     assert meta["training"]["streamed"] is True and meta["training"]["steps_done"] == 20
     assert meta["innfer_train"]["holdout_rows"] == [1900, 2000]
@@ -125,3 +125,28 @@ def test_checkpoint_of_other_settings_is_refused(invoke, ik_grid, tiny_net, tmp_
     out = invoke("train", ik_grid, "--out", tmp_path / "m2", "--steps", 6, "--batch-size", 32, "--checkpoint-dir",
                  ckpt, *tiny_net, expect=2).output
     assert "--checkpoint-dir" in out and "steps" in out
+
+
+def test_new_camera_file_makes_an_oximetry_grid_with_its_bands(invoke, tmp_path):
+    from oximetry import Camera
+
+    from inn_engine.cli_simulate import read_camera
+
+    csv = tmp_path / "cam.csv"
+    csv.write_text("wavelength_nm,blue,green\n500,1,0\n502,1,0\n540,0,2\n542,0,2\n")
+    np.testing.assert_allclose(read_camera(csv).responses, [[0.5, 0.5, 0, 0], [0, 0, 0.5, 0.5]])
+    spec = tmp_path / "cam.json"
+    spec.write_text(json.dumps({"centres_nm": [500, 560], "fwhm_nm": 10}))
+    assert read_camera(spec) == Camera.from_bands([500, 560], 10)
+
+    grid = tmp_path / "oxi.zarr"
+    invoke("simulate", "oximetry", "--camera", csv, "--prior", "generic", "--n", 8, "--out", grid, "--workers", 1)
+    ds = open_grid(grid)
+    assert list(ds["obs"].values) == ["blue", "green"] and np.all(ds["y"].values > 0)
+
+
+def test_new_filter_set_makes_an_astro_grid_with_its_bands(invoke, tmp_path):
+    grid = tmp_path / "astro.zarr"
+    invoke("simulate", "astro", "--bands", "u,g,r", "--n", 20, "--out", grid, "--workers", 1)
+    obs = list(open_grid(grid)["obs"].values)
+    assert obs[:3] == ["mag_u", "mag_g", "mag_r"] and len(obs) == 9
