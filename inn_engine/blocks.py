@@ -44,17 +44,20 @@ class InvertibleBlock(nn.Module, abc.ABC):
 
 
 class Coupling(InvertibleBlock):
-    """Two-sided coupling: both halves are transformed, each conditioned on the other.
+    """Coupling block: ``x = [x1, x2]``; ``v2 = T(x2; theta1(x1, c))`` and, when two-sided,
+    ``v1 = T(x1; theta2(v2, c))``, where T is an elementwise invertible map whose parameters
+    come from a subnet (subclasses define T).
 
-    ``x = [x1, x2]``; ``v2 = T(x2; theta1(x1, c))``; ``v1 = T(x1; theta2(v2, c))``, where T is
-    an elementwise invertible map whose parameters come from a subnet (subclasses define T).
-    For ``dim == 1`` the block transforms x conditioned on ``c`` only.
+    Two-sided blocks (GLOW) transform every feature with two subnets; one-sided blocks
+    (RealNVP, FrEIA's AllInOneBlock) transform x2 only with one subnet and rely on the
+    permutations in between. For ``dim == 1`` the block transforms x conditioned on ``c`` only.
     """
 
     #: number of subnet outputs per transformed feature (set by subclasses)
     params_per_dim: int = 2
 
-    def __init__(self, dim: int, cond_dim: int = 0, hidden: int = 128, n_hidden_layers: int = 2):
+    def __init__(self, dim: int, cond_dim: int = 0, hidden: int = 128, n_hidden_layers: int = 2,
+                 two_sided: bool = True):
         super().__init__(dim, cond_dim)
         if dim == 1 and cond_dim == 0:
             raise ValueError("a coupling block on 1 feature needs a condition (cond_dim > 0)")
@@ -63,7 +66,7 @@ class Coupling(InvertibleBlock):
         k = self.params_per_dim
         self.subnet1 = mlp(self.len1 + cond_dim, k * self.len2, hidden, n_hidden_layers, zero_last=True)
         self.subnet2 = (mlp(self.len2 + cond_dim, k * self.len1, hidden, n_hidden_layers, zero_last=True)
-                        if self.len1 > 0 else None)
+                        if self.len1 > 0 and two_sided else None)
 
     def _params(self, net: nn.Module, inp: torch.Tensor, c: torch.Tensor | None) -> torch.Tensor:
         """Subnet output reshaped to (batch, n_features, params_per_dim)."""
@@ -80,7 +83,7 @@ class Coupling(InvertibleBlock):
         x1, x2 = x[:, : self.len1], x[:, self.len1:]
         v2, log_det = self._transform(x2, self._params(self.subnet1, x1, c), inverse=False)
         if self.subnet2 is None:
-            return v2, log_det
+            return torch.cat([x1, v2], dim=1), log_det
         v1, log_det1 = self._transform(x1, self._params(self.subnet2, v2, c), inverse=False)
         return torch.cat([v1, v2], dim=1), log_det + log_det1
 
@@ -98,10 +101,10 @@ class AffineCoupling(Coupling):
     params_per_dim = 2
 
     def __init__(self, dim: int, cond_dim: int = 0, hidden: int = 128, n_hidden_layers: int = 2,
-                 clamp: float = 2.0):
+                 two_sided: bool = True, clamp: float = 2.0):
         if clamp <= 0:
             raise ValueError(f"clamp must be > 0, got {clamp}")
-        super().__init__(dim, cond_dim, hidden, n_hidden_layers)
+        super().__init__(dim, cond_dim, hidden, n_hidden_layers, two_sided)
         self.clamp = clamp
 
     def _transform(self, x, params, inverse):

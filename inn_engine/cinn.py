@@ -32,6 +32,8 @@ class ConditionalINN(nn.Module):
         cond_features: if > 0, y first passes through an MLP conditioning net with this many
             outputs (width ``cond_hidden``); 0 feeds y to the couplings directly.
         actnorm: an ActNorm before every coupling.
+        two_sided: couplings transform both halves (two subnets per block, GLOW) or only one
+            (one subnet per block, as RealNVP and FrEIA's AllInOneBlock).
         seed: seeds the permutations (weights are initialised from torch's global RNG,
             which the trainer seeds).
         clamp (affine), n_bins / bound (spline): coupling options.
@@ -41,18 +43,19 @@ class ConditionalINN(nn.Module):
 
     def __init__(self, dim_x: int, dim_y: int, n_blocks: int = 6, hidden: int = 128, n_hidden_layers: int = 2,
                  coupling: str = "spline", cond_features: int = 0, cond_hidden: int = 128, actnorm: bool = True,
-                 seed: int = 0, clamp: float = 2.0, n_bins: int = 8, bound: float = 5.0):
+                 two_sided: bool = True, seed: int = 0, clamp: float = 2.0, n_bins: int = 8, bound: float = 5.0):
         super().__init__()
         if dim_x < 1 or dim_y < 1:
             raise ValueError(f"dim_x and dim_y must be >= 1, got {dim_x}, {dim_y}")
         self.config = dict(dim_x=dim_x, dim_y=dim_y, n_blocks=n_blocks, hidden=hidden,
                            n_hidden_layers=n_hidden_layers, coupling=coupling, cond_features=cond_features,
-                           cond_hidden=cond_hidden, actnorm=actnorm, seed=seed, clamp=clamp, n_bins=n_bins,
-                           bound=bound)
+                           cond_hidden=cond_hidden, actnorm=actnorm, two_sided=two_sided, seed=seed, clamp=clamp,
+                           n_bins=n_bins, bound=bound)
         self.dim_x, self.dim_y = dim_x, dim_y
         self.cond_net = mlp(dim_y, cond_features, cond_hidden, 2) if cond_features > 0 else nn.Identity()
         cond_dim = cond_features if cond_features > 0 else dim_y
         options = {"clamp": clamp} if coupling == "affine" else {"n_bins": n_bins, "bound": bound}
+        options["two_sided"] = two_sided
         self.flow = coupling_stack(dim_x, n_blocks, cond_dim, coupling, hidden, n_hidden_layers, actnorm, seed,
                                    **options)
 

@@ -90,13 +90,13 @@ class SplineCoupling(Coupling):
     """
 
     def __init__(self, dim: int, cond_dim: int = 0, hidden: int = 128, n_hidden_layers: int = 2,
-                 n_bins: int = 8, bound: float = 5.0):
+                 two_sided: bool = True, n_bins: int = 8, bound: float = 5.0):
         if n_bins < 2:
             raise ValueError(f"n_bins must be >= 2, got {n_bins}")
         if bound <= 0:
             raise ValueError(f"bound must be > 0, got {bound}")
         self.params_per_dim = 3 * n_bins - 1
-        super().__init__(dim, cond_dim, hidden, n_hidden_layers)
+        super().__init__(dim, cond_dim, hidden, n_hidden_layers, two_sided)
         self.n_bins = n_bins
         self.bound = bound
 

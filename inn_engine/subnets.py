@@ -18,7 +18,7 @@ def mlp(n_in: int, n_out: int, hidden: int, n_hidden_layers: int = 2, zero_last:
     layers: list[nn.Module] = []
     width = n_in
     for _ in range(n_hidden_layers):
-        layers += [nn.Linear(width, hidden), nn.ReLU()]
+        layers += [nn.Linear(width, hidden), nn.ReLU(inplace=True)]
         if dropout > 0:
             layers.append(nn.Dropout(dropout))
         width = hidden

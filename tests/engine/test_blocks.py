@@ -53,6 +53,18 @@ def test_spline_coupling_inverse_and_logdet(dim, cond_dim, batch, seed):
 
 
 @settings(max_examples=10, deadline=None)
+@given(dim=st.integers(2, 7), cond_dim=st.integers(0, 3), seed=st.integers(0, 100), spline=st.booleans())
+def test_one_sided_couplings_leave_the_first_half_alone(dim, cond_dim, seed, spline):
+    block = (SplineCoupling(dim, cond_dim, hidden=16, two_sided=False) if spline
+             else AffineCoupling(dim, cond_dim, hidden=16, two_sided=False))
+    assert block.subnet2 is None
+    _check_block(block, dim, cond_dim, 4, seed)
+    x = torch.randn(4, dim, dtype=torch.float64)
+    c = torch.randn(4, cond_dim, dtype=torch.float64) if cond_dim else None
+    assert torch.equal(block(x, c)[0][:, : dim // 2], x[:, : dim // 2])
+
+
+@settings(max_examples=10, deadline=None)
 @given(dim=dims, batch=st.integers(2, 6), seed=st.integers(0, 100))
 def test_permutation_and_actnorm(dim, batch, seed):
     _check_block(Permutation(dim, seed=seed), dim, 0, batch, seed)
