@@ -94,7 +94,7 @@ def solver_vs_mc(n_tissues: int, photons: int) -> dict:
             "rms_z": float(np.sqrt(np.mean((rel / noise) ** 2))), "mc_seconds": wall}
 
 
-def surrogate_figures(n_check: int) -> dict | None:
+def surrogate_figures(n_check: int, n_speed: int) -> dict | None:
     try:
         from oximetry.surrogate import colon_surrogate, surrogate_report
         model = colon_surrogate()
@@ -103,7 +103,7 @@ def surrogate_figures(n_check: int) -> dict | None:
     x = COLON.sample(max(n_check, 2), 99)
     solver = band_reflectance(x, n_quad=16)
     rel = np.abs(model.predict(x) / solver - 1)
-    big = COLON.sample(200_000, 5)
+    big = COLON.sample(n_speed, 5)
     model.predict(big[:1000])
     _, wall, cpu = timed(model.predict, big)
     report = surrogate_report()
@@ -164,15 +164,15 @@ def main(argv=None):
     quick = args.quick
     results = {"quick": quick, "load_start": os.getloadavg()[0]}
     if "mc" in parts:
-        results["mc_throughput"] = mc_throughput(20_000 if quick else 1_000_000)
+        results["mc_throughput"] = mc_throughput(10_000 if quick else 1_000_000)
     if "reference" in parts:
-        results["reference_values"] = reference_values(20_000 if quick else 1_000_000)
+        results["reference_values"] = reference_values(10_000 if quick else 1_000_000)
     if "solver" in parts:
-        results["solver_throughput"] = solver_throughput(10 if quick else 400)
+        results["solver_throughput"] = solver_throughput(5 if quick else 400)
     if "accuracy" in parts:
         results["solver_vs_mc"] = solver_vs_mc(3 if quick else args.tissues, 5_000 if quick else args.photons)
     if "surrogate" in parts:
-        results["surrogate"] = surrogate_figures(50 if quick else 5_000)
+        results["surrogate"] = surrogate_figures(20 if quick else 5_000, 20_000 if quick else 200_000)
     results["load_end"] = os.getloadavg()[0]
     with open(args.out, "w") as handle:
         json.dump(results, handle, indent=2)
