@@ -179,7 +179,7 @@ def table_sizes():
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer ages, clusters and no grid run")
-    parser.add_argument("--json", type=Path, default=Path(os.environ.get("OUT", ".")) / "astro_sim.json")
+    parser.add_argument("--json", type=Path, default=Path(os.environ.get("OUT", "out")) / "astro_sim.json")
     args = parser.parse_args(argv)
     log_ages = np.round(np.arange(6.5, 10.0 + 1e-9, 0.5 if args.quick else 0.1), 2)
     results = {"quick": args.quick}
