@@ -21,3 +21,12 @@ __all__ = [
     "spectral_reflectance",
     "tissue_model",
 ]
+
+# The ready-trained estimator and its tools (issue 5).
+from oximetry.estimate import estimate, load_estimator  # noqa: E402
+from oximetry.features import reflectance_features  # noqa: E402
+from oximetry.io import read_cube, read_spectra, write_result  # noqa: E402
+from oximetry.pretrain import train  # noqa: E402
+
+__all__ += ["estimate", "load_estimator", "read_cube", "read_spectra", "reflectance_features", "train",
+            "write_result"]

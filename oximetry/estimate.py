@@ -1,0 +1,198 @@
+"""``oximetry.estimate``: posterior summaries of sO2 and the other tissue parameters per spectrum or pixel.
+
+The packaged estimator (:mod:`oximetry.pretrain`) is a cINN conditioned on
+intensity-invariant reflectance features; its artifact also holds the feature density
+whose score flags out-of-distribution spectra.
+"""
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from inn_engine.estimator import Estimator
+from oximetry.camera import Camera
+from oximetry.features import reflectance_features
+from oximetry.noise import calibrate
+from oximetry.ood import FeatureDensity, ood_features
+
+__all__ = ["estimate", "load_estimator", "MAX_REFLECTANCE", "QUANTILES"]
+
+MAX_REFLECTANCE = 1.5  # above this a calibrated diffuse reflectance is not physical (specular/saturated)
+QUANTILES = {"q025": 0.025, "q16": 0.16, "median": 0.5, "q84": 0.84, "q975": 0.975}
+_SPECTRA_PER_BLOCK = 2048  # bounds memory: block x draws x params float64
+_DIMS_BY_NDIM = {1: (), 2: ("spectrum",), 3: ("y", "x")}
+
+
+@functools.lru_cache(maxsize=4)
+def _load(path: str) -> Estimator:
+    return Estimator.load(path)
+
+
+def load_estimator(path=None) -> Estimator:
+    """The estimator in directory ``path`` (default: the packaged ``oximetry/pretrained``), cached.
+
+    ValueError when it lacks the oximetry record (features, camera, OOD density) that
+    :func:`estimate` needs.
+    """
+    from oximetry.pretrain import PACKAGED_DIR
+
+    path = Path(path or PACKAGED_DIR).resolve()
+    estimator = _load(str(path))
+    if "oximetry" not in estimator.metadata:
+        raise ValueError(f"{path} is not an oximetry estimator (no 'oximetry' record in its metadata); "
+                         f"make one with oximetry.train()")
+    return estimator
+
+
+def _check_camera(estimator: Estimator, camera: Camera | None) -> None:
+    if camera is None:
+        return
+    if not isinstance(camera, Camera):
+        raise ValueError(f"camera must be an oximetry.Camera or None, got {type(camera).__name__}")
+    trained = estimator.metadata["oximetry"]["camera"]
+    if camera.metadata() != trained:
+        raise ValueError(
+            f"this estimator was trained for the camera {trained.get('name')!r} (bands "
+            f"{estimator.metadata['oximetry']['band_names']}); its posteriors do not hold for camera "
+            f"{camera.name!r}. Train an estimator for yours with oximetry.train(camera=your_camera, out=...) "
+            f"and pass estimator=that directory")
+
+
+def _as_array(data, band_names: list[str]) -> tuple[np.ndarray, tuple, dict]:
+    """(values (..., n_bands) float64, dims, coords) from numpy-like or xarray input."""
+    if isinstance(data, xr.Dataset):
+        raise ValueError("data must be an array or an xarray.DataArray with a 'band' dim, not a Dataset; "
+                         "pick the reflectance variable, e.g. ds['reflectance']")
+    if isinstance(data, xr.DataArray):
+        if "band" not in data.dims:
+            raise ValueError(f"an xarray input needs a 'band' dim, got dims {data.dims}")
+        if "band" in data.coords and data["band"].dtype.kind in "US":
+            names = [str(b) for b in data["band"].values]
+            if sorted(names) != sorted(band_names):
+                raise ValueError(f"data's band coordinate {names} does not name the estimator's bands {band_names}")
+            data = data.sel(band=band_names)
+        data = data.transpose(..., "band")
+        dims = tuple(d for d in data.dims if d != "band")
+        coords = {k: v for k, v in data.coords.items() if "band" not in v.dims}
+        return _checked_values(data.values, len(band_names)), dims, coords
+    values = _checked_values(data, len(band_names))
+    if values.ndim not in _DIMS_BY_NDIM:
+        raise ValueError(f"data must be one spectrum ({len(band_names)},), a batch (n, {len(band_names)}) or an "
+                         f"image cube (H, W, {len(band_names)}); got shape {values.shape}")
+    return values, _DIMS_BY_NDIM[values.ndim], {}
+
+
+def _checked_values(data, n_bands: int) -> np.ndarray:
+    a = np.asarray(data)
+    if a.dtype.kind not in "iuf":
+        raise ValueError(f"data must hold real numbers (float or integer counts), got dtype {a.dtype}")
+    if a.ndim == 0 or a.shape[-1] != n_bands:
+        raise ValueError(f"data's last axis must hold the {n_bands} bands, got shape {a.shape}")
+    if a.size == 0:
+        raise ValueError(f"data is empty (shape {a.shape}): give at least one spectrum")
+    return a
+
+
+def _validity(r: np.ndarray) -> np.ndarray:
+    """A reason string per spectrum (...): '' when valid, else why it was masked."""
+    reason = np.full(r.shape[:-1], "", dtype=object)
+    checks = [
+        (np.any(r > MAX_REFLECTANCE, axis=-1), f"reflectance above {MAX_REFLECTANCE} (specular or saturated)"),
+        (np.any(r <= 0, axis=-1), "reflectance <= 0 (dark or over-subtracted pixel)"),
+        (~np.all(np.isfinite(r), axis=-1), "NaN or infinite reflectance"),
+    ]
+    with np.errstate(invalid="ignore"):
+        for bad, why in checks:
+            reason[bad] = why
+    return reason.astype(str)
+
+
+def estimate(data, *, white=None, dark=None, camera: Camera | None = None, draws: int | None = None, n: int = 256,
+             seed: int = 0, estimator=None) -> xr.Dataset:
+    """Posterior summaries of every tissue parameter for each spectrum or pixel.
+
+    Args:
+        data: band reflectances (fractions): one spectrum (n_bands,), a batch (n, n_bands),
+            an image cube (H, W, n_bands), or an xarray.DataArray with a ``band`` dim (its
+            other dims and coords are kept; string band labels are matched by name). With
+            ``white`` and ``dark`` (broadcasting against data, e.g. per band), ``data`` are raw
+            counts calibrated as (data - dark) / (white - dark).
+        camera: the camera the data come from; an error if the estimator was trained for
+            another (train one with :func:`oximetry.train`).
+        draws: also return this many posterior draws per spectrum (variable ``samples``,
+            dims (..., draw, param)).
+        n: posterior draws per spectrum behind the summaries (>= 16).
+        seed: seeds the draws (same seed, same result).
+        estimator: an estimator directory or :class:`~inn_engine.estimator.Estimator` made
+            by :func:`oximetry.train` (default: the packaged one).
+
+    Returns:
+        xarray.Dataset over the input's dims (``spectrum`` for a batch, ``y``/``x`` for a
+        cube, none for one spectrum) with ``P_median``, ``P_mean``, ``P_std``, ``P_q025``,
+        ``P_q16``, ``P_q84``, ``P_q975`` for every parameter P (units in attrs),
+        ``ood_score`` (-log density of the spectrum's shape and level, nats), ``ood`` (bool: score above the
+        estimator's threshold, or the spectrum is invalid), ``valid`` and ``reason`` (why
+        a spectrum was masked; its summaries are NaN). ValueError for malformed input, and
+        for a single spectrum that is invalid.
+    """
+    est = estimator if isinstance(estimator, Estimator) else load_estimator(estimator)
+    record = est.metadata["oximetry"]
+    _check_camera(est, camera)
+    if int(n) < 16:
+        raise ValueError(f"n (posterior draws per spectrum) must be >= 16, got {n}")
+    if draws is not None and not 1 <= int(draws):
+        raise ValueError(f"draws must be a positive integer or None, got {draws}")
+    n_total = max(int(n), int(draws or 0))
+
+    values, dims, coords = _as_array(data, list(record["band_names"]))
+    if (white is None) != (dark is None):
+        raise ValueError("give both white and dark references for raw counts, or neither for reflectance")
+    if white is not None:
+        values = calibrate(values, white, dark)
+    elif values.dtype.kind in "iu":
+        raise ValueError("integer data look like raw counts: pass white= and dark= references to calibrate them")
+    r = np.asarray(values, dtype=float)
+    reason = _validity(r)
+    if r.ndim == 1 and reason.item():
+        raise ValueError(f"the spectrum is invalid: {reason.item()}")
+    flat_r, flat_reason = r.reshape(-1, r.shape[-1]), reason.reshape(-1)
+    ok = np.flatnonzero(flat_reason == "")
+    features = reflectance_features(flat_r[ok], record["features"]) if ok.size else np.empty((0, r.shape[-1]))
+
+    n_pix, d = flat_r.shape[0], est.dim_x
+    stats = {k: np.full((n_pix, d), np.nan) for k in ["mean", "std", *QUANTILES]}
+    samples = np.full((n_pix, int(draws), d), np.nan) if draws else None
+    for start in range(0, ok.size, _SPECTRA_PER_BLOCK):
+        rows = ok[start:start + _SPECTRA_PER_BLOCK]
+        s = est.sample(features[start:start + _SPECTRA_PER_BLOCK], n_total, seed=seed + start)
+        stats["mean"][rows], stats["std"][rows] = s.mean(axis=1), s.std(axis=1)
+        for key, q in zip(QUANTILES, np.quantile(s, list(QUANTILES.values()), axis=1)):
+            stats[key][rows] = q
+        if samples is not None:
+            samples[rows] = s[:, :int(draws)]
+
+    score = np.full(n_pix, np.nan)
+    density = FeatureDensity.from_dict(record["ood_density"])
+    if ok.size:
+        score[ok] = density.score(ood_features(flat_r[ok]))
+    shape = r.shape[:-1]
+    out = xr.Dataset(coords=coords)
+    for j, (name, unit) in enumerate(zip(est.param_names, est.param_units)):
+        for key in ("median", "mean", "std", *[k for k in QUANTILES if k != "median"]):
+            out[f"{name}_{key}"] = (dims, stats[key][:, j].reshape(shape), {"units": unit})
+    out["ood_score"] = (dims, score.reshape(shape), {"units": "nats", "description": "-log density of the features"})
+    out["ood"] = (dims, ((score > density.threshold) | (flat_reason != "")).reshape(shape),
+                  {"threshold": density.threshold, "threshold_quantile": density.quantile})
+    out["valid"] = (dims, (flat_reason == "").reshape(shape))
+    out["reason"] = (dims, flat_reason.reshape(shape))
+    if samples is not None:
+        out["samples"] = ((*dims, "draw", "param"), samples.reshape(*shape, int(draws), d))
+        out = out.assign_coords(param=list(est.param_names))
+    out.attrs.update(features=record["features"], camera=record["camera"].get("name", ""), prior=record["prior"],
+                     n_draws=n_total, seed=int(seed),
+                     quantiles="q025=2.5 %, q16=16 %, q84=84 %, q975=97.5 % posterior percentiles")
+    return out
+
