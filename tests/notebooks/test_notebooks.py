@@ -56,3 +56,5 @@ def test_retraining_notebook(python3_kernel):
     text = _execute("retraining.ipynb", python3_kernel)
     worst = float(re.search(r"largest median \|e\(q\)\| over the parameters: ([0-9.]+)", text).group(1))
     assert worst < 0.1, text
+    mass_error = float(re.search(r"log_mass MAP error: ([0-9.]+) spreads", text).group(1))
+    assert mass_error < 0.6, text  # informative, not only calibrated
