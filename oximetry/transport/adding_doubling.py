@@ -58,13 +58,16 @@ def _matmul(a, b, out):
     """out = a @ b (square or (m, k) @ (k, n)); ``out`` must not alias a or b."""
     m, k = a.shape
     n = b.shape[1]
+    b_t = np.empty((n, k))  # contiguous columns of b: each entry is a unit-stride dot product
+    for l in range(k):
+        for j in range(n):
+            b_t[j, l] = b[l, j]
     for i in range(m):
         for j in range(n):
-            out[i, j] = 0.0
-        for l in range(k):
-            a_il = a[i, l]
-            for j in range(n):
-                out[i, j] += a_il * b[l, j]
+            total = 0.0
+            for l in range(k):
+                total += a[i, l] * b_t[j, l]
+            out[i, j] = total
 
 
 @numba.njit(**_JIT)
