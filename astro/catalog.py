@@ -1,0 +1,185 @@
+"""Reading cluster catalogues for :func:`astro.infer`: columns, errors, distances, bad values.
+
+A catalogue (astropy Table, pandas DataFrame, dict of columns, or a dict of scalars for
+one cluster) has one column per band holding APPARENT Vega magnitudes and a
+``<band>_err`` column with 1-sigma errors [mag]. Per entry, rather than failing the whole
+catalogue, problems make a band unusable and are reported in a per-row note:
+NaN / masked magnitude (not observed, no note), sentinel magnitudes (|m| >= 90, e.g. 99 or
+100), missing, NaN or negative errors, and errors above the trained range. Malformed
+input as a whole (no band column, an error column missing, wrong types or shapes, both
+``distance`` and ``distance_modulus``) raises ValueError naming the field.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from astro.observe import SIGMA_RANGE
+
+__all__ = ["Photometry", "read_photometry", "distance_moduli", "per_cluster"]
+
+SENTINEL_ABS_MAG = 90.0  # |magnitude| at or above this is a "no data" sentinel (99, 100, -99)
+
+
+@dataclass
+class Photometry:
+    """Parsed catalogue: ``bands`` (K,), ``mag`` and ``err`` (n, K) [mag] with NaN where the
+    band is unusable, ``notes`` (n,) lists of strings explaining dropped bands, ``names``
+    (n,) cluster labels."""
+
+    bands: tuple
+    mag: np.ndarray
+    err: np.ndarray
+    notes: list
+    names: np.ndarray
+
+    @property
+    def n(self) -> int:
+        return self.mag.shape[0]
+
+    @property
+    def usable(self) -> np.ndarray:
+        """(n, K) bool: band has a finite magnitude and error."""
+        return np.isfinite(self.mag) & np.isfinite(self.err)
+
+
+def _columns(photometry) -> tuple[dict, int]:
+    """({column name: 1-D column}, n rows); a dict of scalars is one cluster."""
+    try:
+        import pandas as pd
+    except ImportError:  # pragma: no cover - pandas is a dependency
+        pd = None
+    from astropy.table import Table
+
+    if isinstance(photometry, Table):
+        raw = {name: photometry[name] for name in photometry.colnames}
+    elif pd is not None and isinstance(photometry, pd.DataFrame):
+        raw = {str(name): photometry[name].to_numpy() for name in photometry.columns}
+    elif isinstance(photometry, dict):
+        raw = dict(photometry)
+    else:
+        raise ValueError("photometry must be an astropy Table, a pandas DataFrame or a dict of columns "
+                         f"(one row per cluster), got {type(photometry).__name__}")
+    if not raw:
+        raise ValueError("photometry has no columns")
+    single = all(np.ndim(np.ma.getdata(v)) == 0 for v in raw.values())
+    columns = {str(name): (np.ma.atleast_1d(v) if single else v) for name, v in raw.items()}
+    lengths = {np.size(np.ma.getdata(v)) for v in columns.values()}
+    if len(lengths) != 1:
+        raise ValueError(f"photometry columns must all have the same length, got lengths {sorted(lengths)}")
+    return columns, lengths.pop()
+
+
+def _as_float(values, name: str, n: int) -> np.ndarray:
+    """1-D float64 array (n,) with masked / None entries as NaN."""
+    masked = np.ma.getmaskarray(values) if np.ma.isMaskedArray(values) or hasattr(values, "mask") else None
+    data = np.ma.getdata(values)
+    try:
+        out = np.array(data, dtype=object).reshape(n)
+        out = np.array([np.nan if v is None else v for v in out], dtype=float)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"column {name!r} must hold numbers (magnitudes or errors in mag), got {data!r}") from err
+    if masked is not None:
+        out[np.asarray(masked).reshape(n)] = np.nan
+    return out
+
+
+def read_photometry(photometry, known_bands, bands=None) -> Photometry:
+    """Parse a catalogue into a :class:`Photometry` over the bands it has.
+
+    known_bands: the band names any estimator understands. bands: None (columns named by
+    band), a sequence of band names to use, or a dict {column name: band name} for
+    catalogues with other column names; the error column is ``<column>_err``.
+    """
+    columns, n = _columns(photometry)
+    if bands is None:
+        mapping = {b: b for b in known_bands if b in columns}
+    elif isinstance(bands, dict):
+        mapping = {str(c): str(b) for c, b in bands.items()}
+    else:
+        mapping = {str(b): str(b) for b in bands}
+    unknown = sorted(b for b in mapping.values() if b not in known_bands)
+    if unknown:
+        raise ValueError(f"bands: {unknown} are not bands of a pretrained estimator; known: {list(known_bands)}")
+    absent = sorted(c for c in mapping if c not in columns)
+    if absent:
+        raise ValueError(f"photometry has no column(s) {absent}; columns are {sorted(columns)}")
+    if not mapping:
+        raise ValueError(f"photometry has no band column: name magnitude columns by band {list(known_bands)} "
+                         f"with errors in '<band>_err', or map them with bands={{column: band}}; "
+                         f"got columns {sorted(columns)}")
+    if len(set(mapping.values())) != len(mapping):
+        raise ValueError(f"bands maps several columns to one band: {mapping}")
+    order = [b for b in known_bands if b in mapping.values()]
+    column_of = {b: c for c, b in mapping.items()}
+    mag = np.full((n, len(order)), np.nan)
+    err = np.full((n, len(order)), np.nan)
+    notes = [[] for _ in range(n)]
+    for j, band in enumerate(order):
+        column = column_of[band]
+        if f"{column}_err" not in columns:
+            raise ValueError(f"photometry lacks the error column {column + '_err'!r} for band {band} "
+                             f"(1-sigma magnitude errors are required)")
+        m = _as_float(columns[column], column, n)
+        e = _as_float(columns[f"{column}_err"], f"{column}_err", n)
+        _drop_bad_entries(band, m, e, notes)
+        mag[:, j], err[:, j] = m, e
+    names = _cluster_names(columns, n)
+    return Photometry(tuple(order), mag, np.maximum(err, SIGMA_RANGE[0]), notes, names)
+
+
+def _drop_bad_entries(band: str, m: np.ndarray, e: np.ndarray, notes: list) -> None:
+    """Set unusable (m, e) pairs to NaN in place and explain why in ``notes``."""
+    observed = np.isfinite(m)
+    checks = [
+        (np.isinf(m), f"{band} magnitude is infinite"),
+        (observed & (np.abs(m) >= SENTINEL_ABS_MAG), f"{band} magnitude is a no-data sentinel (|m| >= 90)"),
+        (observed & np.isnan(e), f"{band} has no error"),
+        (observed & (e < 0), f"{band} error is negative"),
+        (observed & np.isinf(e), f"{band} error is infinite"),
+        (observed & (e > SIGMA_RANGE[1]) & np.isfinite(e), f"{band} error > {SIGMA_RANGE[1]} mag (beyond training)"),
+    ]
+    bad = np.zeros(m.shape, bool)
+    for mask, reason in checks:
+        for i in np.flatnonzero(mask & ~bad):
+            notes[i].append(reason)
+        bad |= mask
+    m[bad | ~np.isfinite(e)] = np.nan
+    e[bad | ~np.isfinite(m)] = np.nan
+
+
+def _cluster_names(columns: dict, n: int) -> np.ndarray:
+    for key in ("name", "names", "id", "ID", "Name", "cluster"):
+        if key in columns:
+            return np.array([str(v) for v in np.ma.getdata(columns[key]).reshape(n)] if n else [], dtype=str)
+    return np.array([str(i) for i in range(n)], dtype=str)
+
+
+def per_cluster(value, n: int, name: str) -> np.ndarray:
+    """A scalar or length-n sequence as a float array (n,); NaN stays NaN (flagged later)."""
+    array = np.asarray(value, dtype=float) if not hasattr(value, "unit") else None
+    if array is None:
+        raise ValueError(f"{name} must be a plain number or array, got a Quantity {value!r}")
+    if array.ndim == 0:
+        return np.full(n, float(array))
+    if array.shape != (n,):
+        raise ValueError(f"{name} must be a scalar or one value per cluster ({n}), got shape {array.shape}")
+    return array.astype(float)
+
+
+def distance_moduli(n: int, distance_modulus=None, distance=None) -> np.ndarray:
+    """(n,) distance moduli [mag] from ``distance_modulus`` [mag] or ``distance`` (an astropy
+    Quantity of length, scalar or per cluster); NaN entries stay NaN (the row is flagged)."""
+    import astropy.units as u
+
+    if (distance_modulus is None) == (distance is None):
+        raise ValueError("give exactly one of distance_modulus (mag) or distance (astropy Quantity, e.g. "
+                         "50 * u.kpc): the magnitudes are apparent")
+    if distance_modulus is not None:
+        return per_cluster(distance_modulus, n, "distance_modulus")
+    if not isinstance(distance, u.Quantity) or not distance.unit.is_equivalent(u.pc):
+        raise ValueError(f"distance must be an astropy Quantity with a length unit (e.g. 50 * u.kpc), got {distance!r}")
+    parsec = per_cluster(distance.to_value(u.pc), n, "distance")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(parsec > 0, 5.0 * np.log10(parsec / 10.0), np.nan)
