@@ -16,7 +16,7 @@ from inn_engine.estimator import Estimator
 from oximetry.camera import Camera
 from oximetry.features import reflectance_features
 from oximetry.noise import calibrate
-from oximetry.ood import FeatureDensity, ood_features
+from oximetry.ood import SpectrumOOD
 
 __all__ = ["estimate", "load_estimator", "MAX_REFLECTANCE", "QUANTILES"]
 
@@ -133,7 +133,8 @@ def estimate(data, *, white=None, dark=None, camera: Camera | None = None, draws
         xarray.Dataset over the input's dims (``spectrum`` for a batch, ``y``/``x`` for a
         cube, none for one spectrum) with ``P_median``, ``P_mean``, ``P_std``, ``P_q025``,
         ``P_q16``, ``P_q84``, ``P_q975`` for every parameter P (units in attrs),
-        ``ood_score`` (-log density of the spectrum's shape and level, nats), ``ood`` (bool: score above the
+        ``ood_score`` (-log density of the spectrum's shape plus a penalty for brightness above the
+        training data, nats; :mod:`oximetry.ood`), ``ood`` (bool: score above the
         estimator's threshold, or the spectrum is invalid), ``valid`` and ``reason`` (why
         a spectrum was masked; its summaries are NaN). ValueError for malformed input, and
         for a single spectrum that is invalid.
@@ -175,9 +176,9 @@ def estimate(data, *, white=None, dark=None, camera: Camera | None = None, draws
             samples[rows] = s[:, :int(draws)]
 
     score = np.full(n_pix, np.nan)
-    density = FeatureDensity.from_dict(record["ood_density"])
+    density = SpectrumOOD.from_dict(record["ood"])
     if ok.size:
-        score[ok] = density.score(ood_features(flat_r[ok]))
+        score[ok] = density.score(flat_r[ok])
     shape = r.shape[:-1]
     out = xr.Dataset(coords=coords)
     for j, (name, unit) in enumerate(zip(est.param_names, est.param_units)):

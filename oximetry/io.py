@@ -96,7 +96,7 @@ def write_result(result: xr.Dataset, path, param: str = "sO2") -> Path:
     for name in ds.variables:
         ds[name].attrs = {k: (v if isinstance(v, (str, int, float)) else str(v)) for k, v in ds[name].attrs.items()}
     if suffix == ".nc":
-        ds.to_netcdf(path, engine="h5netcdf", invalid_netcdf=True)
+        ds.to_netcdf(path, engine="h5netcdf")
     elif suffix == ".zarr":
         ds.to_zarr(path, mode="w")
     else:

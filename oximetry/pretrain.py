@@ -28,7 +28,7 @@ from inn_engine.estimator import Estimator
 from oximetry.camera import Camera, default_camera
 from oximetry.features import feature_names, reflectance_features
 from oximetry.grid import simulate_grid
-from oximetry.ood import FeatureDensity, ood_features
+from oximetry.ood import SpectrumOOD
 
 __all__ = ["PretrainSettings", "train", "evaluate", "specular_and_saturated", "ood_auroc", "PACKAGED_DIR"]
 
@@ -82,12 +82,11 @@ def specular_and_saturated(y, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return specular, saturated
 
 
-def ood_auroc(density: FeatureDensity, inlier_features, outlier_features) -> float:
-    """Area under the ROC curve of the OOD score separating outliers (positive) from inliers
-    (OOD features, :func:`oximetry.ood.ood_features`)."""
+def ood_auroc(density: SpectrumOOD, inliers, outliers) -> float:
+    """Area under the ROC curve of the OOD score separating outlier reflectances (positive) from inliers."""
     from sklearn.metrics import roc_auc_score
 
-    s_in, s_out = density.score(inlier_features), density.score(outlier_features)
+    s_in, s_out = density.score(inliers), density.score(outliers)
     return float(roc_auc_score(np.r_[np.zeros(len(s_in)), np.ones(len(s_out))], np.r_[s_in, s_out]))
 
 
@@ -148,21 +147,20 @@ def train(camera: Camera | None = None, prior: str = "colon", out=None, work=Non
     if settings.steps is not None:
         options["steps"] = settings.steps
     estimator = fit(x, f, "cinn", bounds=bounds, param_names=list(train_ds["param"].values), obs_names=names,
-                    param_units=[units["x"][p] if isinstance(units.get("x"), dict) else "" for p in
-                                 train_ds["param"].values] if "x" in units else None,
+                    param_units=[units["param"][p] for p in train_ds["param"].values],
                     obs_units=["log ratio"] * len(names), **options)
 
     half = len(y_test) // 2
-    inliers = ood_features(y_test[half:])
-    density = FeatureDensity.fit(ood_features(y), seed=settings.seed).with_threshold(ood_features(y_test[:half]))
+    inliers = y_test[half:]
+    density = SpectrumOOD.fit(y, seed=settings.seed).with_threshold(y_test[:half])
     ood = {"threshold_quantile": density.quantile, "threshold": density.threshold,
            "false_positive_rate_held_out": float(density.is_ood(inliers).mean())}
     specular, saturated = specular_and_saturated(y_test[half:], seed=settings.seed)
-    ood["auroc_specular"] = ood_auroc(density, inliers, ood_features(specular))
-    ood["auroc_saturated"] = ood_auroc(density, inliers, ood_features(saturated))
+    ood["auroc_specular"] = ood_auroc(density, inliers, specular)
+    ood["auroc_saturated"] = ood_auroc(density, inliers, saturated)
     if settings.n_generic:
         generic = _grid(settings, camera, work, "generic", settings.n_generic, "generic", settings.seed + 2)
-        ood["auroc_generic_prior"] = ood_auroc(density, inliers, ood_features(generic["y"].values))
+        ood["auroc_generic_prior"] = ood_auroc(density, inliers, generic["y"].values)
 
     metrics = evaluate(estimator, x_test, f_test, settings.n_draws, seed=settings.seed + 1)
     metrics["ood"] = ood
@@ -171,7 +169,7 @@ def train(camera: Camera | None = None, prior: str = "colon", out=None, work=Non
                   "prior": settings.prior, "snr": settings.snr, "solver": dict(json.loads(json.dumps(
                       train_ds.attrs.get("attrs", {}))).get("solver", {"method": settings.solver,
                                                                          "n_quad": settings.n_quad})),
-                  "ood_density": density.to_dict()},
+                  "ood": density.to_dict()},
         pretrain={"settings": settings.to_dict(), "seconds": time.time() - started,
                   "command": "python -m oximetry.pretrain " + " ".join(f"--{k.replace('_', '-')} {v}" for k, v in (
                       ("n", settings.n), ("n-test", settings.n_test), ("steps", settings.steps)))},

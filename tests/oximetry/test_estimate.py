@@ -1,0 +1,149 @@
+"""oximetry.estimate with the packaged estimator: shapes, invariance, bad input, accuracy, OOD flags."""
+import numpy as np
+import pytest
+import xarray as xr
+
+import oximetry
+from oximetry import Camera, OximetrySimulator, estimate, load_estimator
+from oximetry.pretrain import specular_and_saturated
+
+N_DRAWS = 64
+
+
+@pytest.fixture(scope="module")
+def held_out():
+    """300 colon-prior spectra (seed unrelated to the training grids) and their parameters."""
+    simulator = OximetrySimulator("colon", n_quad=8)
+    rng = np.random.default_rng(12345)
+    x = simulator.sample_prior(300, rng)
+    return x, simulator.simulate(x, rng)
+
+
+@pytest.fixture(scope="module")
+def result(held_out):
+    return estimate(held_out[1], n=N_DRAWS, seed=3)
+
+
+def test_batch_result_has_every_summary_with_units(result):
+    est = load_estimator()
+    assert result.sizes == {"spectrum": 300}
+    for name, unit in zip(est.param_names, est.param_units):
+        for key in ("median", "mean", "std", "q025", "q16", "q84", "q975"):
+            assert result[f"{name}_{key}"].attrs["units"] == unit
+    lo, mid, hi = (result[f"sO2_{k}"].values for k in ("q025", "median", "q975"))
+    assert np.all((0 <= lo) & (lo <= mid) & (mid <= hi) & (hi <= 1))
+    assert result["ood"].dtype == bool and result["valid"].all()
+
+
+def test_posterior_is_informative_and_calibrated_on_held_out_spectra(held_out, result):
+    x = held_out[0]
+    so2 = x[:, 0]
+    error = np.abs(result["sO2_median"].values - so2).mean()
+    prior_error = np.abs(0.5 - so2).mean()  # the prior median's error
+    assert error < 0.6 * prior_error
+    inside = (result["sO2_q16"].values <= so2) & (so2 <= result["sO2_q84"].values)
+    se = np.sqrt(0.68 * 0.32 / len(so2))
+    assert abs(inside.mean() - 0.68) < 4 * se + 0.03  # shipped model's calibration, binomial noise
+
+
+def test_one_spectrum_a_cube_and_xarray_give_the_same_numbers(held_out, result):
+    y = held_out[1]
+    single = estimate(y[0], n=N_DRAWS, seed=3)
+    assert single["sO2_median"].dims == ()
+    assert single["sO2_median"].item() == pytest.approx(result["sO2_median"].values[0])
+    cube = estimate(y[:12].reshape(3, 4, 8), n=N_DRAWS, seed=3)
+    assert cube["sO2_median"].dims == ("y", "x")
+    np.testing.assert_allclose(cube["sO2_median"].values.ravel(), result["sO2_median"].values[:12])
+    names = load_estimator().metadata["oximetry"]["band_names"]
+    reversed_bands = xr.DataArray(y[:12, ::-1], dims=("pixel", "band"), coords={"band": names[::-1],
+                                                                                 "pixel": np.arange(12) * 10})
+    labelled = estimate(reversed_bands, n=N_DRAWS, seed=3)
+    assert labelled["sO2_median"].dims == ("pixel",) and list(labelled["pixel"].values[:2]) == [0, 10]
+    np.testing.assert_allclose(labelled["sO2_median"].values, result["sO2_median"].values[:12])
+
+
+def test_unknown_overall_intensity_does_not_change_the_estimate(held_out):
+    y = held_out[1][:20]
+    a = estimate(y, n=N_DRAWS, seed=1)
+    b = estimate(0.37 * y, n=N_DRAWS, seed=1)
+    np.testing.assert_allclose(a["sO2_median"].values, b["sO2_median"].values, atol=1e-6)
+    np.testing.assert_allclose(a["vhb_1_q84"].values, b["vhb_1_q84"].values, atol=1e-6)
+
+
+def test_raw_counts_with_white_and_dark_references(held_out):
+    y = held_out[1][:10]
+    white, dark = np.linspace(3000, 4000, 8), np.full(8, 100.0)
+    raw = y * (white - dark) + dark
+    np.testing.assert_allclose(estimate(raw, white=white, dark=dark, n=N_DRAWS)["sO2_median"].values,
+                               estimate(y, n=N_DRAWS)["sO2_median"].values, atol=1e-6)
+    with pytest.raises(ValueError, match="both white and dark"):
+        estimate(raw, white=white)
+    with pytest.raises(ValueError, match="raw counts"):
+        estimate(np.round(raw).astype(int))
+
+
+def test_posterior_draws_on_request(held_out):
+    out = estimate(held_out[1][:4], n=N_DRAWS, draws=7)
+    assert out["samples"].dims == ("spectrum", "draw", "param")
+    assert out["samples"].shape == (4, 7, load_estimator().dim_x)
+    assert list(out["param"].values) == load_estimator().param_names
+
+
+def test_bad_pixels_are_masked_with_a_reason(held_out):
+    cube = held_out[1][:6].reshape(2, 3, 8).copy()
+    cube[0, 0, 3] = np.nan
+    cube[0, 1, 0] = np.inf
+    cube[0, 2, 5] = -0.01
+    cube[1, 0, 7] = 1.7
+    out = estimate(cube, n=N_DRAWS)
+    reasons = out["reason"].values
+    assert "NaN or infinite" in reasons[0, 0] and "NaN or infinite" in reasons[0, 1]
+    assert "<= 0" in reasons[0, 2] and "above 1.5" in reasons[1, 0]
+    assert list(out["valid"].values[1, 1:]) == [True, True] and reasons[1, 1] == ""
+    assert np.isnan(out["sO2_median"].values[0]).all() and np.isnan(out["sO2_median"].values[1, 0])
+    assert out["ood"].values[0].all() and out["ood"].values[1, 0]
+    assert np.isfinite(out["sO2_median"].values[1, 1:]).all()
+
+
+@pytest.mark.parametrize("data, match", [
+    (np.full(8, np.nan), "invalid: NaN"),
+    (np.ones(7) * 0.3, "8 bands"),
+    (np.ones((4, 9)) * 0.3, "8 bands"),
+    (np.zeros((0, 8)), "empty"),
+    (np.array(["0.1"] * 8), "real numbers"),
+    (np.ones(8, dtype=complex), "real numbers"),
+    (np.ones((2, 2, 2, 8)) * 0.3, "image cube"),
+    (xr.Dataset({"r": (("s", "band"), np.ones((2, 8)))}), "not a Dataset"),
+    (xr.DataArray(np.ones((2, 8)) * 0.3, dims=("s", "wavelength")), "'band' dim"),
+    (xr.DataArray(np.ones((2, 8)) * 0.3, dims=("s", "band"), coords={"band": list("abcdefgh")}), "does not name"),
+])
+def test_malformed_input_raises_a_clear_error(data, match):
+    with pytest.raises(ValueError, match=match):
+        estimate(data, n=N_DRAWS)
+
+
+def test_other_camera_asks_for_a_trained_estimator(held_out):
+    other = Camera.from_bands([470, 480, 511, 560, 580, 600, 660, 700], 20.0, name="wide")
+    with pytest.raises(ValueError, match=r"oximetry.train\(camera="):
+        estimate(held_out[1][:2], camera=other)
+    estimate(held_out[1][:2], camera=oximetry.default_camera(), n=N_DRAWS)  # the trained camera is accepted
+
+
+def test_specular_and_saturated_spectra_are_flagged(held_out, result):
+    y = held_out[1]
+    specular, saturated = specular_and_saturated(y, seed=5)
+    in_rate = result["ood"].values.mean()
+    saturated_rate = estimate(saturated, n=16)["ood"].values.mean()
+    specular_rate = estimate(specular, n=16)["ood"].values.mean()
+    assert in_rate <= 0.03
+    assert saturated_rate >= 0.9
+    assert specular_rate > 10 * max(in_rate, 0.005)
+
+
+def test_artifact_records_its_evaluation():
+    meta = load_estimator().metadata
+    metrics = meta["metrics"]
+    assert metrics["n_test"] >= 1000
+    assert set(metrics["calibration_error_pct"]) == set(load_estimator().param_names)
+    assert {"auroc_specular", "auroc_saturated", "auroc_generic_prior"} <= set(metrics["ood"])
+    assert meta["oximetry"]["features"] == "relative" and meta["oximetry"]["prior"] == "colon"
