@@ -1,0 +1,31 @@
+"""The oximetry table and speed benchmarks run end to end in --quick mode (smoke tests, tiny grids)."""
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+
+BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+def _load(name):
+    spec = importlib.util.spec_from_file_location(name, BENCH / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_table_quick(tmp_path):
+    result = _load("oximetry_table").main(["--quick", "--out", str(tmp_path / "t.json")])
+    names = [r["method"] for r in result["rows"]]
+    assert names[0].startswith("cINN") and names[1].startswith("rejection ABC") and "floor" in names[2]
+    assert result["n_test"] == 100 and "sO2" in result["recoverable"]
+    floor, cinn = result["rows"][2]["resim_error_pct"], result["rows"][0]["resim_error_pct"]
+    assert 0 < floor < cinn  # the true parameters explain the data better than any estimate
+    assert (tmp_path / "t.json").is_file()
+
+
+def test_speed_quick():
+    result = _load("oximetry_speed").main(["--quick"])
+    assert result["pixels"] == 64 * 64
+    head = result["rows"][1]
+    assert np.isfinite(head["coverage_error_68_pct"]) and head["pixels_per_second"] > 0
