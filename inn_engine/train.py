@@ -12,6 +12,7 @@ import math
 import os
 import sys
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -174,7 +175,12 @@ def train(model: nn.Module, data, validation: tuple[torch.Tensor, torch.Tensor] 
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         plateau_factor, plateau_bad = float(state["plateau_factor"]), int(state["plateau_bad"])
-        noise.set_state(state["noise"][rank] if rank < len(state["noise"]) else state["noise"][0])
+        if len(state["noise"]) == world:
+            noise.set_state(state["noise"][rank])
+        else:  # another process count wrote it: the training noise cannot continue exactly
+            warnings.warn(f"checkpoint written by {len(state['noise'])} process(es), resumed by {world}: "
+                          "training noise restarts from a fresh seed (weights and batches resume exactly)")
+            noise.manual_seed(config.seed * 7919 + rank + 104729 * int(state["step"]))
         start_step = int(state["step"])
         result.history = list(state["history"])
         result.best_val, result.best_step = float(state["best_val"]), int(state["best_step"])
@@ -226,12 +232,14 @@ def train(model: nn.Module, data, validation: tuple[torch.Tensor, torch.Tensor] 
             result.history.append(row)
             bar.set_postfix({k: f"{v:.4g}" for k, v in row.items() if k in ("train", "val")})
         stop = has_val and config.patience is not None and bad_evals >= config.patience
+        if ckpt_path is not None and (step % config.checkpoint_every == 0 or step == config.steps or stop):
+            noise_states = _all_ranks(noise.get_state(), world)
         if ckpt_path is not None and rank == 0 and (step % config.checkpoint_every == 0 or step == config.steps or stop):
             ckpt_path.parent.mkdir(parents=True, exist_ok=True)
             _save_checkpoint(ckpt_path, {
                 "model": model.state_dict(), "optimizer": optimizer.state_dict(),
                 "plateau_factor": plateau_factor, "plateau_bad": plateau_bad,
-                "noise": [noise.get_state()], "step": step, "history": result.history,
+                "noise": noise_states, "step": step, "history": result.history,
                 "best_val": result.best_val, "best_step": result.best_step, "bad_evals": bad_evals,
                 "best_model": best_state, "config": config.to_dict(),
             })
@@ -245,6 +253,15 @@ def train(model: nn.Module, data, validation: tuple[torch.Tensor, torch.Tensor] 
         model.load_state_dict(best_state)
     model.eval()
     return result
+
+
+def _all_ranks(value, world: int) -> list:
+    """``value`` from every rank, in rank order (the value itself outside DDP)."""
+    if world == 1:
+        return [value]
+    gathered = [None] * world
+    dist.all_gather_object(gathered, value)
+    return gathered
 
 
 class _Objective(nn.Module):
