@@ -10,3 +10,7 @@ from astro.simulator import LEGUS_BANDS, ClusterSimulator, simulate_grid
 
 __all__ = ["photometry", "star_photometry", "available_bands", "parameter_ranges",
            "ClusterSimulator", "simulate_grid", "LEGUS_BANDS", "get_imf", "IMF_NAMES"]
+
+from astro.infer import infer  # noqa: E402  (pretrained estimators, issue 6)
+
+__all__ += ["infer"]
