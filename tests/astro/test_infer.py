@@ -1,0 +1,157 @@
+"""astro.infer with the shipped estimators: outputs, coverage on simulated clusters, bad input."""
+import json
+from pathlib import Path
+
+import astropy.units as u
+import numpy as np
+import pandas as pd
+import pytest
+from astropy.table import MaskedColumn, Table
+
+from astro import infer
+from astro.library import ClusterLibrarySimulator
+from astro.observe import observe
+from astro.pretrain import BAND_SETS, PRETRAINED_DIR
+
+UBVRI = BAND_SETS["ubvri"]
+DM = 18.5
+
+
+def synthetic_catalogue(n, bands=UBVRI, seed=5):
+    """n simulated clusters (stochastic, noisy, some bands missing) as apparent magnitudes."""
+    sim = ClusterLibrarySimulator(bands)
+    rng = np.random.default_rng(seed)
+    x = sim.sample_prior(n, rng)
+    y = observe(sim.simulate(x, rng), rng)
+    k = len(bands)
+    has = y[:, 2 * k:] > 0.5
+    table = Table()
+    for j, b in enumerate(bands):
+        table[b] = np.where(has[:, j], y[:, j] + DM, np.nan)
+        table[f"{b}_err"] = np.where(has[:, j], y[:, k + j], np.nan)
+    return x, table
+
+
+@pytest.fixture(scope="module")
+def simulated():
+    x, table = synthetic_catalogue(60)
+    return x, table, infer(table, distance_modulus=DM, draws=300, seed=1)
+
+
+def test_shipped_estimators_are_small_and_evaluated():
+    for band_set in BAND_SETS:
+        path = PRETRAINED_DIR / band_set
+        sizes = [f.stat().st_size for f in path.iterdir()]
+        assert max(sizes) < 20 * 1024**2
+        meta = json.loads((path / "estimator.json").read_text())["metadata"]
+        assert meta["evaluation"]["n_test"] >= 1000
+        assert set(meta["evaluation"]["calibration_error"]) == {"log_mass", "log_age", "A_V", "Z"}
+
+
+def test_summaries_ordered_and_draws_shaped(simulated):
+    x, table, result = simulated
+    assert len(result) == len(table)
+    for p in ("log_mass", "log_age", "A_V", "Z"):
+        cols = [result[f"{p}_{s}"] for s in ("q025", "q16", "median", "q84", "q975")]
+        for lo, hi in zip(cols[:-1], cols[1:]):
+            assert np.all(np.asarray(lo) <= np.asarray(hi))
+    draws = result.meta["draws"]
+    assert draws.dims == ("cluster", "draw", "param") and draws.shape == (60, 300, 4)
+    assert list(draws.param.values) == ["log_mass", "log_age", "A_V", "Z"]
+    assert set(result["band_set"]) == {"ubvri"}
+
+
+def test_true_parameters_fall_in_the_intervals(simulated):
+    """Calibrated posteriors put ~95 % of true values inside the 95 % interval; with 60
+    clusters fewer than 45 inside (or than 25 inside the 68 % one) would be far off."""
+    x, _, result = simulated
+    for j, p in enumerate(("log_mass", "log_age", "A_V")):
+        in95 = (np.asarray(result[f"{p}_q025"]) <= x[:, j]) & (x[:, j] <= np.asarray(result[f"{p}_q975"]))
+        in68 = (np.asarray(result[f"{p}_q16"]) <= x[:, j]) & (x[:, j] <= np.asarray(result[f"{p}_q84"]))
+        assert in95.sum() >= 45, (p, in95.sum())
+        assert in68.sum() >= 25, (p, in68.sum())
+    # masses of 10^5 Msun and more are measured to better than 0.5 dex
+    big = x[:, 0] > 5
+    assert np.median(np.abs(np.asarray(result["log_mass_median"])[big] - x[big, 0])) < 0.5
+
+
+def test_input_forms_agree():
+    _, table = synthetic_catalogue(2, seed=9)
+    row = {k: float(table[k][0]) for k in table.colnames}
+    from_table = infer(table[:1], distance_modulus=DM, draws=200)
+    from_frame = infer(table[:1].to_pandas(), distance_modulus=DM, draws=200)
+    from_scalars = infer(row, distance=10 ** (DM / 5 + 1) * u.pc, draws=200)
+    for other in (from_frame, from_scalars):
+        np.testing.assert_allclose(other["log_age_median"], from_table["log_age_median"], equal_nan=True)
+    renamed = {"Vmag" if k == "V" else "Vmag_err" if k == "V_err" else k: v for k, v in row.items()}
+    mapped = infer(renamed, bands={"Vmag": "V", **{b: b for b in UBVRI if b != "V"}}, distance_modulus=DM,
+                   draws=200)
+    np.testing.assert_allclose(mapped["log_age_median"], from_table["log_age_median"], equal_nan=True)
+
+
+def test_bad_entries_are_flagged_not_silent():
+    good = {"U": 14.0, "B": 14.2, "V": 14.0, "R": 13.8}
+    errs = {f"{b}_err": 0.05 for b in good}
+    rows = pd.DataFrame([
+        {**good, **errs},                                  # fine
+        {**good, **errs, "B": 99.0},                       # sentinel
+        {**good, **errs, "V_err": -0.1},                   # negative error
+        {**{b: np.nan for b in good}, **errs},             # no usable band
+        {**good, **errs},                                  # NaN distance
+    ])
+    result = infer(rows, distance_modulus=[DM, DM, DM, DM, np.nan], draws=200)
+    flags = list(result["flag"])
+    assert flags[0] == ""  # colours like the LMC cluster H88-279 (Hunter et al. 2003): explained
+    assert "sentinel" in flags[1] and "negative" in flags[2]
+    assert "no usable band" in flags[3] and "distance" in flags[4]
+    assert list(result["n_bands"]) == [4, 3, 3, 0, 0]
+    assert np.isfinite(result["log_age_median"][:3]).all()
+    assert np.isnan(result["log_age_median"][3:]).all()
+    assert np.isnan(result.meta["draws"].values[3:]).all()
+
+
+def test_observation_the_model_cannot_explain_is_flagged():
+    # U - B = +4 mag with B - V = -0.5: no stellar population has these colours
+    row = {"U": 20.0, "U_err": 0.02, "B": 16.0, "B_err": 0.02, "V": 16.5, "V_err": 0.02, "R": 16.5, "R_err": 0.02}
+    result = infer(row, distance_modulus=DM, draws=100)
+    assert "not explained" in result["flag"][0]
+
+
+def test_fixed_metallicity_pins_z():
+    _, table = synthetic_catalogue(3, seed=11)
+    result = infer(table, distance_modulus=DM, metallicity=0.008, draws=200)
+    np.testing.assert_allclose(result["Z_median"], 0.008)
+    assert np.isfinite(result["log_age_q16"]).all()
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(distance_modulus=DM, distance=50 * u.kpc), "exactly one"),
+    (dict(), "exactly one"),
+    (dict(distance=50.0), "Quantity"),
+    (dict(distance_modulus=DM, metallicity=0.5), "metallicity"),
+    (dict(distance_modulus=DM, draws=0), "draws"),
+])
+def test_bad_arguments_raise(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        infer({"V": 14.0, "V_err": 0.05}, **kwargs)
+
+
+def test_bad_catalogues_raise():
+    with pytest.raises(ValueError, match="no band column"):
+        infer({"mag_v": 14.0, "mag_v_err": 0.1}, distance_modulus=DM)
+    with pytest.raises(ValueError, match="error column"):
+        infer({"V": 14.0}, distance_modulus=DM)
+    with pytest.raises(ValueError, match="mix band sets"):
+        infer({"V": 14.0, "V_err": 0.1, "F555W": 14.0, "F555W_err": 0.1}, distance_modulus=DM)
+    with pytest.raises(ValueError, match="photometry must be"):
+        infer([14.0, 0.1], distance_modulus=DM)
+
+
+def test_hst_catalogue_uses_the_hst_estimator():
+    bands = BAND_SETS["hst"]
+    _, table = synthetic_catalogue(4, bands=bands, seed=3)
+    masked = Table(table, masked=True)
+    masked["F275W"] = MaskedColumn(table["F275W"], mask=[True, False, False, False])
+    result = infer(masked, distance_modulus=DM, draws=200)
+    assert set(result["band_set"]) == {"hst"}
+    assert result["n_bands"][0] == np.sum(np.isfinite([table[b][0] for b in bands[1:]]))
