@@ -26,7 +26,19 @@ __all__ = [
 from oximetry.estimate import estimate, load_estimator  # noqa: E402
 from oximetry.features import reflectance_features  # noqa: E402
 from oximetry.io import read_cube, read_spectra, write_result  # noqa: E402
-from oximetry.pretrain import train  # noqa: E402
+
+
+def train(camera=None, prior: str = "colon", out=None, work=None, **settings):
+    """Build an estimator for ``camera`` / ``prior`` (grids, cINN, OOD model, metrics) into ``out``.
+
+    A thin wrapper of :func:`oximetry.pretrain.train` (see it and
+    :class:`oximetry.pretrain.PretrainSettings` for ``settings``); imported on call so that
+    ``python -m oximetry.pretrain`` runs a fresh module.
+    """
+    from oximetry.pretrain import train as pretrain_train
+
+    return pretrain_train(camera=camera, prior=prior, out=out, work=work, **settings)
+
 
 __all__ += ["estimate", "load_estimator", "read_cube", "read_spectra", "reflectance_features", "train",
             "write_result"]

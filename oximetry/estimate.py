@@ -17,6 +17,7 @@ from oximetry.camera import Camera
 from oximetry.features import reflectance_features
 from oximetry.noise import calibrate
 from oximetry.ood import SpectrumOOD
+from oximetry.quantile_head import HEAD_FILE, QuantileHead
 
 __all__ = ["estimate", "load_estimator", "MAX_REFLECTANCE", "QUANTILES"]
 
@@ -31,15 +32,19 @@ def _load(path: str) -> Estimator:
     return Estimator.load(path)
 
 
+def _estimator_dir(path=None) -> Path:
+    from oximetry.pretrain import PACKAGED_DIR
+
+    return Path(path or PACKAGED_DIR).resolve()
+
+
 def load_estimator(path=None) -> Estimator:
     """The estimator in directory ``path`` (default: the packaged ``oximetry/pretrained``), cached.
 
     ValueError when it lacks the oximetry record (features, camera, OOD density) that
     :func:`estimate` needs.
     """
-    from oximetry.pretrain import PACKAGED_DIR
-
-    path = Path(path or PACKAGED_DIR).resolve()
+    path = _estimator_dir(path)
     estimator = _load(str(path))
     if "oximetry" not in estimator.metadata:
         raise ValueError(f"{path} is not an oximetry estimator (no 'oximetry' record in its metadata); "
@@ -110,8 +115,43 @@ def _validity(r: np.ndarray) -> np.ndarray:
     return reason.astype(str)
 
 
+def _posterior_summaries(est: Estimator, features: np.ndarray, n: int, draws: int | None, seed: int):
+    """Per-spectrum mean, std and :data:`QUANTILES` (each (m, d)) and optional draws (m, draws, d)."""
+    m, d = features.shape[0], est.dim_x
+    stats = {k: np.empty((m, d)) for k in ["mean", "std", *QUANTILES]}
+    samples = np.empty((m, int(draws), d)) if draws else None
+    for start in range(0, m, _SPECTRA_PER_BLOCK):
+        rows = slice(start, start + _SPECTRA_PER_BLOCK)
+        s = est.sample(features[rows], n, seed=seed + start)
+        stats["mean"][rows], stats["std"][rows] = s.mean(axis=1), s.std(axis=1)
+        for key, q in zip(QUANTILES, np.quantile(s, list(QUANTILES.values()), axis=1)):
+            stats[key][rows] = q
+        if samples is not None:
+            samples[rows] = s[:, :int(draws)]
+    return stats, samples
+
+
+def _head_summaries(estimator_dir: Path, est: Estimator, features: np.ndarray) -> dict:
+    """sO2 quantiles (m, 1) per :data:`QUANTILES` key from the directory's quantile head."""
+    head_path = estimator_dir / HEAD_FILE
+    if not head_path.is_file():
+        raise ValueError(f"method='quantiles' needs {HEAD_FILE} in the estimator directory {estimator_dir}; "
+                         f"rebuild it with oximetry.train()")
+    head = _load_head(str(head_path))
+    levels = {v: k for k, v in QUANTILES.items()}
+    if sorted(head.quantiles) != sorted(levels):
+        raise ValueError(f"the quantile head gives {head.quantiles}, expected {sorted(levels)}")
+    q = head.predict(features)
+    return {levels[level]: q[:, [i]] for i, level in enumerate(head.quantiles)}
+
+
+@functools.lru_cache(maxsize=4)
+def _load_head(path: str) -> QuantileHead:
+    return QuantileHead.load(path)
+
+
 def estimate(data, *, white=None, dark=None, camera: Camera | None = None, draws: int | None = None, n: int = 256,
-             seed: int = 0, estimator=None) -> xr.Dataset:
+             seed: int = 0, estimator=None, method: str = "sample") -> xr.Dataset:
     """Posterior summaries of every tissue parameter for each spectrum or pixel.
 
     Args:
@@ -126,8 +166,13 @@ def estimate(data, *, white=None, dark=None, camera: Camera | None = None, draws
             dims (..., draw, param)).
         n: posterior draws per spectrum behind the summaries (>= 16).
         seed: seeds the draws (same seed, same result).
-        estimator: an estimator directory or :class:`~inn_engine.estimator.Estimator` made
-            by :func:`oximetry.train` (default: the packaged one).
+        estimator: an estimator directory made by :func:`oximetry.train` (default: the
+            packaged one), or a loaded :class:`~inn_engine.estimator.Estimator` (``method="sample"`` only).
+        method: ``"sample"`` - ``n`` cINN draws per spectrum (every parameter; ~300
+            spectra/s on 2 cores); ``"quantiles"`` - the directory's pinball-loss sO2 head
+            (:mod:`oximetry.quantile_head`): only ``sO2_median`` / ``_q025`` / ``_q16`` /
+            ``_q84`` / ``_q975``, one MLP pass per pixel (whole images in about a second;
+            its calibration is in the artifact's ``metrics['quantile_head']``).
 
     Returns:
         xarray.Dataset over the input's dims (``spectrum`` for a batch, ``y``/``x`` for a
@@ -139,13 +184,23 @@ def estimate(data, *, white=None, dark=None, camera: Camera | None = None, draws
         a spectrum was masked; its summaries are NaN). ValueError for malformed input, and
         for a single spectrum that is invalid.
     """
-    est = estimator if isinstance(estimator, Estimator) else load_estimator(estimator)
+    if method not in ("sample", "quantiles"):
+        raise ValueError(f"method must be 'sample' or 'quantiles', got {method!r}")
+    if isinstance(estimator, Estimator):
+        if method == "quantiles":
+            raise ValueError("method='quantiles' needs an estimator directory (with its quantile head), "
+                             "not a loaded Estimator")
+        est, estimator_dir = estimator, None
+    else:
+        est, estimator_dir = load_estimator(estimator), _estimator_dir(estimator)
     record = est.metadata["oximetry"]
     _check_camera(est, camera)
     if int(n) < 16:
         raise ValueError(f"n (posterior draws per spectrum) must be >= 16, got {n}")
     if draws is not None and not 1 <= int(draws):
         raise ValueError(f"draws must be a positive integer or None, got {draws}")
+    if draws is not None and method == "quantiles":
+        raise ValueError("draws need method='sample'")
     n_total = max(int(n), int(draws or 0))
 
     values, dims, coords = _as_array(data, list(record["band_names"]))
@@ -163,37 +218,38 @@ def estimate(data, *, white=None, dark=None, camera: Camera | None = None, draws
     ok = np.flatnonzero(flat_reason == "")
     features = reflectance_features(flat_r[ok], record["features"]) if ok.size else np.empty((0, r.shape[-1]))
 
-    n_pix, d = flat_r.shape[0], est.dim_x
-    stats = {k: np.full((n_pix, d), np.nan) for k in ["mean", "std", *QUANTILES]}
-    samples = np.full((n_pix, int(draws), d), np.nan) if draws else None
-    for start in range(0, ok.size, _SPECTRA_PER_BLOCK):
-        rows = ok[start:start + _SPECTRA_PER_BLOCK]
-        s = est.sample(features[start:start + _SPECTRA_PER_BLOCK], n_total, seed=seed + start)
-        stats["mean"][rows], stats["std"][rows] = s.mean(axis=1), s.std(axis=1)
-        for key, q in zip(QUANTILES, np.quantile(s, list(QUANTILES.values()), axis=1)):
-            stats[key][rows] = q
-        if samples is not None:
-            samples[rows] = s[:, :int(draws)]
+    if method == "sample":
+        names, units = est.param_names, est.param_units
+        stats, samples = _posterior_summaries(est, features, n_total, draws, seed)
+        keys = ("median", "mean", "std", *[k for k in QUANTILES if k != "median"])
+    else:
+        j = est.param_names.index("sO2")
+        names, units = ["sO2"], [est.param_units[j]]
+        stats, samples = _head_summaries(estimator_dir, est, features), None
+        keys = ("median", *[k for k in QUANTILES if k != "median"])
 
+    n_pix, shape = flat_r.shape[0], r.shape[:-1]
+    out = xr.Dataset(coords=coords)
+    for j, (name, unit) in enumerate(zip(names, units)):
+        for key in keys:
+            full = np.full(n_pix, np.nan)
+            full[ok] = stats[key][:, j]
+            out[f"{name}_{key}"] = (dims, full.reshape(shape), {"units": unit})
     score = np.full(n_pix, np.nan)
     density = SpectrumOOD.from_dict(record["ood"])
     if ok.size:
         score[ok] = density.score(flat_r[ok])
-    shape = r.shape[:-1]
-    out = xr.Dataset(coords=coords)
-    for j, (name, unit) in enumerate(zip(est.param_names, est.param_units)):
-        for key in ("median", "mean", "std", *[k for k in QUANTILES if k != "median"]):
-            out[f"{name}_{key}"] = (dims, stats[key][:, j].reshape(shape), {"units": unit})
-    out["ood_score"] = (dims, score.reshape(shape), {"units": "nats", "description": "-log density of the features"})
+    out["ood_score"] = (dims, score.reshape(shape), {"units": "nats", "description": "OOD score (oximetry.ood)"})
     out["ood"] = (dims, ((score > density.threshold) | (flat_reason != "")).reshape(shape),
                   {"threshold": density.threshold, "threshold_quantile": density.quantile})
     out["valid"] = (dims, (flat_reason == "").reshape(shape))
     out["reason"] = (dims, flat_reason.reshape(shape))
     if samples is not None:
-        out["samples"] = ((*dims, "draw", "param"), samples.reshape(*shape, int(draws), d))
+        full = np.full((n_pix, int(draws), est.dim_x), np.nan)
+        full[ok] = samples
+        out["samples"] = ((*dims, "draw", "param"), full.reshape(*shape, int(draws), est.dim_x))
         out = out.assign_coords(param=list(est.param_names))
     out.attrs.update(features=record["features"], camera=record["camera"].get("name", ""), prior=record["prior"],
-                     n_draws=n_total, seed=int(seed),
+                     method=method, n_draws=n_total if method == "sample" else 0, seed=int(seed),
                      quantiles="q025=2.5 %, q16=16 %, q84=84 %, q975=97.5 % posterior percentiles")
     return out
-

@@ -10,7 +10,8 @@ Stages: a training grid (colon prior, camera, multiplicative noise at ``snr``) o
 spectra, a held-out test grid (another seed) and a generic-prior grid (for OOD);
 features of the reflectances (:mod:`oximetry.features`); a cINN fitted with
 :func:`inn_engine.fit`; a Gaussian-mixture feature density for OOD flags
-(:mod:`oximetry.ood`); calibration and point errors on the test grid.
+(:mod:`oximetry.ood`); a pinball-loss sO2 quantile head for whole images
+(:mod:`oximetry.quantile_head`); calibration and point errors on the test grid.
 """
 from __future__ import annotations
 
@@ -29,10 +30,12 @@ from oximetry.camera import Camera, default_camera
 from oximetry.features import feature_names, reflectance_features
 from oximetry.grid import simulate_grid
 from oximetry.ood import SpectrumOOD
+from oximetry.quantile_head import HEAD_FILE, fit_quantile_head
 
 __all__ = ["PretrainSettings", "train", "evaluate", "specular_and_saturated", "ood_auroc", "PACKAGED_DIR"]
 
 PACKAGED_DIR = Path(__file__).resolve().parent / "pretrained"
+HEAD_QUANTILES = (0.025, 0.16, 0.5, 0.84, 0.975)  # sO2 quantiles of the fast whole-image head
 DEFAULT_WORK = Path(os.path.expanduser("~/.cache/innfer/oximetry_pretrain"))
 
 
@@ -41,19 +44,20 @@ class PretrainSettings:
 
     n: training spectra; n_test: held-out test spectra (>= 1000 for the table); n_quad:
     adding-doubling quadrature points of the grid's solver; steps: optimizer steps (None:
-    :func:`inn_engine.fit.default_train_config`); n_draws: posterior draws per test case.
+    :func:`inn_engine.fit.default_train_config`); n_draws: posterior draws per test case;
+    head_steps: training steps of the sO2 quantile head (:mod:`oximetry.quantile_head`).
     """
 
     def __init__(self, n: int = 50_000, n_test: int = 2000, n_generic: int = 2000, prior: str = "colon",
                  snr: float = 10.0, n_quad: int = 8, solver: str = "fast", features: str = "relative",
                  steps: int | None = 2000, batch_size: int = 512, n_draws: int = 500, seed: int = 0,
-                 chunk_size: int = 5000, n_workers: int = 2, network: dict | None = None):
+                 chunk_size: int = 5000, n_workers: int = 2, network: dict | None = None, head_steps: int = 4000):
         if n < 1000 or n_test < 100:
             raise ValueError(f"need n >= 1000 and n_test >= 100, got n={n}, n_test={n_test}")
         self.n, self.n_test, self.n_generic = int(n), int(n_test), int(n_generic)
         self.prior, self.snr, self.n_quad, self.solver, self.features = prior, float(snr), int(n_quad), solver, features
         self.steps, self.batch_size, self.n_draws, self.seed = steps, int(batch_size), int(n_draws), int(seed)
-        self.chunk_size, self.n_workers = int(chunk_size), int(n_workers)
+        self.chunk_size, self.n_workers, self.head_steps = int(chunk_size), int(n_workers), int(head_steps)
         self.network = dict(network or {"n_blocks": 6, "hidden": 128, "coupling": "affine"})
 
     def to_dict(self) -> dict:
@@ -129,6 +133,9 @@ def train(camera: Camera | None = None, prior: str = "colon", out=None, work=Non
     camera = default_camera() if camera is None else camera
     work = Path(work or DEFAULT_WORK)
     work.mkdir(parents=True, exist_ok=True)
+    if out is None and (camera != default_camera() or settings.prior != "colon"):
+        raise ValueError("give out= (a directory) for an estimator of another camera or prior; the packaged "
+                         "estimator is only rebuilt for the default camera and the colon prior")
     out = Path(out or PACKAGED_DIR)
     started = time.time()
 
@@ -164,6 +171,14 @@ def train(camera: Camera | None = None, prior: str = "colon", out=None, work=Non
 
     metrics = evaluate(estimator, x_test, f_test, settings.n_draws, seed=settings.seed + 1)
     metrics["ood"] = ood
+    j = list(train_ds["param"].values).index("sO2")
+    head = fit_quantile_head(f, x[:, j], HEAD_QUANTILES, steps=settings.head_steps, hidden=64, seed=settings.seed)
+    q = head.predict(f_test)
+    metrics["quantile_head"] = {
+        "quantiles": list(HEAD_QUANTILES), "steps": settings.head_steps,
+        "coverage_error_68_pct": 100 * float(((q[:, 1] <= x_test[:, j]) & (x_test[:, j] <= q[:, 3])).mean() - 0.68),
+        "coverage_error_95_pct": 100 * float(((q[:, 0] <= x_test[:, j]) & (x_test[:, j] <= q[:, 4])).mean() - 0.95),
+        "sO2_median_abs_error_pct": 100 * float(np.abs(q[:, 2] - x_test[:, j]).mean())}
     estimator.metadata.update(
         oximetry={"features": settings.features, "camera": camera.metadata(), "band_names": camera.band_names,
                   "prior": settings.prior, "snr": settings.snr, "solver": dict(json.loads(json.dumps(
@@ -176,6 +191,7 @@ def train(camera: Camera | None = None, prior: str = "colon", out=None, work=Non
         metrics=metrics,
     )
     estimator.save(out)
+    head.save(out / HEAD_FILE)
     return Estimator.load(out)
 
 

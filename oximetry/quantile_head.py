@@ -7,11 +7,15 @@ q-quantile of p(x | y). One MLP pass per pixel then gives all quantiles.
 """
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["QuantileHead", "fit_quantile_head"]
+__all__ = ["QuantileHead", "fit_quantile_head", "HEAD_FILE"]
+
+HEAD_FILE = "quantile_head.safetensors"  # its name inside an estimator directory
 
 
 class QuantileHead(nn.Module):
@@ -36,6 +40,27 @@ class QuantileHead(nn.Module):
         """Quantiles (n, n_quantiles) float64 of features (n, n_features)."""
         f = torch.as_tensor(np.asarray(features, dtype=np.float32))
         return torch.cat([self(f[i:i + batch]) for i in range(0, len(f), batch)]).double().numpy()
+
+
+    def save(self, path) -> None:
+        """Write weights and settings to a safetensors file."""
+        from safetensors.torch import save_file
+
+        info = {"quantiles": json.dumps(self.quantiles), "hidden": str(self.net[0].out_features),
+                "n_features": str(self.net[0].in_features)}
+        save_file({k: v.contiguous() for k, v in self.state_dict().items()}, str(path), metadata=info)
+
+    @classmethod
+    def load(cls, path) -> "QuantileHead":
+        """Read a head written by :meth:`save`."""
+        from safetensors import safe_open
+        from safetensors.torch import load_file
+
+        with safe_open(str(path), framework="pt") as handle:
+            info = handle.metadata()
+        head = cls(int(info["n_features"]), json.loads(info["quantiles"]), int(info["hidden"]))
+        head.load_state_dict(load_file(str(path)))
+        return head.eval()
 
 
 def _pinball(pred: torch.Tensor, target: torch.Tensor, q: torch.Tensor) -> torch.Tensor:

@@ -147,3 +147,18 @@ def test_artifact_records_its_evaluation():
     assert set(metrics["calibration_error_pct"]) == set(load_estimator().param_names)
     assert {"auroc_specular", "auroc_saturated", "auroc_generic_prior"} <= set(metrics["ood"])
     assert meta["oximetry"]["features"] == "relative" and meta["oximetry"]["prior"] == "colon"
+
+
+def test_quantile_head_gives_whole_image_sO2_intervals_close_to_the_cinn(held_out, result):
+    fast = estimate(held_out[1].reshape(15, 20, 8), method="quantiles")
+    assert fast["sO2_median"].dims == ("y", "x") and "vhb_1_median" not in fast
+    median = fast["sO2_median"].values.ravel()
+    assert np.abs(median - result["sO2_median"].values).mean() < 0.05
+    so2 = held_out[0][:, 0]
+    inside = (fast["sO2_q16"].values.ravel() <= so2) & (so2 <= fast["sO2_q84"].values.ravel())
+    assert abs(inside.mean() - 0.68) < 4 * np.sqrt(0.68 * 0.32 / len(so2)) + 0.03
+    assert np.all(fast["sO2_q025"].values <= fast["sO2_q975"].values)
+    with pytest.raises(ValueError, match="draws need method='sample'"):
+        estimate(held_out[1][:2], method="quantiles", draws=3)
+    with pytest.raises(ValueError, match="method must be"):
+        estimate(held_out[1][:2], method="fast")
