@@ -1,0 +1,191 @@
+"""Validation of astro.infer (the shipped UBVRI estimator).
+
+Sections (markdown tables; everything goes to one JSON file):
+
+1. Real clusters (when ``../shared/validation/astro/`` exists; never committed, never
+   trained on): 78 Magellanic Cloud clusters, UBVR integrated photometry of Hunter et al.
+   2003 (B = V + (B-V), U = B + (U-B), R = V - (V-R); colour errors added in quadrature to
+   e_V), distance moduli LMC 18.477 (Pietrzynski et al. 2019, Nature 567, 200) and SMC
+   18.977 (Graczyk et al. 2020, ApJ 904, 13), Z fixed at 0.008 (LMC) / 0.004 (SMC), no
+   foreground correction (A_V absorbs all dust). Against the CMD ages / masses of Perren
+   et al. 2017 (and the median of all CMD ages): median |log age error| (target <= 0.3 dex),
+   fraction of CMD values in our 68 % (target 0.6-0.8) and 95 % intervals.
+2. Calibration on freshly simulated clusters (not the training library): the paper's
+   calibration error per parameter (target <= 1 %), SBC rank uniformity p-value.
+3. C2ST against a likelihood-weighted library posterior (cluster_slug's approach,
+   Krumholz et al. 2015): each library cluster gets weight N(y | M_lib, sigma) with the
+   observed bands and errors; resampled draws vs our draws; 0.5 = indistinguishable.
+   The library is the training library in ``runs/astro_pretrain`` when present, else the
+   shipped 20,000-cluster reference.
+
+Usage: ``python benchmarks/astro_validation.py [--quick] [--json out.json]``
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/report.py
+VALIDATION_CSV = REPO.parent / "shared" / "validation" / "astro" / "mc_clusters_H03_x_P17_ASteCA_age_mass.csv"
+DISTANCE_MODULUS = {"LMC": 18.477, "SMC": 18.977}
+METALLICITY = {"LMC": 0.008, "SMC": 0.004}
+PARAMS = ("log_mass", "log_age", "A_V", "Z")
+
+
+def magellanic_catalogue(path=VALIDATION_CSV):
+    """(pandas DataFrame of U B V R and errors, per-cluster distance moduli, Z, the raw table)."""
+    import pandas as pd
+
+    raw = pd.read_csv(path)
+    v, b = raw["V"], raw["V"] + raw["BV"]
+    cat = pd.DataFrame({"name": raw["names"], "V": v, "B": b, "U": b + raw["UB"], "R": v - raw["VR"]})
+    cat["V_err"] = raw["e_V"]
+    cat["B_err"] = np.hypot(raw["e_V"], raw["e_BV"])
+    cat["U_err"] = np.hypot(cat["B_err"], raw["e_UB"])
+    cat["R_err"] = np.hypot(raw["e_V"], raw["e_VR"])
+    dm = raw["gal"].map(DISTANCE_MODULUS).to_numpy(float)
+    z = raw["gal"].map(METALLICITY).to_numpy(float)
+    return cat, dm, z, raw
+
+
+def _coverage(result, truth, param):
+    truth = np.asarray(truth, float)
+    ok = np.isfinite(truth) & np.isfinite(np.asarray(result[f"{param}_median"]))
+    med = np.asarray(result[f"{param}_median"])[ok]
+    t = truth[ok]
+    in68 = (np.asarray(result[f"{param}_q16"])[ok] <= t) & (t <= np.asarray(result[f"{param}_q84"])[ok])
+    in95 = (np.asarray(result[f"{param}_q025"])[ok] <= t) & (t <= np.asarray(result[f"{param}_q975"])[ok])
+    return {"n": int(ok.sum()), "median_abs_error_dex": float(np.median(np.abs(med - t))),
+            "coverage_68": float(in68.mean()), "coverage_95": float(in95.mean())}
+
+
+def real_clusters(draws: int) -> list[dict]:
+    from astro import infer
+
+    cat, dm, z, raw = magellanic_catalogue()
+    result = infer(cat, distance_modulus=dm, metallicity=z, draws=draws, seed=0)
+    rows = [
+        {"quantity": "log age vs P17 CMD", **_coverage(result, raw["P17_logt"], "log_age")},
+        {"quantity": "log age vs median of CMD ages", **_coverage(result, raw["logt_cmd_median"], "log_age")},
+        {"quantity": "log mass vs P17 CMD", **_coverage(result, np.log10(raw["P17_mass"]), "log_mass")},
+    ]
+    flagged = int(np.sum(np.char.str_len(np.asarray(result["flag"], dtype=str)) > 0))
+    for r in rows:
+        r["flagged"] = flagged
+    return rows
+
+
+def simulated_observations(n: int, seed: int):
+    from astro.library import ClusterLibrarySimulator
+    from astro.observe import observe
+    from astro.pretrain import BAND_SETS
+
+    sim = ClusterLibrarySimulator(BAND_SETS["ubvri"])
+    rng = np.random.default_rng(seed)
+    x = sim.sample_prior(n, rng)
+    mags = sim.simulate(x, rng)
+    return x, mags, observe(mags, rng)
+
+
+def calibration(n: int, draws: int) -> dict:
+    from astro.infer import load_pretrained
+    from astro.pretrain import evaluation_metrics
+
+    x, _, y = simulated_observations(n, seed=424242)
+    samples = load_pretrained("ubvri").estimator.sample(y, draws, seed=3)
+    return evaluation_metrics(x, samples, list(PARAMS))
+
+
+def _library(band_set: str):
+    from astro.infer import load_pretrained
+    from astro.pretrain import load_library
+
+    shards = load_library(band_set, REPO / "runs" / "astro_pretrain") if (REPO / "runs").exists() else []
+    if shards:
+        return np.concatenate([s[0] for s in shards]), np.concatenate([s[1] for s in shards]), "training library"
+    model = load_pretrained(band_set)
+    return model.library_x, model.library_mag, "shipped reference library"
+
+
+def library_posterior(y_row: np.ndarray, lib_x, lib_mag, draws: int, rng) -> tuple[np.ndarray, float]:
+    """Likelihood-weighted library draws (draws, 4) for one observation row (3K,), and the ESS."""
+    k = lib_mag.shape[1]
+    mag, sigma, has = y_row[:k], y_row[k:2 * k], y_row[2 * k:] > 0.5
+    chi2 = (((lib_mag[:, has] - mag[has]) / sigma[has]) ** 2).sum(axis=1)
+    chi2 = np.where(np.isfinite(chi2), chi2, np.inf)
+    w = np.exp(-0.5 * (chi2 - chi2.min()))
+    w /= w.sum()
+    ess = float(1.0 / np.sum(w ** 2))
+    return lib_x[rng.choice(len(w), size=draws, p=w)], ess
+
+
+def c2st_section(n_clusters: int, draws: int) -> list[dict]:
+    from inn_engine.diagnostics import c2st
+
+    from astro.infer import load_pretrained
+    from astro.observe import condition_vector
+
+    lib_x, lib_mag, source = _library("ubvri")
+    # the clusters are held out of the library: the last 5 % of it is never used as reference
+    n_ref = int(0.95 * len(lib_x))
+    test_x, test_mag = lib_x[n_ref:], lib_mag[n_ref:]
+    lib_x, lib_mag = lib_x[:n_ref], lib_mag[:n_ref]
+    rng = np.random.default_rng(7)
+    # spread across the prior: sort by log mass and take evenly spaced clusters
+    pick = np.argsort(test_x[:, 0])[np.linspace(0, len(test_x) - 1, n_clusters).astype(int)]
+    estimator = load_pretrained("ubvri").estimator
+    rows = []
+    for i in pick:
+        sigma = np.full((1, test_mag.shape[1]), 0.1)
+        has = np.isfinite(test_mag[i:i + 1])
+        y = condition_vector(test_mag[i:i + 1] + sigma * rng.standard_normal(sigma.shape), sigma, has)
+        ref, ess = library_posterior(y[0], lib_x, lib_mag, draws, rng)
+        ours = estimator.sample(y, draws, seed=int(i))[0]
+        transform = lambda a: np.column_stack([a[:, :3], np.log10(a[:, 3])])  # noqa: E731
+        rows.append({"log_mass": float(test_x[i, 0]), "log_age": float(test_x[i, 1]), "A_V": float(test_x[i, 2]),
+                     "library_ess": ess, "c2st": float(c2st(transform(ref), transform(ours))),
+                     "library": f"{source} ({n_ref})"})
+    return rows
+
+
+def main(argv=None) -> dict:
+    from report import markdown_table, write_json
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes (a smoke test)")
+    parser.add_argument("--json", default=str(REPO / "benchmarks" / "results" / "astro_validation.json"))
+    args = parser.parse_args(argv)
+    quick = args.quick
+    out = {"quick": quick}
+    start = time.perf_counter()
+    if VALIDATION_CSV.exists():
+        out["real_clusters"] = real_clusters(draws=300 if quick else 2000)
+        print("## Magellanic Cloud clusters (Hunter+03 UBVR vs CMD ages/masses)\n")
+        print(markdown_table(out["real_clusters"], ["quantity", "n", "median_abs_error_dex", "coverage_68",
+                                                    "coverage_95", "flagged"]))
+    else:
+        print(f"(no {VALIDATION_CSV}: real-cluster section skipped)")
+    cal = calibration(200 if quick else 2000, 200 if quick else 1000)
+    out["calibration"] = cal
+    print("\n## Calibration on simulated clusters\n")
+    print(markdown_table([{"param": p, "calibration_error": cal["calibration_error"][p],
+                           "error_at_68": cal["calibration_error_at_68"][p],
+                           "sbc_p_value": cal["sbc_uniformity_p_value"][p],
+                           "median_abs_error": cal["median_abs_error"][p]} for p in PARAMS],
+                         ["param", "calibration_error", "error_at_68", "sbc_p_value", "median_abs_error"]))
+    out["c2st"] = c2st_section(2 if quick else 20, 500 if quick else 2000)
+    print("\n## C2ST vs likelihood-weighted library posterior (sigma = 0.1 mag, all bands)\n")
+    print(markdown_table(out["c2st"], ["log_mass", "log_age", "A_V", "library_ess", "c2st", "library"]))
+    out["seconds"] = time.perf_counter() - start
+    if not quick or args.json != parser.get_default("json"):
+        write_json(args.json, out)
+    return out
+
+
+if __name__ == "__main__":
+    main()
