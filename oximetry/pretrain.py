@@ -71,6 +71,13 @@ def _grid(settings: PretrainSettings, camera: Camera, work: Path, name: str, n: 
                          seed=seed, chunk_size=chunk, n_workers=settings.n_workers, progress=True)
 
 
+def _checkpoint_name(settings: PretrainSettings, camera: Camera, out: Path) -> str:
+    """A checkpoint directory name per (output, camera, prior, grid size, network, steps): a rerun with the
+    same settings resumes, different settings never pick up a foreign checkpoint."""
+    net = "_".join(f"{k}{v}" for k, v in sorted(settings.network.items()))
+    return f"checkpoints_{out.name}_{camera.name}_{settings.prior}_n{settings.n}_{net}_steps{settings.steps}"
+
+
 def specular_and_saturated(y, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Corrupted copies of in-distribution spectra y (n, bands): (specular, saturated).
 
@@ -149,7 +156,7 @@ def train(camera: Camera | None = None, prior: str = "colon", out=None, work=Non
     units = json.loads(train_ds.attrs["units"])
 
     options = dict(settings.network, batch_size=settings.batch_size, seed=settings.seed,
-                   checkpoint_dir=str(work / f"checkpoints_{out.name}_{camera.name}_{settings.prior}_n{settings.n}"),
+                   checkpoint_dir=str(work / _checkpoint_name(settings, camera, out)),
                    progress=True)
     if settings.steps is not None:
         options["steps"] = settings.steps
