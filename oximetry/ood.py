@@ -19,6 +19,8 @@ from scipy.special import logsumexp
 
 __all__ = ["FeatureDensity", "SpectrumOOD", "shape_and_level"]
 
+_ROWS_PER_BLOCK = 1 << 15  # bounds the (rows, k*d) temporary of the mixture score
+
 
 def shape_and_level(reflectance) -> tuple[np.ndarray, np.ndarray]:
     """(shape (n, n_bands), level (n,)): log r - mean_b log r and mean_b log r, of reflectances > 0."""
@@ -61,14 +63,18 @@ class FeatureDensity:
         if f.ndim != 2 or f.shape[1] != self.means.shape[1]:
             raise ValueError(f"features must have shape (n, {self.means.shape[1]}), got {f.shape}")
         z = (f - self.center) / self.scale
-        d = z.shape[1]
-        log_comp = np.empty((z.shape[0], len(self.weights)))
-        for k, (mu, chol) in enumerate(zip(self.means, self.precision_cholesky)):
-            white = (z - mu) @ chol
-            log_det = np.log(np.abs(np.diag(chol))).sum()
-            log_comp[:, k] = np.log(self.weights[k]) + log_det - 0.5 * (white**2).sum(axis=1) \
-                - 0.5 * d * np.log(2 * np.pi)
-        return -logsumexp(log_comp, axis=1)
+        k, d = self.means.shape
+        # (z - mu_k) @ U_k for every component in one matrix product: z @ [U_1 ... U_k] - mu_k @ U_k
+        factors = np.concatenate(list(self.precision_cholesky), axis=1)  # (d, k*d)
+        offsets = np.einsum("kd,kde->ke", self.means, self.precision_cholesky).reshape(-1)
+        const = np.log(self.weights) + np.log(np.abs(np.diagonal(self.precision_cholesky, axis1=1, axis2=2))).sum(
+            axis=1) - 0.5 * d * np.log(2 * np.pi)
+        out = np.empty(z.shape[0])
+        for start in range(0, z.shape[0], _ROWS_PER_BLOCK):
+            white = z[start:start + _ROWS_PER_BLOCK] @ factors - offsets
+            log_comp = const - 0.5 * (white**2).reshape(-1, k, d).sum(axis=2)
+            out[start:start + _ROWS_PER_BLOCK] = -logsumexp(log_comp, axis=1)
+        return out
 
     def to_dict(self) -> dict:
         return {"center": self.center.tolist(), "scale": self.scale.tolist(), "weights": self.weights.tolist(),
