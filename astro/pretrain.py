@@ -16,6 +16,17 @@ F336W F438W F555W F814W):
    error per parameter and SBC ranks; written into the estimator's metadata and saved to
    ``astro/pretrained/<set>/``.
 
+The shipped estimators were made on a shared 2-core machine with::
+
+    python -m astro.pretrain library --set ubvri --until 00:32   # (and --set hst) 28 shards each
+    python -m astro.pretrain train --set ubvri --steps 1500      # (and --set hst)
+
+i.e. 270,000 training clusters per band set (x 2 noise copies), not the 10^6 of the full
+run. Re-running the first command with a later ``--until`` (or none) continues the library
+from the next shard; the train stage then uses every complete shard (delete
+``<workdir>/<set>/checkpoints`` when the data or steps change, since a checkpoint resumes
+the run it was made for).
+
 Examples::
 
     python -m astro.pretrain library --set ubvri --clusters 1000000 --until 00:30
