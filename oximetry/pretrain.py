@@ -188,9 +188,8 @@ def train(camera: Camera | None = None, prior: str = "colon", out=None, work=Non
         "sO2_median_abs_error_pct": 100 * float(np.abs(q[:, 2] - x_test[:, j]).mean())}
     estimator.metadata.update(
         oximetry={"features": settings.features, "camera": camera.metadata(), "band_names": camera.band_names,
-                  "prior": settings.prior, "snr": settings.snr, "solver": dict(json.loads(json.dumps(
-                      train_ds.attrs.get("attrs", {}))).get("solver", {"method": settings.solver,
-                                                                         "n_quad": settings.n_quad})),
+                  "prior": settings.prior, "snr": settings.snr,
+                  "solver": {"method": settings.solver, "n_quad": settings.n_quad},
                   "ood": density.to_dict()},
         pretrain={"settings": settings.to_dict(), "seconds": time.time() - started,
                   "command": "python -m oximetry.pretrain " + " ".join(f"--{k.replace('_', '-')} {v}" for k, v in (
