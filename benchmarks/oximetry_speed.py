@@ -6,8 +6,9 @@ Rows: (1) the packaged cINN through ``oximetry.estimate`` (per-pixel sampling, n
 timed on a subset of pixels, the full-image time is that measured throughput scaled to
 the image); (2) a pinball-loss quantile head (:mod:`oximetry.quantile_head`) trained here on
 the same grid, timed on the whole image (network pass only); (3) ``oximetry.estimate(image,
-method="quantiles")`` with the packaged head, including input checks and OOD scores; (4) a Wirkert-style random forest (sklearn, 10 trees,
-depth 9, min_samples_leaf 10, point estimate only) on the same image. Calibration: the
+method="quantiles")`` with the packaged head, including input checks and OOD scores; (4) a
+Wirkert-style random forest (sklearn, 10 trees, depth 9, min_samples_leaf 10, point
+estimate only) on the same image. Calibration: the
 68 % interval's observed coverage on the held-out test grid minus 0.68, and the mean
 |median - truth| of sO2. The image is made of held-out test spectra drawn with
 replacement. Grids default to those of ``python -m oximetry.pretrain`` (its --work dir);

@@ -5,7 +5,8 @@ Usage: python benchmarks/oximetry_table.py [--quick] [--methods cinn,abc,floor,m
 
 All methods use the same training grid (default: the grids of ``python -m oximetry.pretrain``)
 and the same held-out test cases. Methods: ``cinn`` - the packaged estimator (trained by
-the pretrain pipeline on that grid; its training time is in its metadata, not here); ``abc`` - rejection ABC (quantile acceptance of the 100
+the pretrain pipeline on that grid; its training time is in its metadata, not here);
+``abc`` - rejection ABC (quantile acceptance of the 100
 nearest library spectra in feature space) with the training grid as its library;
 ``floor`` - the simulation-noise floor (the re-simulation error of the true parameters);
 ``padded``, ``mc_dropout``, ``cvae``, ``cvae_iaf`` - trained here with ``inn_engine.fit``
