@@ -19,8 +19,12 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The main jobs on embedded examples: an sO2 map of the bundled phantom, posteriors of a small
+# star-cluster catalogue. (`python -m inn_engine.demo` is the engine-only toy demo.)
 demo: $(STAMP)
-	$(RUNENV) $(PY) -m inn_engine.demo
+	mkdir -p out
+	$(RUNENV) $(PY) -m oximetry.demo --figure out/phantom_sO2.png
+	$(RUNENV) $(PY) -m astro.demo --out out/astro_demo.png
 
 test: $(STAMP)
 	$(RUNENV) $(PY) -m pytest -q tests
