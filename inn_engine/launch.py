@@ -83,6 +83,7 @@ def _worker(rank: int, nproc: int, port: int, backend: str, threads: int, fn: Ca
         if rank == 0:
             with open(result_file, "wb") as f:
                 pickle.dump(value, f)
+        dist.barrier()  # no rank tears gloo down while another still talks to it (SIGABRT otherwise)
     finally:
         dist.destroy_process_group()
 

@@ -97,6 +97,7 @@ def _ddp_worker(rank, world, init_file, out_file):
                                             checkpoint_dir=os.path.dirname(out_file), checkpoint_every=10))
     if rank == 0:
         torch.save(model.state_dict(), out_file)
+    dist.barrier()  # no rank tears gloo down while another still talks to it (SIGABRT otherwise)
     dist.destroy_process_group()
 
 
