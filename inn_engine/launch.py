@@ -17,7 +17,7 @@ Only rank 0 should write results (the estimator, checkpoints).
 from __future__ import annotations
 
 import os
-import pickle
+import json
 import socket
 import tempfile
 from collections.abc import Callable
@@ -81,8 +81,8 @@ def _worker(rank: int, nproc: int, port: int, backend: str, threads: int, fn: Ca
     try:
         value = fn(*args)
         if rank == 0:
-            with open(result_file, "wb") as f:
-                pickle.dump(value, f)
+            with open(result_file, "w") as f:
+                json.dump(value, f)
         dist.barrier()  # no rank tears gloo down while another still talks to it (SIGABRT otherwise)
     finally:
         dist.destroy_process_group()
@@ -92,8 +92,9 @@ def launch(fn: Callable, nproc: int, args: tuple = (), *, backend: str | None = 
            threads_per_process: int | None = None):
     """Call ``fn(*args)`` in ``nproc`` processes joined in one process group; return rank 0's result.
 
-    ``fn`` must be importable by name (a module-level function) and its arguments and
-    result picklable. ``backend``: "gloo" or "nccl" (default :func:`default_backend`).
+    ``fn`` must be importable by name (a module-level function), its arguments picklable and
+    its result JSON-serializable (read back without unpickling). ``backend``: "gloo" or
+    "nccl" (default :func:`default_backend`).
     ``threads_per_process``: torch threads of each process (default: the CPU cores divided
     among the processes). An exception in any process is raised here
     (``torch.multiprocessing.ProcessRaisedException``, with the child's traceback).
@@ -107,8 +108,8 @@ def launch(fn: Callable, nproc: int, args: tuple = (), *, backend: str | None = 
         raise ValueError("backend 'nccl' needs CUDA GPUs; use 'gloo' on CPU")
     threads = threads_per_process or max(1, (os.cpu_count() or 1) // nproc)
     with tempfile.TemporaryDirectory(prefix="innfer-launch-") as tmp:
-        result_file = str(Path(tmp) / "rank0.pkl")
+        result_file = str(Path(tmp) / "rank0.json")
         mp.spawn(_worker, args=(nproc, free_port(), backend, threads, fn, tuple(args), result_file),
                  nprocs=nproc, join=True)
-        with open(result_file, "rb") as f:
-            return pickle.load(f)
+        with open(result_file) as f:
+            return json.load(f)
