@@ -58,3 +58,25 @@ def test_retraining_notebook(python3_kernel):
     assert worst < 0.1, text
     mass_error = float(re.search(r"log_mass MAP error: ([0-9.]+) spreads", text).group(1))
     assert mass_error < 0.6, text  # informative, not only calibrated
+
+
+def _number(text: str, pattern: str) -> float:
+    return float(re.search(pattern, text).group(1))
+
+
+@pytest.mark.slow
+def test_oximetry_quickstart_notebook(python3_kernel):
+    text = _execute("oximetry_quickstart.ipynb", python3_kernel)
+    # the phantom's sO2 map is recovered (noise at SNR 10 limits a single pixel to ~0.07)
+    assert _number(text, r"sO2 median absolute error on tissue pixels: ([0-9.]+)") < 12, text
+    assert 55 <= _number(text, r"68 % interval coverage of the true sO2: ([0-9.]+)") <= 80, text
+    assert _number(text, r"specular highlight flagged as OOD: ([0-9.]+)") > 50, text
+    assert "95 % interval [" in text
+
+
+@pytest.mark.slow
+def test_astro_quickstart_notebook(python3_kernel):
+    text = _execute("astro_quickstart.ipynb", python3_kernel)
+    assert "B magnitude is a no-data sentinel" in text and "V error is negative" in text
+    assert _number(text, r"log_mass: median \|error\| ([0-9.]+) dex") < 0.3, text
+    assert int(_number(text, r"log_age: .* the 95 % for ([0-9]+)")) >= 9, text
