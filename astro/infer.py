@@ -22,7 +22,7 @@ PARAMS = ("log_mass", "log_age", "A_V", "Z")
 QUANTILES = {"median": 0.5, "q16": 0.16, "q84": 0.84, "q025": 0.025, "q975": 0.975}
 R_V = 3.1
 Z_KERNEL_DEX = 0.1      # width of the log10 Z kernel that fixes the metallicity
-Z_OVERSAMPLE = 8        # draws made per kept draw when the metallicity is fixed
+Z_OVERSAMPLE = 8        # draws made per kept draw when Z is fixed or A_V limited
 MIN_EFFECTIVE_DRAWS = 50
 
 
@@ -85,24 +85,36 @@ def _summaries(draws: np.ndarray) -> dict:
     return {f"{p}_{s}": q[i, :, j] for j, p in enumerate(PARAMS) for i, s in enumerate(QUANTILES)}
 
 
-def _fix_metallicity(draws: np.ndarray, z_fixed: np.ndarray, keep: int, rng: np.random.Generator):
-    """Kernel-reweight draws (n, M, 4) to log10 Z = log10 z_fixed (n,) and resample ``keep``;
-    returns (draws (n, keep, 4) with Z set to z_fixed, effective sample sizes (n,))."""
-    logz = np.log10(draws[:, :, 3])
-    logw = -0.5 * ((logz - np.log10(z_fixed)[:, None]) / Z_KERNEL_DEX) ** 2
-    w = np.exp(logw - logw.max(axis=1, keepdims=True))
-    w /= w.sum(axis=1, keepdims=True)
-    ess = 1.0 / (w ** 2).sum(axis=1)
+def _restrict(draws: np.ndarray, z_fixed, av_max, keep: int, rng: np.random.Generator):
+    """Importance-resample draws (n, M, 4) of p(x | y) to ``keep`` draws of a restricted posterior.
+
+    ``z_fixed`` (n,) or None: Gaussian kernel of Z_KERNEL_DEX in log10 Z around the given
+    metallicity (Z is then set to it); ``av_max`` (n,) or None: the flat A_V prior truncated
+    to [0, av_max] (draws above it get weight 0). Returns (draws (n, keep, 4), effective
+    sample sizes (n,)); rows with no admissible draw come back NaN with 0 effective draws.
+    """
+    logw = np.zeros(draws.shape[:2])
+    if z_fixed is not None:
+        logw -= 0.5 * ((np.log10(draws[:, :, 3]) - np.log10(z_fixed)[:, None]) / Z_KERNEL_DEX) ** 2
+    if av_max is not None:
+        logw = np.where(draws[:, :, 2] <= av_max[:, None], logw, -np.inf)
+    top = logw.max(axis=1, keepdims=True)
+    w = np.exp(logw - np.where(np.isfinite(top), top, 0.0))
+    total = w.sum(axis=1, keepdims=True)
+    w /= np.where(total > 0, total, 1.0)
+    ess = np.where(total[:, 0] > 0, 1.0 / np.maximum((w ** 2).sum(axis=1), 1e-300), 0.0)
     cdf = np.cumsum(w, axis=1)
     u = (rng.random((len(w), 1)) + np.arange(keep)[None, :]) / keep  # systematic resampling
     index = np.minimum(np.array([np.searchsorted(c, uu) for c, uu in zip(cdf, u)]), draws.shape[1] - 1)
-    out = np.take_along_axis(draws, index[:, :, None], axis=1)
-    out[:, :, 3] = z_fixed[:, None]
+    out = np.take_along_axis(draws, index.reshape(len(w), keep)[:, :, None], axis=1)
+    if z_fixed is not None:
+        out[:, :, 3] = z_fixed[:, None]
+    out[ess == 0] = np.nan
     return out, ess
 
 
 def infer(photometry, *, bands=None, distance_modulus=None, distance=None, ebv_foreground=0.0,
-          metallicity=None, draws=1000, seed=0):
+          metallicity=None, av_max=None, draws=1000, seed=0):
     """Posterior summaries of (log_mass, log_age, A_V, Z) for every cluster of a catalogue.
 
     Args:
@@ -120,6 +132,11 @@ def infer(photometry, *, bands=None, distance_modulus=None, distance=None, ebv_f
             fix it: Z_OVERSAMPLE x draws are made and reweighted with a Gaussian kernel of
             0.1 dex in log10 Z around the given value (importance resampling of p(x | y)
             towards p(x | y, Z)); too few effective draws are flagged.
+        av_max: None (A_V over the trained prior 0-3 mag) or the largest plausible own A_V
+            [mag] of the clusters (scalar or per cluster, > 0), e.g. 0.6 for the nearly
+            dust-free Magellanic Clouds: the flat A_V prior is truncated there (draws above it
+            are rejected from Z_OVERSAMPLE x draws). It breaks the age-extinction degeneracy
+            when the user knows the dust; too few admissible draws are flagged.
         draws: posterior draws per cluster; seed: random seed.
 
     Returns:
@@ -143,6 +160,7 @@ def infer(photometry, *, bands=None, distance_modulus=None, distance=None, ebv_f
     dm = distance_moduli(n, distance_modulus, distance)
     ebv = per_cluster(ebv_foreground, n, "ebv_foreground")
     z_fixed = _check_metallicity(metallicity, n)
+    av_limit = _check_av_max(av_max, n)
 
     column = [model.bands.index(b) for b in phot.bands]
     mag = np.zeros((n, k))
@@ -170,15 +188,16 @@ def infer(photometry, *, bands=None, distance_modulus=None, distance=None, ebv_f
     if valid.any():
         rng = np.random.default_rng(seed)
         y = condition_vector(mag[valid], sigma[valid], has[valid])
-        if z_fixed is None:
+        if z_fixed is None and av_limit is None:
             samples[valid] = model.estimator.sample(y, draws, seed=seed)
         else:
             wide = model.estimator.sample(y, draws * Z_OVERSAMPLE, seed=seed)
-            samples[valid], ess = _fix_metallicity(wide, z_fixed[valid], draws, rng)
+            samples[valid], ess = _restrict(wide, None if z_fixed is None else z_fixed[valid],
+                                            None if av_limit is None else av_limit[valid], draws, rng)
+            given = " and ".join(g for g, v in (("fixed metallicity", z_fixed), ("av_max", av_limit)) if v is not None)
             for i, e in zip(np.flatnonzero(valid), ess):
                 if e < MIN_EFFECTIVE_DRAWS:
-                    notes[i].append(f"fixed metallicity is improbable for these magnitudes "
-                                    f"({e:.0f} effective draws)")
+                    notes[i].append(f"{given} improbable for these magnitudes ({e:.0f} effective draws)")
         chi2[valid] = library_chi2(mag[valid], sigma[valid], has[valid], model.library_mag)
         for i in np.flatnonzero(chi2 > model.chi2_threshold):
             notes[i].append(f"not explained by the model: chi2/band {chi2[i]:.1f} > {model.chi2_threshold:.1f} "
@@ -207,3 +226,12 @@ def _check_metallicity(metallicity, n: int):
     if not np.all((z >= 0.002) & (z <= 0.03)):
         raise ValueError(f"metallicity must be Z (mass fraction) in [0.002, 0.03], scalar or per cluster; got {metallicity!r}")
     return z
+
+
+def _check_av_max(av_max, n: int):
+    if av_max is None:
+        return None
+    limit = per_cluster(av_max, n, "av_max")
+    if not np.all(limit > 0):
+        raise ValueError(f"av_max must be a positive A_V limit [mag], scalar or per cluster; got {av_max!r}")
+    return limit

@@ -10,7 +10,7 @@ Sections (markdown tables; everything goes to one JSON file):
    foreground correction (A_V absorbs all dust). Against the CMD ages / masses of Perren
    et al. 2017 (and the median of all CMD ages): median |log age error| (target <= 0.3 dex),
    fraction of CMD values in our 68 % (target 0.6-0.8) and 95 % intervals; once with the
-   trained prior (A_V 0-3) and once with the draws restricted to A_V <= 0.6 (Magellanic
+   trained prior (A_V 0-3) and once with ``infer(..., av_max=0.6)`` (the Magellanic
    Cloud reddening E(B-V) ~ 0.1: Hunter et al. 2003 use 0.13 / 0.09).
 2. Calibration on freshly simulated clusters (not the training library): the paper's
    calibration error per parameter (target <= 1 %), SBC rank uniformity p-value.
@@ -66,25 +66,12 @@ def _coverage(result, truth, param):
             "coverage_68": float(in68.mean()), "coverage_95": float(in95.mean())}
 
 
-def _low_extinction(result, max_av: float) -> dict:
-    """Summaries of the draws restricted to A_V <= max_av (the posterior under the prior
-    truncated to low extinction: a truncated flat prior keeps the draws inside it)."""
-    draws = result.meta["draws"].values
-    out = {}
-    for j, p in enumerate(PARAMS):
-        values = np.where(draws[:, :, 2] <= max_av, draws[:, :, j], np.nan)
-        for name, q in (("median", 0.5), ("q16", 0.16), ("q84", 0.84), ("q025", 0.025), ("q975", 0.975)):
-            with np.errstate(all="ignore"):
-                out[f"{p}_{name}"] = np.nanquantile(values, q, axis=1)
-    return out
-
-
 def real_clusters(draws: int, max_av: float = 0.6) -> list[dict]:
     from astro import infer
 
     cat, dm, z, raw = magellanic_catalogue()
     result = infer(cat, distance_modulus=dm, metallicity=z, draws=draws, seed=0)
-    low = _low_extinction(result, max_av)
+    low = infer(cat, distance_modulus=dm, metallicity=z, av_max=max_av, draws=draws, seed=0)
     truths = [("log age vs P17 CMD", raw["P17_logt"], "log_age"),
               ("log age vs median of CMD ages", raw["logt_cmd_median"], "log_age"),
               ("log mass vs P17 CMD", np.log10(raw["P17_mass"]), "log_mass")]

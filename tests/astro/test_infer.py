@@ -124,7 +124,28 @@ def test_fixed_metallicity_pins_z():
     assert np.isfinite(result["log_age_q16"]).all()
 
 
+def test_av_max_truncates_the_extinction_prior():
+    _, table = synthetic_catalogue(4, seed=12)
+    free = infer(table, distance_modulus=DM, draws=400, seed=3)
+    low = infer(table, distance_modulus=DM, av_max=0.5, draws=400, seed=3)
+    draws = low.meta["draws"].values
+    admissible = np.isfinite(draws[:, 0, 0])
+    assert (draws[admissible][:, :, 2] <= 0.5).all()
+    assert (np.asarray(low["A_V_q975"])[admissible] <= 0.5).all()
+    # the truncated posterior is the free one's draws with A_V <= 0.5 (up to Monte Carlo noise,
+    # checked where the free posterior puts at least 20 % of its mass there)
+    free_draws = free.meta["draws"].values
+    share = (free_draws[:, :, 2] <= 0.5).mean(axis=1)
+    rows = share > 0.2
+    assert rows.any()
+    np.testing.assert_allclose(np.asarray(low["log_age_median"])[rows],
+                               [np.median(d[d[:, 2] <= 0.5, 1]) for d in free_draws[rows]], atol=0.35)
+    for i in np.flatnonzero(~admissible):
+        assert "av_max improbable" in low["flag"][i]
+
+
 @pytest.mark.parametrize("kwargs, match", [
+    (dict(distance_modulus=DM, av_max=-1.0), "av_max"),
     (dict(distance_modulus=DM, distance=50 * u.kpc), "exactly one"),
     (dict(), "exactly one"),
     (dict(distance=50.0), "Quantity"),
