@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from inn_engine import fit
-from inn_engine.diagnostics import calibration_error
+from inn_engine.diagnostics import calibration_error, calibration_error_floor
 from inn_engine.estimator import Estimator
 from oximetry.camera import Camera, default_camera
 from oximetry.features import feature_names, reflectance_features
@@ -66,8 +66,10 @@ class PretrainSettings:
 
 def _grid(settings: PretrainSettings, camera: Camera, work: Path, name: str, n: int, prior: str, seed: int):
     chunk = min(settings.chunk_size, max(1000, n // 10))  # >= 10 chunks for the workers
-    path = work / f"grid_{name}_{prior}_{camera.name}_n{n}_s{seed}_q{settings.n_quad}.zarr"
-    return simulate_grid(n, prior, camera, path, snr=settings.snr, solver=settings.solver, n_quad=settings.n_quad,
+    # the surrogate covers the colon prior only: other priors' grids are solved by adding-doubling
+    solver = "fast" if settings.solver == "surrogate" and prior != "colon" else settings.solver
+    path = work / f"grid_{name}_{prior}_{camera.name}_n{n}_s{seed}_{solver}_q{settings.n_quad}.zarr"
+    return simulate_grid(n, prior, camera, path, snr=settings.snr, solver=solver, n_quad=settings.n_quad,
                          seed=seed, chunk_size=chunk, n_workers=settings.n_workers, progress=True)
 
 
@@ -106,11 +108,13 @@ def evaluate(estimator: Estimator, x_test, f_test, n_draws: int = 500, seed: int
 
     Returns JSON-safe metrics: per parameter the paper's calibration error (median over
     credible levels of |observed - nominal coverage|, %), the 68 % interval's coverage
-    error and median width; for sO2 the mean |MAP - truth| and |median - truth| with
+    error and median width; the floor of that error for exact posteriors at this number of
+    test cases and draws (:func:`inn_engine.diagnostics.calibration_error_floor`); for sO2 the mean |MAP - truth| and |median - truth| with
     standard errors (percentage points).
     """
     post = estimator.posterior(f_test, n=n_draws, seed=seed)
     cal = calibration_error(post.samples, x_test)
+    floor, floor_sd = calibration_error_floor(len(x_test), n_draws, seed=seed)
     j = estimator.param_names.index("sO2")
     errors = {"map": np.abs(post.map("density")[:, j] - x_test[:, j]),
               "median": np.abs(post.median()[:, j] - x_test[:, j])}
@@ -123,6 +127,7 @@ def evaluate(estimator: Estimator, x_test, f_test, n_draws: int = 500, seed: int
         "calibration_error_pct": per_param,
         "calibration_error_sO2_pct": per_param["sO2"]["calibration_error_pct"],
         "calibration_error_median_over_params_pct": float(100 * np.median(cal.median_abs_error)),
+        "calibration_error_floor_pct": 100 * floor, "calibration_error_floor_sd_pct": 100 * floor_sd,
         **{f"sO2_{k}_abs_error_pct": float(100 * v.mean()) for k, v in errors.items()},
         **{f"sO2_{k}_abs_error_sem_pct": float(100 * v.std(ddof=1) / np.sqrt(len(v))) for k, v in errors.items()},
     }
@@ -193,7 +198,9 @@ def train(camera: Camera | None = None, prior: str = "colon", out=None, work=Non
                   "ood": density.to_dict()},
         pretrain={"settings": settings.to_dict(), "seconds": time.time() - started,
                   "command": "python -m oximetry.pretrain " + " ".join(f"--{k.replace('_', '-')} {v}" for k, v in (
-                      ("n", settings.n), ("n-test", settings.n_test), ("steps", settings.steps)))},
+                      ("n", settings.n), ("n-test", settings.n_test), ("n-generic", settings.n_generic),
+                      ("steps", settings.steps), ("batch-size", settings.batch_size), ("n-draws", settings.n_draws),
+                      ("solver", settings.solver)))},
         metrics=metrics,
     )
     estimator.save(out)
@@ -208,6 +215,7 @@ def main(argv=None) -> None:
     parser.add_argument("--n-generic", type=int, default=2000, help="generic-prior spectra for the OOD AUROC")
     parser.add_argument("--steps", type=int, default=2000, help="optimizer steps")
     parser.add_argument("--batch-size", type=int, default=512)
+    parser.add_argument("--n-draws", type=int, default=500, help="posterior draws per test case")
     parser.add_argument("--n-quad", type=int, default=8, help="adding-doubling quadrature points")
     parser.add_argument("--solver", default="fast", choices=("fast", "surrogate", "mc"))
     parser.add_argument("--features", default="relative", choices=("relative", "absolute"))
@@ -219,7 +227,7 @@ def main(argv=None) -> None:
     parser.add_argument("--out", default=str(PACKAGED_DIR), help="estimator directory to write")
     args = parser.parse_args(argv)
     settings = PretrainSettings(n=args.n, n_test=args.n_test, n_generic=args.n_generic, steps=args.steps,
-                                batch_size=args.batch_size, n_quad=args.n_quad, solver=args.solver,
+                                batch_size=args.batch_size, n_draws=args.n_draws, n_quad=args.n_quad, solver=args.solver,
                                 features=args.features, n_workers=args.workers,
                                 network={"n_blocks": args.blocks, "hidden": args.hidden, "coupling": args.coupling})
     estimator = train(out=args.out, work=args.work, settings=settings)

@@ -11,6 +11,7 @@ from inn_engine.diagnostics.calibration import (
     CalibrationResult,
     calibration_curve,
     calibration_error,
+    calibration_error_floor,
     central_intervals,
 )
 from inn_engine.diagnostics.coverage import (
@@ -40,6 +41,7 @@ __all__ = [
     "c2st",
     "calibration_curve",
     "calibration_error",
+    "calibration_error_floor",
     "central_intervals",
     "expected_coverage",
     "kde_bandwidth_factor",

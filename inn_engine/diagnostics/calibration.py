@@ -15,7 +15,7 @@ import numpy as np
 
 from inn_engine.diagnostics._arrays import credible_levels, draws_and_truth, finite_array
 
-__all__ = ["CalibrationResult", "central_intervals", "calibration_curve", "calibration_error"]
+__all__ = ["CalibrationResult", "central_intervals", "calibration_curve", "calibration_error", "calibration_error_floor"]
 
 
 def central_intervals(draws, levels=None) -> tuple[np.ndarray, np.ndarray]:
@@ -89,3 +89,22 @@ def calibration_error(draws, x_true, levels=None) -> CalibrationResult:
         error_at_68=errors[i68],
         width_at_68=np.median(upper[i68] - lower[i68], axis=0),
     )
+
+
+def calibration_error_floor(n_obs: int, n_draws: int, levels=None, repeats: int = 16, seed: int = 0) -> tuple[float, float]:
+    """The calibration error a perfectly calibrated posterior shows with this many test cases.
+
+    With n_obs test cases an inlier fraction is binomial, so even exact posteriors have
+    median |e(q)| > 0 (about 0.6 % at n_obs = 2000, halving for 4x the cases). The floor is
+    simulated: ``repeats`` replicates in which the truth and the ``n_draws`` draws of every
+    case come from the same distribution. Returns (mean, standard deviation) over the
+    replicates of the median over q of |e(q)|, as fractions (compare with
+    :attr:`CalibrationResult.median_abs_error`).
+    """
+    if n_obs < 1 or n_draws < 2 or repeats < 2:
+        raise ValueError(f"need n_obs >= 1, n_draws >= 2, repeats >= 2; got {n_obs}, {n_draws}, {repeats}")
+    rng = np.random.default_rng(seed)
+    draws = rng.random((n_obs, n_draws, repeats), dtype=np.float32)
+    truth = rng.random((n_obs, repeats), dtype=np.float32)
+    floor = calibration_error(draws, truth, levels).median_abs_error
+    return float(floor.mean()), float(floor.std(ddof=1))

@@ -14,6 +14,7 @@ from inn_engine.diagnostics import (
     c2st,
     calibration_curve,
     calibration_error,
+    calibration_error_floor,
     central_intervals,
     expected_coverage,
     kde_bandwidth_factor,
@@ -67,6 +68,18 @@ def test_calibration_error_summary():
     assert np.all(over.error_at_68 < -0.2) and np.all(over.median_abs_error > 0.1)
     paper = calibration_error(draws, x, levels=LEVELS_K101)
     assert paper.levels.size == 100 and paper.level_68 == pytest.approx(69 / 101)
+
+
+def test_calibration_error_floor_is_binomial_noise():
+    # median over levels of |e(q)| for exact posteriors: ~0.67 sd of a binomial fraction
+    # (sd ~ sqrt(q (1 - q) / n)); 9x the test cases divide it by ~3
+    small, small_sd = calibration_error_floor(500, 300, repeats=16, seed=1)
+    large, large_sd = calibration_error_floor(4500, 300, repeats=16, seed=2)
+    assert 0.008 < small < 0.03, small
+    assert 1.8 < small / large < 4.5, (small, large)
+    assert small_sd > 0 and large_sd > 0
+    with pytest.raises(ValueError, match="n_draws"):
+        calibration_error_floor(100, 1)
 
 
 def test_central_intervals_shapes_and_order():
