@@ -9,8 +9,9 @@ the pretrain pipeline on that grid; its training time is in its metadata, not he
 ``abc`` - rejection ABC (quantile acceptance of the 100
 nearest library spectra in feature space) with the training grid as its library;
 ``floor`` - the simulation-noise floor (the re-simulation error of the true parameters);
-``padded``, ``mc_dropout``, ``cvae``, ``cvae_iaf`` - trained here with ``inn_engine.fit``
-for ``--steps`` steps on the same features. Columns: MAP error of sO2 (percentage points),
+``padded`` (the paper's padded INN), ``padded_yz`` / ``padded_x`` (its ablations: only
+the forward losses L_y + L_z, only the backward MMD L_x), ``mc_dropout``, ``cvae``,
+``cvae_iaf`` - trained here with ``inn_engine.fit`` for ``--steps`` steps on the same features. Columns: MAP error of sO2 (percentage points),
 MAP error over the recoverable parameters (standardized by the prior's standard deviation;
 recoverable = those whose cINN 68 % interval is below 70 % of the prior's), MAP
 re-simulation error (mean |y - f(x_MAP)| of the reflectances relative to y, %), calibration
@@ -38,7 +39,14 @@ from oximetry.features import reflectance_features  # noqa: E402
 from oximetry.pretrain import DEFAULT_WORK  # noqa: E402
 from oximetry.tissue import COLON  # noqa: E402
 
-TRAINED = ("padded", "mc_dropout", "cvae", "cvae_iaf")
+# method -> (engine model, options): the padded INN with all losses and the paper's two ablations
+# (the reconstruction loss stays on in both), and the non-invertible baselines
+TRAINED = {"padded": ("padded", {}),
+           "padded_yz": ("padded", {"weights": {"backward": 0.0}}),
+           "padded_x": ("padded", {"weights": {"fit": 0.0, "latent": 0.0}}),
+           "mc_dropout": ("mc_dropout", {}), "cvae": ("cvae", {}), "cvae_iaf": ("cvae_iaf", {})}
+LABELS = {"padded": "padded INN (L_y + L_z + L_x)", "padded_yz": "INN only L_y + L_z", "padded_x": "INN only L_x",
+          "mc_dropout": "NN + MC dropout", "cvae": "cVAE", "cvae_iaf": "cVAE-IAF"}
 
 
 def load_grid(pattern, n: int, seed: int, quick: bool):
@@ -97,14 +105,15 @@ def run(args) -> dict:
         x_map = map_estimate(draws)
         rows.append(summarize(f"rejection ABC ({len(x)} library)", draws, x_map, x_test, y_test, recoverable,
                               prior_std, forward, 0.0, time.perf_counter() - start))
-    for model in [m for m in methods if m in TRAINED]:
+    for method in [m for m in methods if m in TRAINED]:
+        model, options = TRAINED[method]
         start = time.perf_counter()
-        model_est = fit(x, f, model, bounds=simulator.bounds, steps=args.steps, progress=False)
+        model_est = fit(x, f, model, bounds=simulator.bounds, steps=args.steps, progress=False, seed=0, **options)
         train_s = time.perf_counter() - start
         start = time.perf_counter()
         draws = model_est.sample(f_test, n_draws, seed=1)
         x_map = map_estimate(draws)
-        rows.append(summarize(model, draws, x_map, x_test, y_test, recoverable, prior_std, forward, train_s,
+        rows.append(summarize(LABELS[method], draws, x_map, x_test, y_test, recoverable, prior_std, forward, train_s,
                               time.perf_counter() - start))
     if "floor" in methods:
         resim = (np.abs(forward(x_test) - y_test) / y_test).mean(axis=1)
