@@ -11,21 +11,22 @@ F336W F438W F555W F814W):
 2. ``train``: every complete shard but the last ``HELD_OUT_SHARDS`` goes to training; each
    cluster enters ``NOISE_COPIES`` times with fresh errors, noise and band masks
    (:func:`astro.observe.observe`); a spline cINN is fitted by :func:`inn_engine.fit` with
-   checkpoints in ``<workdir>/<set>/checkpoints`` (a killed run resumes there).
-3. ``evaluate``: >= 1000 held-out clusters (one noisy, masked observation each): calibration
-   error per parameter and SBC ranks; written into the estimator's metadata and saved to
-   ``astro/pretrained/<set>/``.
+   checkpoints in ``<workdir>/<set>/checkpoints_*`` (a killed run resumes there).
+3. ``evaluate`` (part of ``train``; alone it re-evaluates the shipped estimator): the 10^4
+   clusters of the held-out shard (one noisy, masked observation each, 500 draws):
+   calibration error per parameter with its floor for exact posteriors at that size, and SBC
+   ranks; written into the estimator's metadata and saved to ``astro/pretrained/<set>/``.
 
-The shipped estimators were made on a shared 2-core machine with::
+The shipped estimators were made with the full run (10^6 clusters per band set: 99 training
+shards x 2 noise copies, 30,000 steps of batch 1024 of the :data:`NETWORK` cINN)::
 
-    python -m astro.pretrain library --set ubvri --until 00:32   # (and --set hst) 28 shards each
-    python -m astro.pretrain train --set ubvri --steps 1500      # (and --set hst)
+    python -m astro.pretrain library --set ubvri   # ~7 min per 10^6 clusters on one idle core
+    python -m astro.pretrain train --set ubvri     # (and the same for --set hst)
+    python -m astro.pretrain evaluate              # metrics of the shipped estimators again
 
-i.e. 270,000 training clusters per band set (x 2 noise copies), not the 10^6 of the full
-run. Re-running the first command with a later ``--until`` (or none) continues the library
-from the next shard; the train stage then uses every complete shard (delete
-``<workdir>/<set>/checkpoints`` when the data or steps change, since a checkpoint resumes
-the run it was made for).
+Re-running ``library`` with a larger ``--clusters`` (or after an ``--until`` deadline)
+continues from the next shard; ``train`` then uses every complete shard, with checkpoints
+named by library size, network and steps (a killed run resumes; other settings start fresh).
 
 Examples::
 
@@ -147,7 +148,7 @@ def train_estimator(band_set: str, workdir=DEFAULT_WORKDIR, steps: int | None = 
                obs_units=["mag"] * 2 * len(bands) + [""] * len(bands), metadata=metadata, **options)
 
 
-def evaluate_estimator(estimator, band_set: str, workdir=DEFAULT_WORKDIR, n_test: int = 1000, draws: int = 200,
+def evaluate_estimator(estimator, band_set: str, workdir=DEFAULT_WORKDIR, n_test: int = SHARD_SIZE, draws: int = 500,
                        seed: int = 1) -> dict:
     """Calibration error per parameter and SBC ranks on held-out clusters (one noisy observation each)."""
     shards = load_library(band_set, workdir)
@@ -160,9 +161,10 @@ def evaluate_estimator(estimator, band_set: str, workdir=DEFAULT_WORKDIR, n_test
 
 def evaluation_metrics(x: np.ndarray, samples: np.ndarray, names) -> dict:
     """JSON-safe calibration / SBC / error summary for true x (n, d) and draws (n, draws, d)."""
-    from inn_engine.diagnostics import calibration_error, sbc_ranks, sbc_uniformity
+    from inn_engine.diagnostics import calibration_error, calibration_error_floor, sbc_ranks, sbc_uniformity
 
     cal = calibration_error(samples, x)
+    floor, floor_sd = calibration_error_floor(len(x), samples.shape[1])
     ranks = sbc_ranks(samples, x)
     uniformity = sbc_uniformity(ranks, samples.shape[1], bins=20)
     median = np.median(samples, axis=1)
@@ -170,6 +172,7 @@ def evaluation_metrics(x: np.ndarray, samples: np.ndarray, names) -> dict:
         "n_test": int(len(x)), "draws": int(samples.shape[1]),
         "calibration_error": dict(zip(names, cal.median_abs_error.tolist())),
         "calibration_error_at_68": dict(zip(names, cal.error_at_68.tolist())),
+        "calibration_error_floor": floor, "calibration_error_floor_sd": floor_sd,
         "sbc_rank_counts_20_bins": dict(zip(names, np.asarray(uniformity.counts).T.tolist())),
         "sbc_uniformity_p_value": dict(zip(names, np.atleast_1d(uniformity.p_value).tolist())),
         "median_abs_error": {n: float(np.median(np.abs(median[:, j] - x[:, j]))) for j, n in enumerate(names)},
@@ -219,6 +222,20 @@ def _finish(band_set: str, workdir, steps, seed: int, log=print) -> Path:
     return target
 
 
+def reevaluate(band_set: str, workdir, log=print) -> dict:
+    """Evaluate the shipped estimator of ``band_set`` again on its library's held-out shard and
+    rewrite the metrics in its metadata (weights untouched)."""
+    from inn_engine.estimator import Estimator
+
+    target = PRETRAINED_DIR / band_set
+    estimator = Estimator.load(target)
+    metrics = evaluate_estimator(estimator, band_set, workdir)
+    estimator.metadata["evaluation"] = metrics
+    estimator.save(target)
+    log(f"[{band_set}] re-evaluated {target}: {json.dumps(metrics['calibration_error'])}")
+    return metrics
+
+
 def _utc_today_at(hhmm: str) -> dt.datetime:
     hour, minute = (int(v) for v in hhmm.split(":"))
     now = dt.datetime.now(dt.timezone.utc)
@@ -227,7 +244,7 @@ def _utc_today_at(hhmm: str) -> dt.datetime:
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(prog="python -m astro.pretrain", description=__doc__.split("\n")[0])
-    parser.add_argument("stage", nargs="?", default="all", choices=["all", "library", "train"])
+    parser.add_argument("stage", nargs="?", default="all", choices=["all", "library", "train", "evaluate"])
     parser.add_argument("--set", dest="sets", action="append", choices=sorted(BAND_SETS),
                         help="band set (repeatable; default both)")
     parser.add_argument("--clusters", type=int, default=1_000_000, help="library size per band set")
@@ -243,6 +260,8 @@ def main(argv=None) -> None:
             build_library(band_set, args.clusters, args.workdir, until)
         if args.stage in ("all", "train"):
             _finish(band_set, args.workdir, args.steps, args.seed)
+        if args.stage == "evaluate":
+            reevaluate(band_set, args.workdir)
 
 
 if __name__ == "__main__":
