@@ -46,7 +46,7 @@ class Camera:
             raise ValueError(f"wavelengths_nm must lie within [{lo:g}, {hi:g}] nm")
         self.responses = responses / responses.sum(axis=1, keepdims=True)
         self.wavelengths_nm = wavelengths
-        centres = self.responses @ wavelengths
+        centres = self.responses @ wavelengths  # (the centres_nm property, before the attributes exist)
         self.band_names = list(band_names) if band_names is not None else [f"R_{c:g}" for c in np.round(centres, 1)]
         if len(self.band_names) != responses.shape[0] or len(set(self.band_names)) != len(self.band_names):
             raise ValueError(f"band_names must be {responses.shape[0]} distinct names, got {band_names!r}")
@@ -89,6 +89,11 @@ class Camera:
     @property
     def n_bands(self) -> int:
         return self.responses.shape[0]
+
+    @property
+    def centres_nm(self) -> np.ndarray:
+        """Response-weighted mean wavelength of every band (n_bands,), nm."""
+        return self.responses @ self.wavelengths_nm
 
     def band_values(self, spectra) -> np.ndarray:
         """Band values (..., n_bands) of spectra (..., n_wavelengths) on :attr:`wavelengths_nm`."""

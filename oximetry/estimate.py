@@ -17,6 +17,7 @@ from oximetry.camera import Camera
 from oximetry.features import reflectance_features
 from oximetry.noise import calibrate
 from oximetry.ood import SpectrumOOD
+from oximetry.highlight import HIGHLIGHT_FILE, HighlightDetector
 from oximetry.quantile_head import HEAD_FILE, QuantileHead
 
 __all__ = ["estimate", "load_estimator", "MAX_REFLECTANCE", "QUANTILES"]
@@ -150,6 +151,18 @@ def _load_head(path: str) -> QuantileHead:
     return QuantileHead.load(path)
 
 
+def _highlight_detector(estimator_dir: Path | None) -> HighlightDetector | None:
+    """The directory's specular-highlight detector, or None (no directory or no detector file)."""
+    if estimator_dir is None or not (estimator_dir / HIGHLIGHT_FILE).is_file():
+        return None
+    return _load_detector(str(estimator_dir / HIGHLIGHT_FILE))
+
+
+@functools.lru_cache(maxsize=4)
+def _load_detector(path: str) -> HighlightDetector:
+    return HighlightDetector.load(path)
+
+
 def estimate(data, *, white=None, dark=None, camera: Camera | None = None, draws: int | None = None, n: int = 256,
              seed: int = 0, estimator=None, method: str = "sample") -> xr.Dataset:
     """Posterior summaries of every tissue parameter for each spectrum or pixel.
@@ -179,8 +192,9 @@ def estimate(data, *, white=None, dark=None, camera: Camera | None = None, draws
         cube, none for one spectrum) with ``P_median``, ``P_mean``, ``P_std``, ``P_q025``,
         ``P_q16``, ``P_q84``, ``P_q975`` for every parameter P (units in attrs),
         ``ood_score`` (-log density of the spectrum's shape plus a penalty for brightness above the
-        training data, nats; :mod:`oximetry.ood`), ``ood`` (bool: score above the
-        estimator's threshold, or the spectrum is invalid), ``valid`` and ``reason`` (why
+        training data, nats; :mod:`oximetry.ood`), ``highlight_score`` (when the estimator
+        directory has a highlight detector, :mod:`oximetry.highlight`), ``ood`` (bool: a
+        score above its threshold, or the spectrum is invalid), ``valid`` and ``reason`` (why
         a spectrum was masked; its summaries are NaN). ValueError for malformed input, and
         for a single spectrum that is invalid.
     """
@@ -239,9 +253,19 @@ def estimate(data, *, white=None, dark=None, camera: Camera | None = None, draws
     density = SpectrumOOD.from_dict(record["ood"])
     if ok.size:
         score[ok] = density.score(flat_r[ok])
+    flagged = (score > density.threshold) | (flat_reason != "")
     out["ood_score"] = (dims, score.reshape(shape), {"units": "nats", "description": "OOD score (oximetry.ood)"})
-    out["ood"] = (dims, ((score > density.threshold) | (flat_reason != "")).reshape(shape),
-                  {"threshold": density.threshold, "threshold_quantile": density.quantile})
+    detector = _highlight_detector(estimator_dir)
+    if detector is not None:
+        logit = np.full(n_pix, np.nan)
+        if ok.size:
+            logit[ok] = detector.score(flat_r[ok])
+        flagged |= logit > detector.threshold
+        out["highlight_score"] = (dims, logit.reshape(shape), {
+            "description": "specular-highlight logit (oximetry.highlight)", "threshold": detector.threshold})
+    out["ood"] = (dims, flagged.reshape(shape),
+                  {"threshold": density.threshold, "threshold_quantile": density.quantile,
+                   "description": "ood_score above its threshold, a highlight, or an invalid spectrum"})
     out["valid"] = (dims, (flat_reason == "").reshape(shape))
     out["reason"] = (dims, flat_reason.reshape(shape))
     if samples is not None:

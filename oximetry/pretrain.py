@@ -10,7 +10,8 @@ Stages: a training grid (colon prior, camera, multiplicative noise at ``snr``) o
 spectra, a held-out test grid (another seed) and a generic-prior grid (for OOD);
 features of the reflectances (:mod:`oximetry.features`); a cINN fitted with
 :func:`inn_engine.fit`; a Gaussian-mixture feature density for OOD flags
-(:mod:`oximetry.ood`); a pinball-loss sO2 quantile head for whole images
+(:mod:`oximetry.ood`) and a specular-highlight classifier (:mod:`oximetry.highlight`);
+a pinball-loss sO2 quantile head for whole images
 (:mod:`oximetry.quantile_head`); calibration and point errors on the test grid.
 """
 from __future__ import annotations
@@ -29,6 +30,7 @@ from inn_engine.estimator import Estimator
 from oximetry.camera import Camera, default_camera
 from oximetry.features import feature_names, reflectance_features
 from oximetry.grid import simulate_grid
+from oximetry.highlight import HIGHLIGHT_FILE, fit_highlight_detector
 from oximetry.ood import SpectrumOOD
 from oximetry.quantile_head import HEAD_FILE, fit_quantile_head
 
@@ -37,6 +39,7 @@ __all__ = ["PretrainSettings", "train", "evaluate", "specular_and_saturated", "o
 PACKAGED_DIR = Path(__file__).resolve().parent / "pretrained"
 HEAD_QUANTILES = (0.025, 0.16, 0.5, 0.84, 0.975)  # sO2 quantiles of the fast whole-image head
 DEFAULT_WORK = Path(os.path.expanduser("~/.cache/innfer/oximetry_pretrain"))
+HIGHLIGHT_TRAIN_ROWS = 200_000  # tissue spectra (and as many highlight copies) for the highlight detector
 
 
 class PretrainSettings:
@@ -95,11 +98,12 @@ def specular_and_saturated(y, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return specular, saturated
 
 
-def ood_auroc(density: SpectrumOOD, inliers, outliers) -> float:
-    """Area under the ROC curve of the OOD score separating outlier reflectances (positive) from inliers."""
+def ood_auroc(detector, inliers, outliers) -> float:
+    """Area under the ROC curve of ``detector.score`` (a :class:`SpectrumOOD` or
+    :class:`HighlightDetector`) separating outlier reflectances (positive) from inliers."""
     from sklearn.metrics import roc_auc_score
 
-    s_in, s_out = density.score(inliers), density.score(outliers)
+    s_in, s_out = detector.score(inliers), detector.score(outliers)
     return float(roc_auc_score(np.r_[np.zeros(len(s_in)), np.ones(len(s_out))], np.r_[s_in, s_out]))
 
 
@@ -177,9 +181,16 @@ def train(camera: Camera | None = None, prior: str = "colon", out=None, work=Non
     specular, saturated = specular_and_saturated(y_test[half:], seed=settings.seed)
     ood["auroc_specular"] = ood_auroc(density, inliers, specular)
     ood["auroc_saturated"] = ood_auroc(density, inliers, saturated)
+    highlight = fit_highlight_detector(y[:HIGHLIGHT_TRAIN_ROWS], y_test[:half], camera.centres_nm, seed=settings.seed)
+    ood["auroc_specular_highlight_detector"] = ood_auroc(highlight, inliers, specular)
+    flagged = {name: density.is_ood(r) | highlight.is_highlight(r)
+               for name, r in (("in_distribution", inliers), ("specular", specular), ("saturated", saturated))}
+    ood["flagged_fraction_combined"] = {name: float(f.mean()) for name, f in flagged.items()}
     if settings.n_generic:
         generic = _grid(settings, camera, work, "generic", settings.n_generic, "generic", settings.seed + 2)
         ood["auroc_generic_prior"] = ood_auroc(density, inliers, generic["y"].values)
+        ood["flagged_fraction_combined"]["generic_prior"] = float(
+            (density.is_ood(generic["y"].values) | highlight.is_highlight(generic["y"].values)).mean())
 
     metrics = evaluate(estimator, x_test, f_test, settings.n_draws, seed=settings.seed + 1)
     metrics["ood"] = ood
@@ -205,6 +216,7 @@ def train(camera: Camera | None = None, prior: str = "colon", out=None, work=Non
     )
     estimator.save(out)
     head.save(out / HEAD_FILE)
+    highlight.save(out / HIGHLIGHT_FILE)
     return Estimator.load(out)
 
 
