@@ -29,3 +29,12 @@ def test_speed_quick():
     assert result["pixels"] == 64 * 64
     head = result["rows"][1]
     assert np.isfinite(head["coverage_error_68_pct"]) and head["pixels_per_second"] > 0
+
+
+def test_ood_quick():
+    rows = {r["outliers"]: r for r in _load("oximetry_ood").main(["--quick"])}
+    assert rows["in-distribution (colon)"]["flagged"] < 0.03
+    assert rows["specular"]["auroc_highlight_detector"] > 0.98 and rows["specular"]["flagged"] > 0.8
+    assert rows["saturated"]["flagged"] > 0.9
+    generic = rows["generic-prior tissue"]
+    assert 0.6 < generic["auroc_density"] <= generic["auroc_supervised_classifier"] + 0.05
