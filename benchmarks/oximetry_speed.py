@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import glob
-import json
 import os
 import sys
 import time
@@ -27,6 +26,9 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # benchmarks/report.py
+
+from report import write_json  # noqa: E402
 
 from oximetry import estimate, load_estimator  # noqa: E402
 from oximetry.features import reflectance_features  # noqa: E402
@@ -134,8 +136,7 @@ def main(argv=None) -> dict:
                  cinn_pixels=256 if args.quick else 4096, n_draws=32 if args.quick else 100)
     print(markdown(result))
     if args.out:
-        with open(args.out, "w") as fh:
-            json.dump(result, fh, indent=1)
+        write_json(args.out, result)
     return result
 
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import glob
-import json
 import os
 import sys
 import time
@@ -30,6 +29,9 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # benchmarks/report.py
+
+from report import write_json  # noqa: E402
 
 from inn_engine import fit  # noqa: E402
 from inn_engine.diagnostics import calibration_error, map_error, map_estimate  # noqa: E402
@@ -161,8 +163,7 @@ def main(argv=None) -> dict:
     result = run(args)
     print(markdown(result))
     if args.out:
-        with open(args.out, "w") as fh:
-            json.dump(result, fh, indent=1)
+        write_json(args.out, result)
     return result
 
 
