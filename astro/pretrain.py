@@ -60,8 +60,11 @@ HELD_OUT_SHARDS = 1
 NOISE_COPIES = 2
 REFERENCE_SIZE = 20_000
 # 6 two-sided spline couplings with 2x64 subnets: 2.2x the sampling speed of 2x128 subnets
-# (catalogues of 10^4 clusters x 1000 draws in about a minute on 2 cores).
-NETWORK = {"n_blocks": 6, "hidden": 64, "coupling": "spline"}
+# (catalogues of 10^4 clusters x 1000 draws in about a minute on 2 cores). The 15 inputs
+# (magnitudes, errors, mask) first pass through a conditioning MLP with 32 outputs, computed
+# once per cluster: without it, A_V came out under-confident (HST calibration error 1.69 %,
+# SBC p < 1e-6); with it 0.48 % (p 0.76) on the same 10^4 held-out clusters.
+NETWORK = {"n_blocks": 6, "hidden": 64, "coupling": "spline", "cond_features": 32}
 
 
 def _shard_path(workdir: Path, band_set: str, k: int) -> Path:

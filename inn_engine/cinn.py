@@ -84,3 +84,8 @@ class ConditionalINN(nn.Module):
         c = c.repeat_interleave(n_draws, dim=0)
         z = torch.randn(c.shape[0], self.dim_x, generator=generator, dtype=c.dtype)
         return self.flow.inverse(z, c).reshape(y.shape[0], n_draws, self.dim_x)
+
+    @torch.no_grad()
+    def invert(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """x for latent rows ``z`` (batch, dim_x) paired with observation rows ``y`` (batch, dim_y)."""
+        return self.flow.inverse(z, self.cond_net(y))

@@ -156,3 +156,28 @@ def test_padded_loss_ablations_switch_terms_off():
     assert set(parts) == {"fit", "latent"}
     with pytest.raises(ValueError, match="unknown loss weights"):
         PaddedINN(2, 2, weights={"ml": 1})
+
+
+def test_ensemble_is_the_mixture_of_its_members(tmp_path):
+    import torch
+
+    x, y = _gaussian_problem(4000, seed=2)
+    est = inn_engine.fit(x, y, model="ensemble", n_members=3, coupling="affine", seed=0, steps=600,
+                         batch_size=256, n_blocks=3, hidden=32, progress=False)
+    members = est.model.members
+    assert len(members) == 3
+    # members start from different weights, so they differ after training
+    first, second = (torch.cat([p.detach().flatten() for p in m.parameters()]) for m in members[:2])
+    assert not torch.allclose(first, second)
+    y_obs = np.array([[1.0, -1.0]])
+    draws = est.sample(y_obs, n=6000, seed=0)
+    assert np.allclose(draws.mean(axis=1), 0.8 * y_obs, atol=0.1)
+    # the density is the average of the members' densities (checked in the standardized space)
+    xs, ys = torch.randn(5, 2), torch.randn(5, 2)
+    per_member = torch.stack([m.log_prob(xs, ys) for m in members]).exp().mean(0).log()
+    assert torch.allclose(est.model.log_prob(xs, ys), per_member, atol=1e-5)
+    est.save(tmp_path / "ens")
+    again = inn_engine.load(tmp_path / "ens")
+    assert np.array_equal(again.sample(y_obs, n=50, seed=3), est.sample(y_obs, n=50, seed=3))
+    with pytest.raises(ValueError, match="n_members must be >= 2"):
+        inn_engine.fit(x, y, model="ensemble", n_members=1, steps=10)
