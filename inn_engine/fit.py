@@ -6,6 +6,7 @@ it chunk by chunk when it does not.
 """
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import os
@@ -25,6 +26,13 @@ from inn_engine.transforms import BoundTransform, Standardizer
 __all__ = ["fit", "fit_grid", "default_train_config", "data_sha256"]
 
 _TRAIN_KEYS = {f.name for f in fields(TrainConfig)}
+# Below this many training pairs a default ``fit(model="cinn")`` trains two candidates, the
+# default spline network and SMALL_BUDGET, and keeps the one with the lower validation loss:
+# on sbibm at 10^4 simulations the spline network is far better on two_moons (C2ST 0.546 vs
+# 0.618) and far worse on the 10-D gaussian_linear (0.574 vs 0.525), where it overfits.
+SELECT_BELOW = 20_000
+SMALL_BUDGET = {"network": dict(coupling="affine", n_blocks=4, hidden=64),
+                "training": dict(weight_decay=1e-3, batch_size=512, eval_every=25, patience=40)}
 _STREAM_ABOVE_BYTES = 2 * 1024**3  # grids above this (as float64) are streamed, not loaded
 
 
@@ -143,6 +151,10 @@ def fit(x, y, model: str = "cinn", *, seed: int = 0, bounds=None, simulator: Sim
             ``coupling``) and :class:`~inn_engine.train.TrainConfig` fields (``steps``,
             ``batch_size``, ``lr``, ``checkpoint_dir``, ``patience``, ``progress``, ...).
 
+    With ``model="cinn"``, no network options and fewer than :data:`SELECT_BELOW` training
+    pairs, two candidates are trained (the default spline network and :data:`SMALL_BUDGET`)
+    and the one with the lower validation loss is returned (``metadata['training']['selection']``).
+
     Returns:
         The trained :class:`~inn_engine.estimator.Estimator`; ``metadata['training']`` holds
         the data hash, sizes, the training history and the best validation loss.
@@ -168,8 +180,27 @@ def fit(x, y, model: str = "cinn", *, seed: int = 0, bounds=None, simulator: Sim
     info["training"] = {"data_sha256": data_sha256(x, y)}
     if simulator is not None:
         info.setdefault("simulator", simulator.metadata())
-    return _train_estimator(model, model_options, train_options, seed, labels, x_transform, x_scaler, y_scaler,
-                            (xs[train_idx], ys[train_idx]), (xs[val_idx], ys[val_idx]), len(train_idx), info)
+    candidates = [(model_options, train_options)]
+    if model == "cinn" and not model_options and n_val > 0 and len(train_idx) < SELECT_BELOW \
+            and "checkpoint_dir" not in train_options:
+        candidates.append((SMALL_BUDGET["network"], {**SMALL_BUDGET["training"], **train_options}))
+    fitted = [_train_estimator(model, m_opts, t_opts, seed, labels, x_transform, x_scaler, y_scaler,
+                               (xs[train_idx], ys[train_idx]), (xs[val_idx], ys[val_idx]), len(train_idx),
+                               copy.deepcopy(info))
+              for m_opts, t_opts in candidates]
+    return _best_on_validation(fitted)
+
+
+def _best_on_validation(fitted: list[Estimator]) -> Estimator:
+    """The candidate with the lowest validation loss; each one's loss is recorded in its metadata."""
+    if len(fitted) == 1:
+        return fitted[0]
+    losses = [est.metadata["training"]["best_val"] for est in fitted]
+    losses = [np.inf if v is None else v for v in losses]
+    best = fitted[int(np.argmin(losses))]
+    best.metadata["training"]["selection"] = [
+        {"model": est.model.config, "best_val": est.metadata["training"]["best_val"]} for est in fitted]
+    return best
 
 
 def _grid_labels(ds: xr.Dataset) -> tuple[_Labels, dict]:

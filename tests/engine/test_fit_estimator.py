@@ -181,3 +181,16 @@ def test_ensemble_is_the_mixture_of_its_members(tmp_path):
     assert np.array_equal(again.sample(y_obs, n=50, seed=3), est.sample(y_obs, n=50, seed=3))
     with pytest.raises(ValueError, match="n_members must be >= 2"):
         inn_engine.fit(x, y, model="ensemble", n_members=1, steps=10)
+
+
+def test_default_fit_on_small_data_keeps_the_better_of_two_networks():
+    x, y = _gaussian_problem(2000, seed=3)
+    est = inn_engine.fit(x, y, seed=0, steps=300, progress=False)
+    selection = est.metadata["training"]["selection"]
+    assert [c["model"]["coupling"] for c in selection] == ["spline", "affine"]
+    assert est.metadata["training"]["best_val"] == min(c["best_val"] for c in selection)
+    assert est.model.config["coupling"] == selection[int(np.argmin([c["best_val"] for c in selection]))]["model"][
+        "coupling"]
+    # any network option is the caller's choice: one network, no selection
+    chosen = inn_engine.fit(x, y, seed=0, steps=50, n_blocks=2, progress=False)
+    assert "selection" not in chosen.metadata["training"]
