@@ -30,18 +30,18 @@ import torch  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import inn_engine  # noqa: E402
+from inn_engine.fit import SMALL_BUDGET as FIT_SMALL_BUDGET  # noqa: E402
 from inn_engine.diagnostics import c2st  # noqa: E402
 from report import markdown_table, write_json  # noqa: E402
 
 #: our default posterior model for the sbibm tasks (chosen by this benchmark)
 OURS = dict(model="cinn")
-# small-budget settings found on gaussian_linear (10-D), where the default 6 spline blocks of
-# 2x128 overfit 9000 training pairs within ~200 steps: affine couplings, weight decay, larger
-# batches and validation every 25 steps (the best weights are kept); alone and as a 5-ensemble
-SMALL_BUDGET = dict(coupling="affine", n_blocks=4, hidden=64, weight_decay=1e-3, batch_size=512, eval_every=25,
-                    patience=40)
+# the small-budget candidate of fit's default (inn_engine.fit.SMALL_BUDGET) alone and as a
+# 5-ensemble, and an ensemble of 3 default spline networks
+SMALL_BUDGET = {**FIT_SMALL_BUDGET["network"], **FIT_SMALL_BUDGET["training"]}
 VARIANTS = {"innfer cINN, affine 4x64, wd 1e-3": SMALL_BUDGET,
-            "innfer ensemble of 5 (same members)": dict(SMALL_BUDGET, model="ensemble", n_members=5)}
+            "innfer ensemble of 5 (same members)": dict(SMALL_BUDGET, model="ensemble", n_members=5),
+            "innfer ensemble of 3 spline cINNs": dict(model="ensemble", n_members=3)}
 
 
 def have(package: str) -> bool:
