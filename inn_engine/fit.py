@@ -151,9 +151,10 @@ def fit(x, y, model: str = "cinn", *, seed: int = 0, bounds=None, simulator: Sim
             ``coupling``) and :class:`~inn_engine.train.TrainConfig` fields (``steps``,
             ``batch_size``, ``lr``, ``checkpoint_dir``, ``patience``, ``progress``, ...).
 
-    With ``model="cinn"``, no network options and fewer than :data:`SELECT_BELOW` training
-    pairs, two candidates are trained (the default spline network and :data:`SMALL_BUDGET`)
-    and the one with the lower validation loss is returned (``metadata['training']['selection']``).
+    With ``model="cinn"``, no network options, no ``checkpoint_dir`` and fewer than
+    :data:`SELECT_BELOW` training pairs, two candidates are trained (the default spline
+    network and :data:`SMALL_BUDGET`) and the one with the lower validation loss is
+    returned (``metadata['training']['selection']``).
 
     Returns:
         The trained :class:`~inn_engine.estimator.Estimator`; ``metadata['training']`` holds
