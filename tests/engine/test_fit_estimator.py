@@ -183,14 +183,17 @@ def test_ensemble_is_the_mixture_of_its_members(tmp_path):
         inn_engine.fit(x, y, model="ensemble", n_members=1, steps=10)
 
 
-def test_default_fit_on_small_data_keeps_the_better_of_two_networks():
+def test_default_fit_on_small_data_keeps_the_better_of_two_ensembles():
+    from inn_engine.fit import SMALL_DATA_MEMBERS
+
     x, y = _gaussian_problem(2000, seed=3)
     est = inn_engine.fit(x, y, seed=0, steps=300, progress=False)
     selection = est.metadata["training"]["selection"]
-    assert [c["model"]["coupling"] for c in selection] == ["spline", "affine"]
+    assert [c["model"].get("coupling", "spline") for c in selection] == ["spline", "affine"]
+    assert [c["model"]["n_members"] for c in selection] == [SMALL_DATA_MEMBERS] * 2
+    assert len(est.model.members) == SMALL_DATA_MEMBERS
     assert est.metadata["training"]["best_val"] == min(c["best_val"] for c in selection)
-    assert est.model.config["coupling"] == selection[int(np.argmin([c["best_val"] for c in selection]))]["model"][
-        "coupling"]
+    assert est.model.config == selection[int(np.argmin([c["best_val"] for c in selection]))]["model"]
     # any network option is the caller's choice: one network, no selection
     chosen = inn_engine.fit(x, y, seed=0, steps=50, n_blocks=2, progress=False)
     assert "selection" not in chosen.metadata["training"]
