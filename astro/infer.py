@@ -14,9 +14,10 @@ import numpy as np
 
 from astro.catalog import distance_moduli, per_cluster, read_photometry
 from astro.model_check import library_chi2
-from astro.observe import condition_vector
+from astro.observe import SIGMA_RANGE, condition_vector
 
-__all__ = ["infer", "load_pretrained", "PARAMS", "QUANTILES", "band_set_for", "foreground_coefficients"]
+__all__ = ["infer", "load_pretrained", "PARAMS", "QUANTILES", "MODEL_ERROR_REAL", "band_set_for",
+           "foreground_coefficients"]
 
 PARAMS = ("log_mass", "log_age", "A_V", "Z")
 QUANTILES = {"median": 0.5, "q16": 0.16, "q84": 0.84, "q025": 0.025, "q975": 0.975}
@@ -24,6 +25,12 @@ R_V = 3.1
 Z_KERNEL_DEX = 0.1      # width of the log10 Z kernel that fixes the metallicity
 Z_OVERSAMPLE = 8        # draws made per kept draw when Z is fixed or A_V limited
 MIN_EFFECTIVE_DRAWS = 50
+#: [mag] model error per band recommended for real clusters: the rms difference of our
+#: smooth-population U-B and B-V colours from BPASS v2.2.1's over log age 6.5-10 and
+#: Z = 0.002, 0.008 (0.096 and 0.107 mag; ``benchmarks/astro_sim.py``), divided by sqrt 2
+#: since a colour carries the error of two bands. Chosen from that model comparison, not
+#: from the real clusters it is then tested on (``benchmarks/astro_validation.py``).
+MODEL_ERROR_REAL = 0.07
 
 
 @dataclass(frozen=True)
@@ -114,7 +121,7 @@ def _restrict(draws: np.ndarray, z_fixed, av_max, keep: int, rng: np.random.Gene
 
 
 def infer(photometry, *, bands=None, distance_modulus=None, distance=None, ebv_foreground=0.0,
-          metallicity=None, av_max=None, draws=1000, seed=0):
+          metallicity=None, av_max=None, model_error=0.0, draws=1000, seed=0):
     """Posterior summaries of (log_mass, log_age, A_V, Z) for every cluster of a catalogue.
 
     Args:
@@ -137,6 +144,10 @@ def infer(photometry, *, bands=None, distance_modulus=None, distance=None, ebv_f
             dust-free Magellanic Clouds: the flat A_V prior is truncated there (draws above it
             are rejected from Z_OVERSAMPLE x draws). It breaks the age-extinction degeneracy
             when the user knows the dust; too few admissible draws are flagged.
+        model_error: [mag] the simulator's own error per band, added in quadrature to every
+            photometric error (scalar, 0-0.3). 0 (the default) treats the catalogue as
+            simulated clusters; for real clusters :data:`MODEL_ERROR_REAL` (0.07 mag) is the
+            spread of our population colours around an independent model's (see its note).
         draws: posterior draws per cluster; seed: random seed.
 
     Returns:
@@ -161,6 +172,8 @@ def infer(photometry, *, bands=None, distance_modulus=None, distance=None, ebv_f
     ebv = per_cluster(ebv_foreground, n, "ebv_foreground")
     z_fixed = _check_metallicity(metallicity, n)
     av_limit = _check_av_max(av_max, n)
+    if not (np.ndim(model_error) == 0 and 0.0 <= float(model_error) <= 0.3):
+        raise ValueError(f"model_error must be a scalar error per band in [0, 0.3] mag, got {model_error!r}")
 
     column = [model.bands.index(b) for b in phot.bands]
     mag = np.zeros((n, k))
@@ -168,7 +181,7 @@ def infer(photometry, *, bands=None, distance_modulus=None, distance=None, ebv_f
     has = np.zeros((n, k), bool)
     coefficients = foreground_coefficients(tuple(phot.bands))
     mag[:, column] = phot.mag - dm[:, None] - R_V * ebv[:, None] * coefficients[None, :]
-    sigma[:, column] = phot.err
+    sigma[:, column] = np.minimum(np.hypot(phot.err, float(model_error)), SIGMA_RANGE[1])
     has[:, column] = phot.usable
 
     notes = [list(v) for v in phot.notes]

@@ -144,8 +144,24 @@ def test_av_max_truncates_the_extinction_prior():
         assert "av_max improbable" in low["flag"][i]
 
 
+def test_model_error_is_added_to_the_photometric_errors():
+    _, table = synthetic_catalogue(4, seed=13)
+    with_model_error = infer(table, distance_modulus=DM, model_error=0.15, draws=300, seed=2)
+    widened = table.copy()
+    for band in ("U", "B", "V", "R", "I"):
+        widened[f"{band}_err"] = np.minimum(np.hypot(np.maximum(table[f"{band}_err"], 0.01), 0.15), 0.5)
+    np.testing.assert_array_equal(with_model_error.meta["draws"].values,
+                                  infer(widened, distance_modulus=DM, draws=300, seed=2).meta["draws"].values)
+    exact = infer(table, distance_modulus=DM, draws=300, seed=2)
+    width = {name: np.asarray(t["log_age_q84"]) - np.asarray(t["log_age_q16"])
+             for name, t in (("exact", exact), ("model_error", with_model_error))}
+    assert np.median(width["model_error"]) > np.median(width["exact"])
+
+
 @pytest.mark.parametrize("kwargs, match", [
     (dict(distance_modulus=DM, av_max=-1.0), "av_max"),
+    (dict(distance_modulus=DM, model_error=-0.1), "model_error"),
+    (dict(distance_modulus=DM, model_error=[0.1, 0.2]), "model_error"),
     (dict(distance_modulus=DM, distance=50 * u.kpc), "exactly one"),
     (dict(), "exactly one"),
     (dict(distance=50.0), "Quantity"),
