@@ -315,6 +315,7 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="small, fast run that asserts thresholds")
     parser.add_argument("--sections", default="sbibm,ik,padded")
     parser.add_argument("--budgets", default="10000,100000")
+    parser.add_argument("--tasks", default="two_moons,gaussian_linear", help="sbibm tasks")
     parser.add_argument("--methods", default=None,
                         help="sbibm rows to run, labels separated by ';' (default: all)")
     parser.add_argument("--out", default="benchmarks/results/engine.json")
@@ -331,7 +332,7 @@ def main(argv=None):
         if args.quick:
             rows = run_sbibm(["two_moons"], [10_000], [1, 2], 2000, [], dict(steps=1500))
         else:
-            rows = run_sbibm(["two_moons", "gaussian_linear"], [int(b) for b in args.budgets.split(",")],
+            rows = run_sbibm(args.tasks.split(","), [int(b) for b in args.budgets.split(",")],
                              range(1, 11), 10_000, peers, {}, cache=args.out + ".sbibm.jsonl", variants=VARIANTS,
                              methods=args.methods.split(";") if args.methods else None)
         print("\n## sbibm: C2ST against reference posteriors (0.5 is perfect)\n")
