@@ -44,14 +44,20 @@ class IMF:
     """A tabulated IMF. Arrays share the grid ``ln_m`` (uniform in ln m, shape (n,)).
 
     ``phi``: dN/dm per Msun formed [Msun^-2]; ``n_above``: number of stars above m per Msun
-    formed; ``mean_mass``: mean stellar mass [Msun].
+    formed; ``m_below``: share of the formed mass in stars below m; ``mean_mass``: mean
+    stellar mass [Msun].
     """
 
     name: str
     ln_m: np.ndarray
     phi: np.ndarray
     n_above: np.ndarray
+    m_below: np.ndarray
     mean_mass: float
+
+    def mass_fraction_below(self, m) -> np.ndarray:
+        """Share of the mass formed that is in stars of initial mass below ``m`` [Msun]."""
+        return np.interp(np.log(m), self.ln_m, self.m_below)
 
     def number_above(self, m) -> np.ndarray:
         """Stars above mass ``m`` [Msun] per Msun formed."""
@@ -87,4 +93,6 @@ def get_imf(name: str = "kroupa") -> IMF:
     phi = dn_dm / total_mass
     pieces = 0.5 * (number_density[1:] + number_density[:-1]) * dln / total_mass
     n_above = np.concatenate([np.cumsum(pieces[::-1])[::-1], [0.0]])
-    return IMF(name=name, ln_m=ln_m, phi=phi, n_above=n_above, mean_mass=1.0 / n_above[0])
+    mass_pieces = 0.5 * (mass_density[1:] + mass_density[:-1]) * dln / total_mass
+    m_below = np.concatenate([[0.0], np.cumsum(mass_pieces)])
+    return IMF(name=name, ln_m=ln_m, phi=phi, n_above=n_above, m_below=m_below, mean_mass=1.0 / n_above[0])

@@ -13,13 +13,16 @@ from functools import lru_cache
 import numpy as np
 
 from astro.catalog import distance_moduli, per_cluster, read_photometry
+from astro.living_mass import living_mass_fraction
 from astro.model_check import library_chi2
 from astro.observe import SIGMA_RANGE, condition_vector
 
-__all__ = ["infer", "load_pretrained", "PARAMS", "QUANTILES", "MODEL_ERROR_REAL", "band_set_for",
+__all__ = ["infer", "load_pretrained", "PARAMS", "DERIVED", "QUANTILES", "MODEL_ERROR_REAL", "band_set_for",
            "foreground_coefficients"]
 
 PARAMS = ("log_mass", "log_age", "A_V", "Z")
+#: derived per draw: log10 of the present-day mass in living stars (astro.living_mass)
+DERIVED = ("log_mass_living",)
 QUANTILES = {"median": 0.5, "q16": 0.16, "q84": 0.84, "q025": 0.025, "q975": 0.975}
 R_V = 3.1
 Z_KERNEL_DEX = 0.1      # width of the log10 Z kernel that fixes the metallicity
@@ -87,9 +90,15 @@ def foreground_coefficients(bands: tuple) -> np.ndarray:
 
 
 def _summaries(draws: np.ndarray) -> dict:
-    """{"P_stat": (n,)} quantiles over draws (n, m, 4); NaN rows stay NaN."""
-    q = np.quantile(draws, list(QUANTILES.values()), axis=1)  # (5, n, 4)
-    return {f"{p}_{s}": q[i, :, j] for j, p in enumerate(PARAMS) for i, s in enumerate(QUANTILES)}
+    """{"P_stat": (n,)} quantiles over draws (n, m, 5) of PARAMS + DERIVED; NaN rows stay NaN."""
+    q = np.quantile(draws, list(QUANTILES.values()), axis=1)  # (5, n, 5)
+    return {f"{p}_{s}": q[i, :, j] for j, p in enumerate(PARAMS + DERIVED) for i, s in enumerate(QUANTILES)}
+
+
+def _with_living_mass(samples: np.ndarray) -> np.ndarray:
+    """Draws (n, m, 4) of PARAMS -> (n, m, 5) with log10 of the mass in living stars appended."""
+    living = samples[..., 0] + np.log10(living_mass_fraction(samples[..., 1], samples[..., 3]))
+    return np.concatenate([samples, living[..., None]], axis=-1)
 
 
 def _restrict(draws: np.ndarray, z_fixed, av_max, keep: int, rng: np.random.Generator):
@@ -124,6 +133,9 @@ def infer(photometry, *, bands=None, distance_modulus=None, distance=None, ebv_f
           metallicity=None, av_max=None, model_error=0.0, draws=1000, seed=0):
     """Posterior summaries of (log_mass, log_age, A_V, Z) for every cluster of a catalogue.
 
+    ``log_mass`` is the initial stellar mass (0.08-120 Msun formed); ``log_mass_living``,
+    derived per draw, the mass still in living stars today (what star counts measure).
+
     Args:
         photometry: astropy Table, pandas DataFrame or dict of columns (one row per cluster;
             a dict of scalars is one cluster): apparent Vega magnitudes in columns named by
@@ -152,8 +164,9 @@ def infer(photometry, *, bands=None, distance_modulus=None, distance=None, ebv_f
 
     Returns:
         astropy Table, one row per cluster: ``name``, ``band_set``, ``n_bands``,
-        ``distance_modulus``, for P in log_mass, log_age, A_V, Z the columns P_median, P_q16,
-        P_q84, P_q025, P_q975, ``chi2_min`` (library fit statistic per band) and ``flag``
+        ``distance_modulus``, for P in log_mass, log_age, A_V, Z and log_mass_living the
+        columns P_median, P_q16, P_q84, P_q025, P_q975, ``chi2_min`` (library fit statistic
+        per band) and ``flag``
         ("" when fine, else the reasons; rows that cannot be inferred have NaN summaries).
         ``table.meta["draws"]`` is the xarray DataArray of draws (cluster, draw, param).
     """
@@ -216,6 +229,7 @@ def infer(photometry, *, bands=None, distance_modulus=None, distance=None, ebv_f
             notes[i].append(f"not explained by the model: chi2/band {chi2[i]:.1f} > {model.chi2_threshold:.1f} "
                             "(worse than 99.9 % of simulated clusters)")
 
+    samples = _with_living_mass(samples)
     table = Table()
     table["name"] = phot.names
     table["band_set"] = [model.band_set] * n
@@ -227,8 +241,8 @@ def infer(photometry, *, bands=None, distance_modulus=None, distance=None, ebv_f
     table["flag"] = np.array(["; ".join(v) for v in notes], dtype=object).astype(str) if n else np.array([], str)
     table.meta["bands"] = list(phot.bands)
     table.meta["draws"] = xr.DataArray(samples, dims=("cluster", "draw", "param"),
-                                       coords={"cluster": phot.names, "param": list(PARAMS)},
-                                       attrs={"units": "log10 Msun, log10 yr, mag, mass fraction"})
+                                       coords={"cluster": phot.names, "param": list(PARAMS + DERIVED)},
+                                       attrs={"units": "log10 Msun, log10 yr, mag, mass fraction, log10 Msun"})
     return table
 
 

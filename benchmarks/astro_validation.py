@@ -90,7 +90,8 @@ def real_clusters(draws: int, max_av: float = 0.6) -> list[dict]:
     log_mass_err = raw["P17_e_mass"] / (raw["P17_mass"] * np.log(10))
     truths = [("log age vs P17 CMD", raw["P17_logt"], "log_age", raw["P17_e_logt"]),
               ("log age vs median of CMD ages", raw["logt_cmd_median"], "log_age", None),
-              ("log mass vs P17 CMD", np.log10(raw["P17_mass"]), "log_mass", log_mass_err)]
+              ("log initial mass vs P17 CMD", np.log10(raw["P17_mass"]), "log_mass", log_mass_err),
+              ("log living mass vs P17 CMD", np.log10(raw["P17_mass"]), "log_mass_living", log_mass_err)]
     settings = [("A_V 0-3 (trained)", dict()), (f"A_V <= {max_av} (MC dust)", dict(av_max=max_av)),
                 (f"A_V <= {max_av}, model error {MODEL_ERROR_REAL} mag",
                  dict(av_max=max_av, model_error=MODEL_ERROR_REAL))]

@@ -51,13 +51,17 @@ def test_shipped_estimators_are_small_and_evaluated():
 def test_summaries_ordered_and_draws_shaped(simulated):
     x, table, result = simulated
     assert len(result) == len(table)
-    for p in ("log_mass", "log_age", "A_V", "Z"):
+    for p in ("log_mass", "log_age", "A_V", "Z", "log_mass_living"):
         cols = [result[f"{p}_{s}"] for s in ("q025", "q16", "median", "q84", "q975")]
         for lo, hi in zip(cols[:-1], cols[1:]):
             assert np.all(np.asarray(lo) <= np.asarray(hi))
     draws = result.meta["draws"]
-    assert draws.dims == ("cluster", "draw", "param") and draws.shape == (60, 300, 4)
-    assert list(draws.param.values) == ["log_mass", "log_age", "A_V", "Z"]
+    assert draws.dims == ("cluster", "draw", "param") and draws.shape == (60, 300, 5)
+    assert list(draws.param.values) == ["log_mass", "log_age", "A_V", "Z", "log_mass_living"]
+    # the living mass of each draw is its initial mass less what has died by its age
+    d = draws.values
+    lost = d[..., 0] - d[..., 4]
+    assert np.all(lost >= 0) and np.all(lost[d[..., 1] > 9.5] > 0.2)
     assert set(result["band_set"]) == {"ubvri"}
 
 
