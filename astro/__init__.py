@@ -11,6 +11,7 @@ from astro.simulator import LEGUS_BANDS, ClusterSimulator, simulate_grid
 __all__ = ["photometry", "star_photometry", "available_bands", "parameter_ranges",
            "ClusterSimulator", "simulate_grid", "LEGUS_BANDS", "get_imf", "IMF_NAMES"]
 
-from astro.infer import infer  # noqa: E402  (pretrained estimators, issue 6)
+from astro.infer import MODEL_ERROR_REAL, infer  # noqa: E402  (pretrained estimators, issue 6)
+from astro.living_mass import living_mass_fraction  # noqa: E402
 
-__all__ += ["infer"]
+__all__ += ["infer", "MODEL_ERROR_REAL", "living_mass_fraction"]

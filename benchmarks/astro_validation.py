@@ -13,7 +13,7 @@ Sections (markdown tables; everything goes to one JSON file):
    draws convolved with the CMD fit's quoted error, since the reference is noisy); with the
    trained prior (A_V 0-3), with ``infer(..., av_max=0.6)`` (the Magellanic Cloud
    reddening E(B-V) ~ 0.1: Hunter et al. 2003 use 0.13 / 0.09), and with that and the
-   model error ``model_error=astro.infer.MODEL_ERROR_REAL`` (0.07 mag per band, fixed from
+   model error ``model_error=astro.MODEL_ERROR_REAL`` (0.07 mag per band, fixed from
    the BPASS comparison beforehand) added to the photometric errors.
 2. Calibration on freshly simulated clusters (not the training library): the paper's
    calibration error per parameter (target <= 1 %), SBC rank uniformity p-value.
