@@ -13,7 +13,8 @@ import numpy as np
 
 __all__ = ["corner_plot", "colour_plots", "stacked_age_posteriors", "model_tracks"]
 
-LABELS = {"log_mass": r"log $M/M_\odot$", "log_age": r"log age/yr", "A_V": r"$A_V$", "Z": "Z"}
+LABELS = {"log_mass": r"log $M/M_\odot$", "log_age": r"log age/yr", "A_V": r"$A_V$", "Z": "Z",
+          "log_mass_living": r"log $M_{\rm living}/M_\odot$"}
 
 
 def corner_plot(draws, title: str = ""):
