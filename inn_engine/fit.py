@@ -30,8 +30,8 @@ _TRAIN_KEYS = {f.name for f in fields(TrainConfig)}
 # ensemble of SMALL_DATA_MEMBERS default spline networks and one of SMALL_BUDGET networks, and
 # keeps the one with the lower validation loss: on sbibm at 10^4 simulations the spline
 # network is far better on two_moons (C2ST 0.546 vs 0.618) and far worse on the 10-D
-# gaussian_linear (0.574 vs 0.525), where it overfits; averaging 3 spline networks took
-# two_moons from 0.546 to 0.539 (5 affine ones took gaussian_linear from 0.525 to 0.513).
+# gaussian_linear (0.574 vs 0.525), where it overfits; ensembles of 3 took two_moons from
+# 0.546 to 0.539 and gaussian_linear from 0.525 to 0.515 (benchmarks/engine.py).
 SELECT_BELOW = 20_000
 SMALL_DATA_MEMBERS = 3
 SMALL_BUDGET = {"network": dict(coupling="affine", n_blocks=4, hidden=64),
