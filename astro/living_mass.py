@@ -35,7 +35,7 @@ def living_mass_fraction(log_age, metallicity, imf: str = "kroupa") -> np.ndarra
 
     The share at the table nodes (the IMF's mass fraction below m_remnant(Z, age)) is
     interpolated bilinearly in (log10 Z, log age) and clamped to the tables' range; the age
-    nodes are evenly spaced, so a draw's cell is found by arithmetic (10^7 draws take ~1 s).
+    nodes are evenly spaced, so a draw's cell is found by arithmetic (10^7 draws: ~2 s).
     """
     iso = load_isochrones()
     fraction = _node_fractions(imf)
