@@ -187,7 +187,7 @@ def test_default_fit_on_small_data_keeps_the_better_of_two_ensembles():
     from inn_engine.fit import SMALL_DATA_MEMBERS
 
     x, y = _gaussian_problem(2000, seed=3)
-    est = inn_engine.fit(x, y, seed=0, steps=300, progress=False)
+    est = inn_engine.fit(x, y, seed=0, steps=150, progress=False)
     selection = est.metadata["training"]["selection"]
     assert [c["model"].get("coupling", "spline") for c in selection] == ["spline", "affine"]
     assert [c["model"]["n_members"] for c in selection] == [SMALL_DATA_MEMBERS] * 2
