@@ -26,13 +26,15 @@ from inn_engine.transforms import BoundTransform, Standardizer
 __all__ = ["fit", "fit_grid", "default_train_config", "data_sha256"]
 
 _TRAIN_KEYS = {f.name for f in fields(TrainConfig)}
-# Below this many training pairs a default ``fit(model="cinn")`` trains two candidates, an
-# ensemble of SMALL_DATA_MEMBERS default spline networks and one of SMALL_BUDGET networks, and
-# keeps the one with the lower validation loss: on sbibm at 10^4 simulations the spline
-# network is far better on two_moons (C2ST 0.546 vs 0.618) and far worse on the 10-D
-# gaussian_linear (0.574 vs 0.525), where it overfits; ensembles of 3 took two_moons from
-# 0.546 to 0.539 and gaussian_linear from 0.525 to 0.515 (benchmarks/engine.py).
-SELECT_BELOW = 20_000
+# A default ``fit(model="cinn")`` trains two candidates, the default spline network and
+# SMALL_BUDGET, and keeps the one with the lower validation loss: on sbibm the spline network
+# is far better on two_moons (C2ST 0.546 vs 0.618 at 10^4 simulations) and worse on the 10-D
+# gaussian_linear (0.574 vs 0.525 at 10^4; 0.532 at 10^5, where zuko reached 0.513), where
+# it overfits. Below ENSEMBLE_BELOW training pairs each candidate is an ensemble of
+# SMALL_DATA_MEMBERS networks: that took two_moons from 0.546 to 0.539 and gaussian_linear
+# from 0.525 to 0.515 at 10^4 (benchmarks/engine.py). The SMALL_BUDGET network stops early
+# and costs a small fraction of the spline network's training.
+ENSEMBLE_BELOW = 20_000
 SMALL_DATA_MEMBERS = 3
 SMALL_BUDGET = {"network": dict(coupling="affine", n_blocks=4, hidden=64),
                 "training": dict(weight_decay=1e-3, batch_size=512, eval_every=25, patience=40)}
@@ -154,11 +156,12 @@ def fit(x, y, model: str = "cinn", *, seed: int = 0, bounds=None, simulator: Sim
             ``coupling``) and :class:`~inn_engine.train.TrainConfig` fields (``steps``,
             ``batch_size``, ``lr``, ``checkpoint_dir``, ``patience``, ``progress``, ...).
 
-    With ``model="cinn"``, no network options, no ``checkpoint_dir`` and fewer than
-    :data:`SELECT_BELOW` training pairs, two candidates are trained, each an ensemble
-    (:class:`~inn_engine.ensemble.EnsembleINN`) of :data:`SMALL_DATA_MEMBERS` cINNs: of the
-    default spline network and of :data:`SMALL_BUDGET`; the one with the lower validation
-    loss (the mixture's NLL) is returned (``metadata['training']['selection']``).
+    With ``model="cinn"``, no network options, no ``checkpoint_dir`` and a validation split,
+    two candidates are trained, the default spline network and :data:`SMALL_BUDGET`, and
+    the one with the lower validation loss is returned (``metadata['training']['selection']``).
+    Below :data:`ENSEMBLE_BELOW` training pairs each candidate is an ensemble
+    (:class:`~inn_engine.ensemble.EnsembleINN`) of :data:`SMALL_DATA_MEMBERS` cINNs, compared
+    by the mixture's NLL.
 
     Returns:
         The trained :class:`~inn_engine.estimator.Estimator`; ``metadata['training']`` holds
@@ -186,11 +189,13 @@ def fit(x, y, model: str = "cinn", *, seed: int = 0, bounds=None, simulator: Sim
     if simulator is not None:
         info.setdefault("simulator", simulator.metadata())
     candidates = [(model, model_options, train_options)]
-    if model == "cinn" and not model_options and n_val > 0 and len(train_idx) < SELECT_BELOW \
-            and "checkpoint_dir" not in train_options:
-        members = dict(n_members=SMALL_DATA_MEMBERS)
-        candidates = [("ensemble", members, train_options),
-                      ("ensemble", {**members, **SMALL_BUDGET["network"]}, {**SMALL_BUDGET["training"], **train_options})]
+    if model == "cinn" and not model_options and n_val > 0 and "checkpoint_dir" not in train_options:
+        small = (SMALL_BUDGET["network"], {**SMALL_BUDGET["training"], **train_options})
+        if len(train_idx) < ENSEMBLE_BELOW:
+            members = dict(n_members=SMALL_DATA_MEMBERS)
+            candidates = [("ensemble", members, train_options), ("ensemble", {**members, **small[0]}, small[1])]
+        else:
+            candidates.append(("cinn", *small))
     fitted = [_train_estimator(m_name, m_opts, t_opts, seed, labels, x_transform, x_scaler, y_scaler,
                                (xs[train_idx], ys[train_idx]), (xs[val_idx], ys[val_idx]), len(train_idx),
                                copy.deepcopy(info))

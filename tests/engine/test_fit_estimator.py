@@ -183,7 +183,10 @@ def test_ensemble_is_the_mixture_of_its_members(tmp_path):
         inn_engine.fit(x, y, model="ensemble", n_members=1, steps=10)
 
 
-def test_default_fit_on_small_data_keeps_the_better_of_two_ensembles():
+def test_default_fit_keeps_the_better_of_two_networks_ensembled_on_small_data(monkeypatch):
+    import importlib
+
+    fit_module = importlib.import_module("inn_engine.fit")  # the package's ``fit`` is the function
     from inn_engine.fit import SMALL_DATA_MEMBERS
 
     x, y = _gaussian_problem(2000, seed=3)
@@ -194,6 +197,11 @@ def test_default_fit_on_small_data_keeps_the_better_of_two_ensembles():
     assert len(est.model.members) == SMALL_DATA_MEMBERS
     assert est.metadata["training"]["best_val"] == min(c["best_val"] for c in selection)
     assert est.model.config == selection[int(np.argmin([c["best_val"] for c in selection]))]["model"]
+    # on more data the same two networks compete, one each
+    monkeypatch.setattr(fit_module, "ENSEMBLE_BELOW", 1000)
+    single = inn_engine.fit(x, y, seed=0, steps=50, progress=False)
+    assert [c["model"].get("coupling") for c in single.metadata["training"]["selection"]] == ["spline", "affine"]
+    assert not hasattr(single.model, "members")
     # any network option is the caller's choice: one network, no selection
     chosen = inn_engine.fit(x, y, seed=0, steps=50, n_blocks=2, progress=False)
     assert "selection" not in chosen.metadata["training"]
