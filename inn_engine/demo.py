@@ -58,7 +58,8 @@ def main(argv=None) -> dict:
     rng = np.random.default_rng(0)
     x = sim.sample_prior(20_000, rng)
     y = sim.simulate(x, rng)
-    print(f"training a cINN on {len(x)} simulated arms ({args.steps} steps)...", flush=True)
+    print(f"training the default estimator (fit picks between two cINN ensembles) on {len(x)} simulated arms "
+          f"({args.steps} steps each)...", flush=True)
     est = inn_engine.fit(x, y, simulator=sim, seed=0, steps=args.steps, batch_size=256)
     target = np.array([1.5, 0.3])
     post = est.posterior(target[None], n=4000, seed=0)
