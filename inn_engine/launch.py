@@ -17,6 +17,7 @@ Only rank 0 should write results (the estimator, checkpoints).
 from __future__ import annotations
 
 import os
+import sys
 import json
 import socket
 import tempfile
@@ -27,7 +28,7 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-__all__ = ["launch", "init_from_env", "default_backend", "free_port", "is_rank_zero"]
+__all__ = ["launch", "init_from_env", "leave_process_group", "default_backend", "free_port", "is_rank_zero"]
 
 
 def default_backend() -> str:
@@ -83,9 +84,25 @@ def _worker(rank: int, nproc: int, port: int, backend: str, threads: int, fn: Ca
         if rank == 0:
             with open(result_file, "w") as f:
                 json.dump(value, f)
-        dist.barrier()  # no rank tears gloo down while another still talks to it (SIGABRT otherwise)
-    finally:
+    except BaseException:
         dist.destroy_process_group()
+        raise
+    leave_process_group()
+
+
+def leave_process_group() -> None:
+    """Wait for every rank, tear the process group down and end this spawned process at once.
+
+    The end skips the interpreter's finalisation (``os._exit(0)`` after flushing the output):
+    on a loaded CI machine a spawned gloo rank, its work done, once died with SIGABRT
+    ("terminate called without an active exception", a C++ thread still joinable when
+    destroyed) while the interpreter was shutting down.
+    """
+    dist.barrier()  # no rank tears gloo down while another still talks to it
+    dist.destroy_process_group()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def launch(fn: Callable, nproc: int, args: tuple = (), *, backend: str | None = None,

@@ -8,6 +8,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from inn_engine.cinn import ConditionalINN
+from inn_engine.launch import leave_process_group
 from inn_engine.padded import PaddedINN
 from inn_engine.train import TrainConfig, train
 
@@ -97,8 +98,7 @@ def _ddp_worker(rank, world, init_file, out_file):
                                             checkpoint_dir=os.path.dirname(out_file), checkpoint_every=10))
     if rank == 0:
         torch.save(model.state_dict(), out_file)
-    dist.barrier()  # no rank tears gloo down while another still talks to it (SIGABRT otherwise)
-    dist.destroy_process_group()
+    leave_process_group()
 
 
 def test_two_gloo_processes_match_one_process(tmp_path):
