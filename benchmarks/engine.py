@@ -38,12 +38,13 @@ from report import markdown_table, write_json  # noqa: E402
 OURS = dict(model="cinn")
 # fit's default picks the better of the spline and the SMALL_BUDGET network on validation
 # (3-member ensembles of each below 20,000 pairs; inn_engine.fit); the variants show each
-# candidate alone as one network, the affine one with a longer patience, and 3- and 5-ensembles
+# candidate alone as one network, the affine one with a longer patience (and a lower learning rate), and 3- and 5-ensembles
 # of SMALL_BUDGET networks
 SMALL_BUDGET = {**FIT_SMALL_BUDGET["network"], **FIT_SMALL_BUDGET["training"]}
 VARIANTS = {"innfer cINN, one spline network": dict(coupling="spline"),
             "innfer cINN, affine 4x64, wd 1e-3": SMALL_BUDGET,
             "innfer cINN, affine 4x64, wd 1e-3, patience 200": dict(SMALL_BUDGET, patience=200),
+            "innfer cINN, affine 4x64, wd 1e-3, patience 200, lr 5e-4": dict(SMALL_BUDGET, patience=200, lr=5e-4),
             "innfer ensemble of 3 (same members)": dict(SMALL_BUDGET, model="ensemble", n_members=3),
             "innfer ensemble of 5 (same members)": dict(SMALL_BUDGET, model="ensemble", n_members=5)}
 
