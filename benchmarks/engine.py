@@ -38,8 +38,8 @@ from report import markdown_table, write_json  # noqa: E402
 OURS = dict(model="cinn")
 # fit's default picks the better of the spline and the SMALL_BUDGET network on validation
 # (3-member ensembles of each below 20,000 pairs; inn_engine.fit); the variants show each
-# candidate alone as one network, the affine one with a longer patience (and a lower learning rate), and 3- and 5-ensembles
-# of SMALL_BUDGET networks
+# candidate alone as one network, the affine one with a longer patience (and a lower learning
+# rate), and 3- and 5-ensembles of SMALL_BUDGET networks
 SMALL_BUDGET = {**FIT_SMALL_BUDGET["network"], **FIT_SMALL_BUDGET["training"]}
 VARIANTS = {"innfer cINN, one spline network": dict(coupling="spline"),
             "innfer cINN, affine 4x64, wd 1e-3": SMALL_BUDGET,
