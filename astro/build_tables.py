@@ -224,10 +224,28 @@ def _sedfit_kurucz_path() -> Path:
     return Path(list(spec.submodule_search_locations)[0]) / "sed_kurucz.p"
 
 
+class _DataOnlyUnpickler(pickle.Unpickler):
+    """Unpickles only the data classes SEDFit's grid is made of (numpy arrays, an astropy Table
+    and Quantity with their units); any other global, e.g. a callable that would run code while
+    loading, is refused."""
+
+    ALLOWED = {("astropy.table.column", "Column"), ("astropy.table.table", "Table"),
+               ("astropy.units.core", "CompositeUnit"), ("astropy.units.core", "IrreducibleUnit"),
+               ("astropy.units.core", "PrefixUnit"), ("astropy.units.core", "Unit"),
+               ("astropy.units.core", "_recreate_irreducible_unit"), ("astropy.units.quantity", "Quantity"),
+               ("collections", "OrderedDict"), ("numpy", "dtype"), ("numpy", "ndarray"),
+               ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct")}
+
+    def find_class(self, module: str, name: str):
+        if (module, name) not in self.ALLOWED:
+            raise pickle.UnpicklingError(f"SEDFit grid: {module}.{name} is not one of the data classes allowed")
+        return super().find_class(module, name)
+
+
 def load_castelli_kurucz():
     """The SEDFit Castelli-Kurucz grid: wavelength (A), log10 surface F_lambda, teff, logg, feh."""
     with bz2.BZ2File(_sedfit_kurucz_path(), "rb") as fh:
-        log_lam_flam, table, wavelength = pickle.load(fh)  # trusted sdist data, build time only
+        log_lam_flam, table, wavelength = _DataOnlyUnpickler(fh).load()  # the sdist ships it as a pickle
     wave = np.asarray(wavelength.to_value("Angstrom"), float)
     log_flam = np.asarray(log_lam_flam, float) - np.log10(wave)
     return (wave, log_flam, np.asarray(table["teff"], float), np.asarray(table["logg"], float),
