@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from inn_engine.simulator import Observable, Simulator, as_generator
+from inn_engine.simulator import Observable, Simulator
 
-from astro.population import photometry
 from astro.simulator import ClusterSimulator
 
 __all__ = ["ClusterLibrarySimulator"]
@@ -39,9 +38,7 @@ class ClusterLibrarySimulator(Simulator):
 
     def simulate(self, x, rng=None) -> np.ndarray:
         """(n, K) absolute magnitudes of one stochastic realisation per row of x (n, 4)."""
-        x = self.check_x(x)
-        return photometry(x[:, 0], x[:, 1], x[:, 2], x[:, 3], self.bands, stochastic=True,
-                          seed=as_generator(rng), system="vega", imf=self.imf)
+        return self._prior.true_magnitudes(x, rng)
 
     def metadata(self) -> dict:
         meta = super().metadata()

@@ -12,10 +12,16 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["LIBRARY_FLOOR", "FLAG_QUANTILE", "library_chi2"]
+from astro.observe import observe
+
+__all__ = ["LIBRARY_FLOOR", "FLAG_QUANTILE", "LIBRARY_FILE", "REFERENCE_SIZE", "library_chi2", "flag_threshold",
+           "library_bytes", "read_library"]
 
 LIBRARY_FLOOR = 0.05  # mag
 FLAG_QUANTILE = 0.999
+LIBRARY_FILE = "library.safetensors"  # the reference library's name inside an estimator directory
+REFERENCE_SIZE = 20_000  # clusters in the reference library
+THRESHOLD_SAMPLE = 5000  # held-out clusters whose statistic sets the flag threshold
 
 
 def library_chi2(mag, sigma, has, library_mag, block: int = 2048) -> np.ndarray:
@@ -38,3 +44,31 @@ def library_chi2(mag, sigma, has, library_mag, block: int = 2048) -> np.ndarray:
     n_bands = has.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(n_bands > 0, np.maximum(out, 0.0) / n_bands, np.nan)
+
+
+def flag_threshold(true_mag, reference_mag, seed: int = 2) -> float:
+    """The :data:`FLAG_QUANTILE` of :func:`library_chi2` over one noisy, masked observation
+    (:func:`astro.observe.observe`) of each noise-free cluster ``true_mag`` (n, K), clusters
+    that are not in the reference library ``reference_mag`` (N, K)."""
+    y = observe(true_mag, np.random.default_rng(seed))
+    k = np.shape(true_mag)[1]
+    stat = library_chi2(y[:, :k], y[:, k:2 * k], y[:, 2 * k:] > 0.5, reference_mag)
+    return float(np.nanquantile(stat, FLAG_QUANTILE))
+
+
+def library_bytes(x, true_mag, bands) -> bytes:
+    """The reference library file (safetensors bytes, float32): x (N, 4) = (log_mass, log_age,
+    A_V, Z) and M (N, K) = noise-free absolute magnitudes in ``bands``."""
+    from safetensors.numpy import save
+
+    return save({"x": np.asarray(x, np.float32), "M": np.asarray(true_mag, np.float32)},
+                metadata={"about": f"{len(x)} simulated clusters: x = (log_mass, log_age, A_V, Z), M = noise-free "
+                                   "absolute magnitudes, bands " + " ".join(bands)})
+
+
+def read_library(path) -> tuple[np.ndarray, np.ndarray]:
+    """(x (N, 4), M (N, K)) float64 from a reference library file."""
+    from safetensors.numpy import load_file
+
+    library = load_file(str(path))
+    return library["x"].astype(float), library["M"].astype(float)

@@ -1,12 +1,15 @@
-"""The star-cluster forward model as an :class:`inn_engine.Simulator`, and its grids."""
-from __future__ import annotations
+"""The star-cluster forward model as an :class:`inn_engine.Simulator`, and its grids.
 
-import math
+One observation model (:mod:`astro.observe`) serves the grids of ``innfer simulate astro``,
+``astro.train`` and the shipped estimators.
+"""
+from __future__ import annotations
 
 import numpy as np
 
 from inn_engine.simulator import Observable, Parameter, Simulator, as_generator
 
+from astro.observe import ALL_BANDS_PROBABILITY, MISSING_PROBABILITY, SIGMA_RANGE, observe
 from astro.population import DEFAULT_MAX_STOCHASTIC_STARS, available_bands, parameter_ranges, photometry
 
 __all__ = ["ClusterSimulator", "simulate_grid", "LEGUS_BANDS"]
@@ -15,7 +18,7 @@ LEGUS_BANDS = ("F275W", "F336W", "F438W", "F555W", "F814W")
 
 
 class ClusterSimulator(Simulator):
-    """Star cluster (log M, log age, A_V, Z) -> noisy multi-band photometry.
+    """Star cluster (log M, log age, A_V, Z) -> noisy, incomplete multi-band photometry.
 
     Parameters x (columns, prior):
       ``log_mass``  log10 initial stellar mass [Msun], flat on [2, 7];
@@ -25,49 +28,38 @@ class ClusterSimulator(Simulator):
                     tabulated range [0.002, 0.03].
     Any of these ranges can be narrowed with ``priors={"log_age": (7, 9), ...}``.
 
-    Observation y, for bands b_1..b_K (``bands``), has 3K columns in this order:
-      ``mag_<b>``    (K columns) observed magnitude = photometry(x) + ``distance_modulus``
-                     + sigma_b * N(0, 1); 0.0 where the band is missing;
-      ``sigma_<b>``  (K columns) the 1-sigma photometric error of that band [mag], drawn
-                     log-uniform in ``sigma_range`` per cluster and band; 0.0 where missing;
-      ``has_<b>``    (K columns) 1.0 when the band was observed, 0.0 when missing.
+    Observation y, for bands b_1..b_K (``bands``), is the conditioning vector of
+    :mod:`astro.observe` (3K columns), the observation model of the shipped estimators:
+      ``mag_<b>``    (K columns) ABSOLUTE magnitude + sigma_b * N(0, 1); 0.0 where missing;
+      ``sigma_<b>``  (K columns) the 1-sigma error [mag], log-uniform in
+                     :data:`astro.observe.SIGMA_RANGE` per cluster and band; 0.0 where missing;
+      ``has_<b>``    (K columns) 1.0 when the band was observed, 0.0 when missing (every band
+                     for 40 % of clusters, else each missing with probability 0.3, >= 1 kept).
     An estimator conditions on all 3K columns, so it learns the posterior for the error
-    bars and the set of bands of each observation. Each band is missing independently with
-    probability ``missing_probability`` (at least ``min_bands`` are always kept).
+    bars and the set of bands of each observation; ``astro.infer`` turns apparent
+    magnitudes into absolute ones with the distance modulus.
 
-    The true magnitudes come from :func:`astro.photometry` (stochastic IMF sampling by
-    default, ``system`` Vega or AB). The simulator holds only small settings; the stellar
-    tables are cached per process, so it pickles cheaply for dask workers.
+    The true magnitudes (:meth:`true_magnitudes`) come from :func:`astro.photometry`
+    (stochastic IMF sampling by default, ``system`` Vega or AB). The simulator holds only
+    small settings; the stellar tables are cached per process, so it pickles cheaply for
+    dask workers.
     """
 
-    def __init__(self, bands=LEGUS_BANDS, *, system="vega", distance_modulus=0.0,
-                 sigma_range=(0.02, 0.3), missing_probability=0.0, min_bands=2, stochastic=True,
-                 imf="kroupa", max_stochastic_stars=DEFAULT_MAX_STOCHASTIC_STARS, priors=None):
+    def __init__(self, bands=LEGUS_BANDS, *, system="vega", stochastic=True, imf="kroupa",
+                 max_stochastic_stars=DEFAULT_MAX_STOCHASTIC_STARS, priors=None):
         bands = (bands,) if isinstance(bands, str) else tuple(bands)
         unknown = [b for b in bands if b not in available_bands()]
         if not bands or unknown or len(set(bands)) != len(bands):
             raise ValueError(f"bands must be distinct names from {list(available_bands())}, got {bands}")
-        if not (isinstance(distance_modulus, (int, float)) and math.isfinite(distance_modulus)):
-            raise ValueError(f"distance_modulus must be a finite number [mag], got {distance_modulus!r}")
-        lo, hi = (float(v) for v in sigma_range)
-        if not 0 < lo <= hi:
-            raise ValueError(f"sigma_range must be (low, high) with 0 < low <= high [mag], got {sigma_range!r}")
-        if not 0.0 <= missing_probability < 1.0:
-            raise ValueError(f"missing_probability must lie in [0, 1), got {missing_probability!r}")
-        if not (isinstance(min_bands, int) and 1 <= min_bands <= len(bands)):
-            raise ValueError(f"min_bands must be an integer in [1, {len(bands)}], got {min_bands!r}")
         self.bands = bands
         self.system = system
-        self.distance_modulus = float(distance_modulus)
-        self.sigma_range = (lo, hi)
-        self.missing_probability = float(missing_probability)
-        self.min_bands = min_bands
         self.stochastic = bool(stochastic)
         self.imf = imf
         self.max_stochastic_stars = int(max_stochastic_stars)
         self.parameters = self._parameters(priors or {})
         self.observables = tuple(
-            [Observable(f"mag_{b}", "mag", f"observed {system} magnitude in {b}; 0 if missing") for b in bands]
+            [Observable(f"mag_{b}", "mag", f"absolute {system} magnitude in {b} with its noise; 0 if missing")
+             for b in bands]
             + [Observable(f"sigma_{b}", "mag", f"1-sigma photometric error in {b}; 0 if missing") for b in bands]
             + [Observable(f"has_{b}", "", f"1 if {b} was observed, 0 if missing") for b in bands])
         photometry(3.0, 8.0, 0.0, 0.02, bands, stochastic=False, system=system, imf=imf)  # validates
@@ -105,39 +97,25 @@ class ClusterSimulator(Simulator):
         x[:, 3] = 10 ** rng.uniform(np.log10(b[3, 0]), np.log10(b[3, 1]), size=n)
         return x
 
-    def simulate(self, x, rng=None) -> np.ndarray:
-        """Noisy observations (n, 3K) for parameter rows x (n, 4); layout in the class doc."""
+    def true_magnitudes(self, x, rng=None) -> np.ndarray:
+        """Noise-free absolute magnitudes (n, K) of one (stochastic) realisation per row of x (n, 4);
+        inf where a cluster has no star shining in a band."""
         x = self.check_x(x)
-        rng = as_generator(rng)
-        n, k = len(x), len(self.bands)
-        true = photometry(x[:, 0], x[:, 1], x[:, 2], x[:, 3], self.bands, stochastic=self.stochastic,
-                          seed=rng, system=self.system, imf=self.imf,
+        return photometry(x[:, 0], x[:, 1], x[:, 2], x[:, 3], self.bands, stochastic=self.stochastic,
+                          seed=as_generator(rng), system=self.system, imf=self.imf,
                           max_stochastic_stars=self.max_stochastic_stars)
-        lo, hi = self.sigma_range
-        sigma = np.exp(rng.uniform(np.log(lo), np.log(hi), size=(n, k)))
-        observed = true + self.distance_modulus + sigma * rng.standard_normal((n, k))
-        has = self._band_mask(n, k, rng)
-        return np.concatenate([np.where(has, observed, 0.0), np.where(has, sigma, 0.0),
-                               has.astype(float)], axis=1)
 
-    def _band_mask(self, n, k, rng) -> np.ndarray:
-        """(n, k) bool: observed bands, each missing with missing_probability, >= min_bands kept."""
-        has = rng.random((n, k)) >= self.missing_probability
-        short = has.sum(axis=1) < self.min_bands
-        if np.any(short):
-            # keep a random set of min_bands bands for the rows that lost too many
-            order = np.argsort(rng.random((int(short.sum()), k)), axis=1)[:, :self.min_bands]
-            fill = np.zeros((int(short.sum()), k), bool)
-            np.put_along_axis(fill, order, True, axis=1)
-            has[short] = has[short] | fill
-        return has
+    def simulate(self, x, rng=None) -> np.ndarray:
+        """Noisy, masked observations (n, 3K) for parameter rows x (n, 4); layout in the class doc."""
+        rng = as_generator(rng)
+        return observe(self.true_magnitudes(x, rng), rng)
 
     def metadata(self) -> dict:
         meta = super().metadata()
-        meta.update(bands=list(self.bands), system=self.system, distance_modulus=self.distance_modulus,
-                    sigma_range=list(self.sigma_range), missing_probability=self.missing_probability,
-                    min_bands=self.min_bands, stochastic=self.stochastic, imf=self.imf,
-                    max_stochastic_stars=self.max_stochastic_stars)
+        meta.update(bands=list(self.bands), system=self.system, magnitudes="absolute", stochastic=self.stochastic,
+                    imf=self.imf, max_stochastic_stars=self.max_stochastic_stars,
+                    observation={"sigma_range": list(SIGMA_RANGE), "all_bands_probability": ALL_BANDS_PROBABILITY,
+                                 "missing_probability": MISSING_PROBABILITY})
         return meta
 
 
@@ -155,5 +133,8 @@ def simulate_grid(n, path=None, *, simulator=None, seed=0, chunk_size=10_000, sc
         raise ValueError(f"pass either simulator or simulator options, not both: {sorted(simulator_options)}")
     if simulator is None:
         simulator = ClusterSimulator(**simulator_options)
+    from astro.domain import DOMAIN
+
+    attrs = {"domain": DOMAIN.name, **DOMAIN.grid_attrs(simulator), **(attrs or {})}
     return engine_simulate_grid(simulator, n, path, seed=seed, chunk_size=chunk_size, scheduler=scheduler,
                                 n_workers=n_workers, progress=progress, attrs=attrs)

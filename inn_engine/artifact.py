@@ -34,14 +34,25 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def write_artifact(path: str | os.PathLike, state_dict: dict, metadata: dict) -> Path:
-    """Write weights and metadata into directory ``path`` (created if needed); returns it."""
+def write_artifact(path: str | os.PathLike, state_dict: dict, metadata: dict,
+                   side_files: dict[str, bytes] | None = None) -> Path:
+    """Write weights, ``side_files`` (name -> bytes, e.g. a domain's side models) and metadata
+    into directory ``path`` (created if needed); returns it. The SHA-256 of the weights and of
+    every side file is recorded in the metadata and checked by :func:`read_artifact`."""
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().cpu().contiguous().clone() for k, v in state_dict.items()}
     weights = path / WEIGHTS
     save_file(tensors, str(weights))
     meta = dict(metadata)
+    digests = {}
+    for name, data in (side_files or {}).items():
+        if Path(name).name != name or name in (WEIGHTS, METADATA):
+            raise ValueError(f"side file name {name!r} must be a plain file name other than {WEIGHTS}, {METADATA}")
+        (path / name).write_bytes(data)
+        digests[name] = hashlib.sha256(data).hexdigest()
+    if digests:
+        meta["side_files"] = digests
     meta.update(format=FORMAT, format_version=FORMAT_VERSION, weights_sha256=sha256_file(weights))
     tmp = path / (METADATA + ".tmp")
     tmp.write_text(json.dumps(meta, indent=1, sort_keys=True))
@@ -72,8 +83,21 @@ def read_artifact(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dic
     if actual != meta.get("weights_sha256"):
         raise ArtifactError(f"{weights}: SHA-256 {actual[:12]}... does not match the metadata's "
                             f"{str(meta.get('weights_sha256'))[:12]}...: the weights are truncated or were modified")
+    _check_side_files(path, meta.get("side_files", {}))
     try:
         state = load_file(str(weights))
     except Exception as err:
         raise ArtifactError(f"{weights} cannot be read as safetensors ({err})") from err
     return state, meta
+
+
+def _check_side_files(path: Path, digests) -> None:
+    """Every side file the metadata lists exists with its recorded SHA-256, or ArtifactError."""
+    if not isinstance(digests, dict):
+        raise ArtifactError(f"{path / METADATA}: 'side_files' must map file names to SHA-256 digests")
+    for name, digest in digests.items():
+        file = path / str(name)
+        if Path(str(name)).name != name or not file.is_file():
+            raise ArtifactError(f"{path}: missing side file {name!r} listed in {METADATA}")
+        if sha256_file(file) != digest:
+            raise ArtifactError(f"{file}: SHA-256 does not match {METADATA}: the file is truncated or was modified")

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import click
 
+from inn_engine.cli_simulate import SimulateGroup
+
 __all__ = ["main"]
 
 
@@ -51,15 +53,6 @@ def _existing_grid(ctx, param, value):
     return value
 
 
-def _bands(ctx, param, value):
-    if value is None:
-        return None
-    bands = tuple(b.strip() for b in value.split(",") if b.strip())
-    if not bands:
-        raise click.BadParameter(f"expected comma-separated band names, got {value!r}")
-    return bands
-
-
 def _model_options(ctx, param, values):
     options = {}
     for item in values:
@@ -84,43 +77,10 @@ def main():
     """innfer: full posteriors p(x | y) of inverse problems with invertible neural networks."""
 
 
-@main.command()
-@click.argument("domain", metavar="DOMAIN", type=click.Choice(["oximetry", "astro", "toy-ik", "toy-8modes"]))
-@click.option("--n", "n", type=int, required=True, callback=_positive, help="Rows (simulations) in the grid.")
-@click.option("--out", type=click.Path(file_okay=False), required=True,
-              help="The grid's .zarr directory; rerunning the same command resumes it.")
-@click.option("--prior", type=click.Choice(["colon", "generic"]), default=None,
-              help="oximetry: tissue prior [default: colon].")
-@click.option("--camera", type=click.Path(exists=True, dir_okay=False), default=None,
-              help="oximetry: camera file, CSV 'wavelength_nm,<band>,...' of responses or JSON "
-                   "{centres_nm, fwhm_nm, shape} [default: the paper's 8 bands].")
-@click.option("--snr", type=float, default=None, help="oximetry: signal-to-noise ratio [default: 10].")
-@click.option("--bands", callback=_bands, default=None,
-              help="astro: comma-separated filter names, e.g. F336W,F438W,F555W [default: LEGUS 5 bands].")
-@click.option("--labels", type=click.Choice(["all", "some"]), default=None,
-              help="toy-8modes: 8 distinct labels or the paper's merged 'some' [default: all].")
-@click.option("--scheduler", default=None, metavar="ADDRESS",
-              help="A dask scheduler, e.g. tcp://host:8786, whose workers see --out [default: a local cluster].")
-@click.option("--workers", type=int, default=2, show_default=True, callback=_positive,
-              help="Worker processes of the local dask cluster (1: in this process).")
-@click.option("--chunk-size", type=int, default=10_000, show_default=True, callback=_positive,
-              help="Rows per chunk (the unit of work, storage and resumption).")
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed of the grid.")
-@_progress_option
-def simulate(domain, n, out, prior, camera, snr, bands, labels, scheduler, workers, chunk_size, seed, progress):
-    """Simulate a training grid of DOMAIN (oximetry, astro, toy-ik, toy-8modes) into a zarr store."""
-    from inn_engine.cli_simulate import DOMAIN_OPTIONS, make_grid
-
-    given = {"prior": prior, "camera": camera, "snr": snr, "bands": bands, "labels": labels}
-    for name, value in given.items():
-        if value is not None and name not in DOMAIN_OPTIONS[domain]:
-            raise click.BadParameter(f"applies to {sorted(d for d, o in DOMAIN_OPTIONS.items() if name in o)} "
-                                     f"only, not {domain}", param_hint=f"--{name}")
-    options = {k: v for k, v in given.items() if v is not None}
-    ds = make_grid(domain, n, out, seed=seed, chunk_size=chunk_size, scheduler=scheduler, workers=workers,
-                   progress=progress is not False, **options)
-    click.echo(f"grid {out}: {ds.sizes['sample']} rows, parameters {list(ds['param'].values)}, "
-               f"observables {list(ds['obs'].values)}")
+main.add_command(SimulateGroup(
+    name="simulate", subcommand_metavar="DOMAIN [OPTIONS]",
+    help="Simulate a training grid of DOMAIN into a zarr store (`innfer simulate DOMAIN --help` for its options). "
+         "DOMAIN is any registered domain plug-in (entry-point group innfer.domains)."))
 
 
 @main.command()
@@ -216,6 +176,7 @@ def evaluate(ctx, model_dir, grid, n_test, draws, seed, json_path):
 
     from inn_engine.cli_evaluate import evaluate as run_evaluation
     from inn_engine.cli_evaluate import format_table, select_test_rows
+    from inn_engine.domain import estimator_inputs
     from inn_engine.estimator import Estimator
     from inn_engine.grid import open_grid
 
@@ -229,7 +190,7 @@ def evaluate(ctx, model_dir, grid, n_test, draws, seed, json_path):
             raise click.BadParameter(str(err), param_hint="--n-test") from err
         raise
     x_true, y = ds["x"].isel(sample=rows).values, ds["y"].isel(sample=rows).values
-    result = run_evaluation(estimator, x_true, y, draws, seed)
+    result = run_evaluation(estimator, x_true, estimator_inputs(estimator)[1](y), draws, seed)
     result.update(model=str(model_dir), grid=str(grid), test_rows=[rows.start, rows.stop], seed=seed)
     click.echo(f"{model_dir} on {grid}: {note}")
     click.echo(format_table(result))
@@ -250,13 +211,15 @@ def evaluate(ctx, model_dir, grid, n_test, draws, seed, json_path):
 def estimate(model_dir, input_path, out, draws, seed, progress):
     """Posterior summaries (mean, std, quantiles, MAP) for each observation in INPUT (.npy or .csv rows)."""
     from inn_engine.cli_estimate import OUTPUT_SUFFIXES, estimate_summaries, read_observations, write_summaries
+    from inn_engine.domain import estimator_inputs
     from inn_engine.estimator import Estimator
 
     if Path(out).suffix.lower() not in OUTPUT_SUFFIXES:
         raise click.BadParameter(f"{out}: expected a {' or '.join(OUTPUT_SUFFIXES)} file", param_hint="--out")
     estimator = Estimator.load(model_dir)
-    y = read_observations(input_path, estimator.obs_names)
-    summaries = estimate_summaries(estimator, y, draws, seed, progress=progress)
+    names, to_conditions = estimator_inputs(estimator)
+    y = read_observations(input_path, names)
+    summaries = estimate_summaries(estimator, to_conditions(y), draws, seed, progress=progress)
     write_summaries(summaries, out)
     click.echo(f"{len(y)} posterior summaries of {estimator.param_names} written to {out}")
 

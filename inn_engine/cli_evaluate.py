@@ -29,11 +29,13 @@ def select_test_rows(estimator, ds, n_test: int, explicit: bool) -> tuple[slice,
     the user asked for more (``explicit``) that is an error, else the held-out rows are used.
     """
     from inn_engine.cli_train import grid_identity
+    from inn_engine.domain import estimator_inputs
 
     n = ds.sizes["sample"]
-    if list(ds["param"].values) != estimator.param_names or list(ds["obs"].values) != estimator.obs_names:
+    observables = estimator_inputs(estimator)[0]
+    if list(ds["param"].values) != estimator.param_names or list(ds["obs"].values) != observables:
         raise ValueError(f"GRID has parameters {list(ds['param'].values)} and observables {list(ds['obs'].values)}; "
-                         f"MODEL expects {estimator.param_names} and {estimator.obs_names}")
+                         f"MODEL expects {estimator.param_names} and {observables}")
     record = estimator.metadata.get("innfer_train", {})
     if record.get("grid_identity") == grid_identity(ds):
         start, stop = record["holdout_rows"]

@@ -1,74 +1,91 @@
-"""``innfer simulate``: which simulator a command line names, and the grid it makes.
+"""``innfer simulate DOMAIN``: one subcommand per registered domain, and the grid it makes.
 
-Domains: ``oximetry`` (:class:`oximetry.OximetrySimulator`; ``--prior``, ``--camera``,
-``--snr``), ``astro`` (:class:`astro.ClusterSimulator`; ``--bands``), ``toy-ik``
-(:class:`inn_engine.toys.InverseKinematics`) and ``toy-8modes``
-(:class:`inn_engine.toys.EightModes`; ``--labels``).
-
-A camera file (``--camera``) is either
-- a CSV with a header ``wavelength_nm,<band>,<band>,...`` and one row per wavelength
-  [nm] holding each band's relative spectral response (>= 0, any scale), or
-- a JSON object ``{"centres_nm": [...], "fwhm_nm": 10 or [...], "shape": "rect"|"gauss",
-  "name": "..."}`` of idealized filters (:meth:`oximetry.Camera.from_bands`).
+The domains are the plug-ins of :mod:`inn_engine.domain` (entry-point group
+``innfer.domains``): each subcommand has the common grid options below plus the domain's
+own (:attr:`inn_engine.domain.Domain.options`); ``innfer simulate DOMAIN --help`` lists them.
 """
 from __future__ import annotations
 
-import json
-from pathlib import Path
+import click
 
-import numpy as np
+from inn_engine.domain import Domain, DomainOption, registered_domains
 
-__all__ = ["DOMAINS", "DOMAIN_OPTIONS", "read_camera", "make_grid"]
-
-DOMAINS = ("oximetry", "astro", "toy-ik", "toy-8modes")
-#: which domain-specific options each domain accepts (the others are usage errors)
-DOMAIN_OPTIONS = {"oximetry": {"prior", "camera", "snr"}, "astro": {"bands"}, "toy-ik": set(),
-                  "toy-8modes": {"labels"}}
+__all__ = ["SimulateGroup", "make_grid"]
 
 
-def read_camera(path: str | Path):
-    """An :class:`oximetry.Camera` from a CSV of responses or a JSON of band centres/widths."""
-    from oximetry import Camera
-
-    path = Path(path)
-    if path.suffix.lower() == ".json":
-        spec = json.loads(path.read_text())
-        if not isinstance(spec, dict) or "centres_nm" not in spec or "fwhm_nm" not in spec:
-            raise ValueError(f"camera file {path}: a JSON camera needs 'centres_nm' and 'fwhm_nm'")
-        unknown = set(spec) - {"centres_nm", "fwhm_nm", "shape", "step_nm", "name"}
-        if unknown:
-            raise ValueError(f"camera file {path}: unknown keys {sorted(unknown)}")
-        return Camera.from_bands(spec["centres_nm"], spec["fwhm_nm"], step_nm=spec.get("step_nm", 2.0),
-                                 shape=spec.get("shape", "rect"), name=spec.get("name", path.stem))
-    if path.suffix.lower() != ".csv":
-        raise ValueError(f"camera file {path}: expected a .csv (responses) or .json (band centres and widths)")
-    header = path.read_text().splitlines()[0].split(",")
-    if len(header) < 2 or header[0].strip() != "wavelength_nm":
-        raise ValueError(f"camera file {path}: the CSV header must be 'wavelength_nm,<band>,...', got {header}")
-    table = np.loadtxt(path, delimiter=",", skiprows=1, ndmin=2)
-    if table.shape[1] != len(header):
-        raise ValueError(f"camera file {path}: rows have {table.shape[1]} columns, the header {len(header)}")
-    return Camera(table[:, 1:].T, table[:, 0], band_names=[h.strip() for h in header[1:]], name=path.stem)
-
-
-def make_grid(domain: str, n: int, out: str, *, seed: int, chunk_size: int, scheduler: str | None, workers: int,
-              progress: bool, prior: str = "colon", camera: str | None = None, snr: float = 10.0,
-              bands: tuple[str, ...] | None = None, labels: str = "all"):
-    """Simulate (or resume) the grid ``out`` (a .zarr directory) of ``n`` rows; returns the Dataset."""
+def make_grid(domain: Domain, n: int, out: str, *, seed: int, chunk_size: int, scheduler: str | None, workers: int,
+              progress: bool, **options):
+    """Simulate (or resume) the grid ``out`` (a .zarr directory) of ``n`` rows of ``domain``'s
+    simulator made from ``options``; returns the Dataset."""
     from inn_engine.grid import simulate_grid
 
-    common = dict(seed=seed, chunk_size=chunk_size, scheduler=scheduler, n_workers=workers, progress=progress)
-    if domain == "oximetry":
-        import oximetry
+    simulator = domain.simulator(**options)
+    attrs = {"domain": domain.name, **domain.grid_attrs(simulator)}
+    return simulate_grid(simulator, n, out, seed=seed, chunk_size=chunk_size, scheduler=scheduler,
+                         n_workers=workers, progress=progress, attrs=attrs)
 
-        cam = read_camera(camera) if camera is not None else None
-        return oximetry.simulate_grid(n, prior=prior, camera=cam, path=out, snr=snr, **common)
-    if domain == "astro":
-        import astro
 
-        options = {"bands": tuple(bands)} if bands else {}
-        return astro.simulate_grid(n, out, attrs={"domain": "astro"}, **options, **common)
-    from inn_engine.toys import EightModes, InverseKinematics
+def _positive(ctx, param, value):
+    if value is not None and value < 1:
+        raise click.BadParameter(f"must be >= 1, got {value}")
+    return value
 
-    simulator = InverseKinematics() if domain == "toy-ik" else EightModes(labels=labels)
-    return simulate_grid(simulator, n, out, attrs={"domain": domain}, **common)
+
+def _domain_option(option: DomainOption):
+    """The click option of a domain option: its text parsed by ``option.parse``."""
+
+    def parse(ctx, param, value):
+        if value is None:
+            return None
+        try:
+            return option.parse(value)
+        except (ValueError, OSError) as err:
+            raise click.BadParameter(str(err)) from err
+
+    kind = click.Choice(option.choices) if option.choices else str
+    return click.option(option.flag, option.name, type=kind, default=None, callback=parse, help=option.help,
+                        metavar=option.metavar)
+
+
+_COMMON = (
+    click.option("--n", "n", type=int, required=True, callback=_positive, help="Rows (simulations) in the grid."),
+    click.option("--out", type=click.Path(file_okay=False), required=True,
+                 help="The grid's .zarr directory; rerunning the same command resumes it."),
+    click.option("--scheduler", default=None, metavar="ADDRESS",
+                 help="A dask scheduler, e.g. tcp://host:8786, whose workers see --out [default: a local cluster]."),
+    click.option("--workers", type=int, default=2, show_default=True, callback=_positive,
+                 help="Worker processes of the local dask cluster (1: in this process)."),
+    click.option("--chunk-size", type=int, default=10_000, show_default=True, callback=_positive,
+                 help="Rows per chunk (the unit of work, storage and resumption)."),
+    click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed of the grid."),
+    click.option("--progress/--no-progress", default=None,
+                 help="Progress bar on a terminal, plain lines otherwise [default: on]."),
+)
+
+
+def domain_command(domain: Domain) -> click.Command:
+    """``innfer simulate <domain.name>`` with the common options and the domain's own."""
+
+    def run(n, out, scheduler, workers, chunk_size, seed, progress, **options):
+        given = {k: v for k, v in options.items() if v is not None}
+        ds = make_grid(domain, n, out, seed=seed, chunk_size=chunk_size, scheduler=scheduler, workers=workers,
+                       progress=progress is not False, **given)
+        click.echo(f"grid {out}: {ds.sizes['sample']} rows, parameters {list(ds['param'].values)}, "
+                   f"observables {list(ds['obs'].values)}")
+
+    command = run
+    for option in reversed((*_COMMON, *(_domain_option(o) for o in domain.options))):
+        command = option(command)
+    return click.command(name=domain.name, help=f"Simulate a {domain.name} grid: {domain.description}.",
+                         short_help=domain.description)(command)
+
+
+class SimulateGroup(click.Group):
+    """``innfer simulate``: its subcommands are the registered domains."""
+
+    def list_commands(self, ctx):
+        return list(registered_domains())
+
+    def get_command(self, ctx, name):
+        domain = registered_domains().get(name)
+        return None if domain is None else domain_command(domain)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
+import sys
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
@@ -20,6 +21,7 @@ __all__ = ["TrainRequest", "unknown_options", "default_holdout", "checkpoint_ste
            "grid_identity"]
 
 MANIFEST_NAME = "innfer-train.json"
+SIDE_MODEL_ROWS = 200_000  # training rows a domain's side models (OOD density, ...) are fitted on
 
 
 @dataclass(frozen=True)
@@ -106,7 +108,13 @@ def check_manifest(request: TrainRequest, identity: dict, world_size: int) -> No
 
 def run_training(request: TrainRequest) -> dict:
     """Train on ``request.grid`` (in this process, or as one rank of a process group) and,
-    on rank 0, save the estimator to ``request.out``. Returns a summary of the training."""
+    on rank 0, save the estimator to ``request.out``. Returns a summary of the training.
+
+    A grid made by a registered domain (its ``domain`` attr) gets that domain's conditioning
+    of the observables and its record; rank 0 fits the domain's side models on (up to
+    :data:`SIDE_MODEL_ROWS` of) the training rows and saves them with the estimator.
+    """
+    from inn_engine.domain import domain_of_grid
     from inn_engine.fit import fit_grid
     from inn_engine.grid import open_grid
     from inn_engine.launch import init_from_env, is_rank_zero
@@ -120,10 +128,28 @@ def run_training(request: TrainRequest) -> dict:
     metadata = {"innfer_train": {"grid": str(Path(request.grid).resolve()), "grid_identity": grid_identity(ds),
                                  "train_rows": [0, n_train], "holdout_rows": [n_train, n],
                                  "command": {k: v for k, v in asdict(request).items() if k != "progress"}}}
+    domain, record, conditioning = domain_of_grid(ds.attrs), None, None
+    if domain is not None:
+        simulator = json.loads(ds.attrs["simulator"])
+        observables = [o["name"] for o in simulator["observables"]]
+        units = [o.get("unit", "") for o in simulator["observables"]]
+        record = domain.record(ds.attrs, simulator)
+        conditioning = domain.conditioning(record, observables, units)
+        metadata["domain"] = {"name": domain.name, "observables": observables, "observable_units": units}
+        metadata[domain.name] = record
     estimator = fit_grid(ds.isel(sample=slice(0, n_train)), request.model, seed=request.seed, stream=request.stream,
-                         validation_rows=request.validation_rows,
-                         metadata=metadata, **{**request.model_options, **request.train_options()})
+                         validation_rows=request.validation_rows, metadata=metadata, conditioning=conditioning,
+                         **{**request.model_options, **request.train_options()})
     if is_rank_zero():
-        estimator.save(request.out)
+        side_files = None
+        if domain is not None:
+            rows = ds.isel(sample=slice(0, min(n_train, SIDE_MODEL_ROWS)))
+            print(f"fitting the {domain.name} side models on {rows.sizes['sample']} training rows", file=sys.stderr,
+                  flush=True)
+            side = domain.side_models(record, rows["x"].values, rows["y"].values, estimator.param_names,
+                                      request.seed)
+            estimator.metadata[domain.name].update(side.record)
+            side_files = side.files
+        estimator.save(request.out, side_files)
     training = estimator.metadata["training"]
     return {k: training.get(k) for k in ("n_train", "n_val", "steps_done", "best_val", "best_step", "seconds")}

@@ -132,8 +132,9 @@ class Estimator:
         logq = self.model.log_prob(s, self._standardized_y(y)).double().numpy()
         return logq - np.log(self.x_scaler.std).sum() - self.x_transform.log_abs_det_inverse(u)
 
-    def save(self, path: str | os.PathLike) -> None:
-        """Write the estimator to directory ``path`` (weights.safetensors + estimator.json)."""
+    def save(self, path: str | os.PathLike, side_files: dict[str, bytes] | None = None) -> None:
+        """Write the estimator to directory ``path`` (weights.safetensors + estimator.json), with
+        ``side_files`` (name -> bytes) beside them, checksummed in the metadata."""
         meta = {
             "innfer_version": __version__,
             "model": {"kind": self.model.kind, "config": self.model.config},
@@ -143,7 +144,7 @@ class Estimator:
             "x_scaler": self.x_scaler.to_dict(), "y_scaler": self.y_scaler.to_dict(),
             "metadata": self.metadata,
         }
-        write_artifact(path, self.model.state_dict(), meta)
+        write_artifact(path, self.model.state_dict(), meta, side_files)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Estimator":

@@ -17,6 +17,7 @@ import torch
 import xarray as xr
 
 from inn_engine.batches import StreamBatches
+from inn_engine.domain import Conditioning
 from inn_engine.estimator import Estimator
 from inn_engine.models import MODELS
 from inn_engine.simulator import Observable, Parameter, Simulator
@@ -241,19 +242,26 @@ def _grid_sha256(ds: xr.Dataset, rows_per_read: int = 200_000) -> str:
 
 
 def fit_grid(grid, model: str = "cinn", *, seed: int = 0, stream: bool | None = None,
-             validation_rows: int | None = None, metadata: dict | None = None, **options) -> Estimator:
+             validation_rows: int | None = None, metadata: dict | None = None,
+             conditioning: Conditioning | None = None, **options) -> Estimator:
     """Train an estimator on a simulation grid (a zarr path or the Dataset of ``open_grid``).
 
     Names, units and prior bounds come from the grid's simulator record. ``stream`` (default:
     only grids above 2 GiB) reads the grid chunk by chunk during training instead of loading it;
     then the first ``validation_rows`` rows (default 2 %, 1,000-50,000) are held out and the
-    standardization is fitted on up to 200,000 training rows. Other arguments as :func:`fit`.
+    standardization is fitted on up to 200,000 training rows. ``conditioning`` (a domain's,
+    :class:`~inn_engine.domain.Conditioning`) turns the grid's observables into the network's
+    conditions, whose names and units the estimator then carries. Other arguments as :func:`fit`.
     """
     from inn_engine.grid import open_grid
     from inn_engine.streaming import GridStream
 
     ds = grid if isinstance(grid, xr.Dataset) else open_grid(os.fspath(grid))
     labels, sim_meta = _grid_labels(ds)
+    condition = _identity
+    if conditioning is not None:
+        labels.obs_names, labels.obs_units = list(conditioning.names), list(conditioning.units)
+        condition = conditioning.transform
     n, dx, dy = ds.sizes["sample"], ds.sizes["param"], ds.sizes["obs"]
     info = dict(metadata or {})
     info["grid"] = {k: ds.attrs[k] for k in ("n", "seed", "chunk_size", "innfer_version") if k in ds.attrs}
@@ -261,7 +269,7 @@ def fit_grid(grid, model: str = "cinn", *, seed: int = 0, stream: bool | None = 
     if stream is None:
         stream = n * (dx + dy) * 8 > _STREAM_ABOVE_BYTES
     if not stream:
-        return fit(ds["x"].values, ds["y"].values, model, seed=seed, bounds=labels.bounds,
+        return fit(ds["x"].values, condition(ds["y"].values), model, seed=seed, bounds=labels.bounds,
                    param_names=labels.param_names, obs_names=labels.obs_names, param_units=labels.param_units,
                    obs_units=labels.obs_units, metadata=info, **options)
 
@@ -271,13 +279,14 @@ def fit_grid(grid, model: str = "cinn", *, seed: int = 0, stream: bool | None = 
         raise ValueError(f"validation_rows must lie in (0, {n // 2}), got {n_val}")
     x_transform = BoundTransform.from_bounds(labels.bounds, dx)
     stats = ds.isel(sample=slice(n_val, n_val + 200_000))
-    x_stats, y_stats = stats["x"].values, stats["y"].values
+    x_stats, y_stats = stats["x"].values, condition(stats["y"].values)
     x_transform.check_inside(x_stats)
     x_scaler, y_scaler = Standardizer.fit(x_transform.forward(x_stats)), Standardizer.fit(y_stats)
 
     def prepare(xb, yb):
         xs = x_scaler.forward(x_transform.forward(np.asarray(xb, dtype=float)))
-        return torch.as_tensor(xs, dtype=torch.float32), torch.as_tensor(y_scaler.forward(yb), dtype=torch.float32)
+        ys = y_scaler.forward(condition(np.asarray(yb, dtype=float)))
+        return torch.as_tensor(xs, dtype=torch.float32), torch.as_tensor(ys, dtype=torch.float32)
 
     training_part = ds.isel(sample=slice(n_val, None))
     chunk = int(ds.attrs.get("chunk_size", 10_000))
@@ -290,3 +299,7 @@ def fit_grid(grid, model: str = "cinn", *, seed: int = 0, stream: bool | None = 
     info["training"] = {"data_sha256": _grid_sha256(ds), "streamed": True}
     return _train_estimator(model, model_options, train_options, seed, labels, x_transform, x_scaler, y_scaler,
                             StreamBatches(make_stream, prepare, n - n_val), validation, n - n_val, info)
+
+
+def _identity(y: np.ndarray) -> np.ndarray:
+    return y

@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from inn_engine.domain import Domain, DomainOption
 from inn_engine.rejection import RejectionABC
 from inn_engine.simulator import Observable, Parameter, Simulator, as_generator
 
-__all__ = ["EightModes", "InverseKinematics"]
+__all__ = ["EightModes", "InverseKinematics", "EightModesDomain", "InverseKinematicsDomain", "EIGHT_MODES",
+           "INVERSE_KINEMATICS"]
 
 _CORNER = 2.4142  # 1 + sqrt(2), rounded as in the paper's code
 #: Mode centres in the paper code's order (clockwise from the upper left).
@@ -183,3 +185,31 @@ class InverseKinematics(Simulator):
     def metadata(self) -> dict:
         return {**super().metadata(), "lengths": list(self.lengths), "prior_std": list(self.prior_std),
                 "noise": self.noise}
+
+
+class InverseKinematicsDomain(Domain):
+    """``innfer simulate toy-ik``: the inverse-kinematics arm (registered like any domain)."""
+
+    name = "toy-ik"
+    description = "the paper's inverse-kinematics arm (4 parameters, 2-D end point)"
+    options = (DomainOption("noise", "standard deviation of the end point's Gaussian noise [default: 0]", float),)
+
+    def simulator(self, **options) -> InverseKinematics:
+        return InverseKinematics(**options)
+
+
+class EightModesDomain(Domain):
+    """``innfer simulate toy-8modes``: the paper's 8-mode Gaussian mixture."""
+
+    name = "toy-8modes"
+    description = "the paper's 8-mode Gaussian mixture (2-D x, one-hot label y)"
+    options = (DomainOption("labels", "8 distinct labels or the paper's merged 'some' [default: all]",
+                            choices=tuple(LABEL_MAPS)),)
+
+    def simulator(self, **options) -> EightModes:
+        return EightModes(**options)
+
+
+#: the instances registered under ``innfer.domains`` in pyproject.toml
+INVERSE_KINEMATICS = InverseKinematicsDomain()
+EIGHT_MODES = EightModesDomain()

@@ -8,7 +8,9 @@ paper (Wirkert et al. 2016): rectangular 10 nm windows centred on 470, 480, 511,
 from __future__ import annotations
 
 import functools
+import json
 import math
+from pathlib import Path
 
 import numpy as np
 
@@ -85,6 +87,42 @@ class Camera:
             np.add.at(responses[band], np.searchsorted(grid, points), weights)
         names = [f"R_{c:g}" for c in centres]
         return cls(responses, grid, band_names=names, name=name)
+
+    @classmethod
+    def from_file(cls, path) -> "Camera":
+        """A camera from a file (the ``--camera`` of ``innfer simulate oximetry``):
+
+        - a CSV with a header ``wavelength_nm,<band>,<band>,...`` and one row per wavelength
+          [nm] holding each band's relative spectral response (>= 0, any scale), or
+        - a JSON object ``{"centres_nm": [...], "fwhm_nm": 10 or [...], "shape": "rect"|"gauss",
+          "step_nm": 2, "name": "..."}`` of idealized filters (:meth:`from_bands`).
+        ValueError naming the file and what is wrong with it.
+        """
+        path = Path(path)
+        if path.suffix.lower() == ".json":
+            spec = json.loads(path.read_text())
+            if not isinstance(spec, dict) or "centres_nm" not in spec or "fwhm_nm" not in spec:
+                raise ValueError(f"camera file {path}: a JSON camera needs 'centres_nm' and 'fwhm_nm'")
+            unknown = set(spec) - {"centres_nm", "fwhm_nm", "shape", "step_nm", "name"}
+            if unknown:
+                raise ValueError(f"camera file {path}: unknown keys {sorted(unknown)}")
+            return cls.from_bands(spec["centres_nm"], spec["fwhm_nm"], step_nm=spec.get("step_nm", 2.0),
+                                  shape=spec.get("shape", "rect"), name=spec.get("name", path.stem))
+        if path.suffix.lower() != ".csv":
+            raise ValueError(f"camera file {path}: expected a .csv (responses) or .json (band centres and widths)")
+        header = path.read_text().splitlines()[0].split(",")
+        if len(header) < 2 or header[0].strip() != "wavelength_nm":
+            raise ValueError(f"camera file {path}: the CSV header must be 'wavelength_nm,<band>,...', got {header}")
+        table = np.loadtxt(path, delimiter=",", skiprows=1, ndmin=2)
+        if table.shape[1] != len(header):
+            raise ValueError(f"camera file {path}: rows have {table.shape[1]} columns, the header {len(header)}")
+        return cls(table[:, 1:].T, table[:, 0], band_names=[h.strip() for h in header[1:]], name=path.stem)
+
+    @classmethod
+    def from_metadata(cls, meta: dict) -> "Camera":
+        """The camera that :meth:`metadata` describes (as recorded in grids and estimators)."""
+        return cls(np.asarray(meta["responses"]), np.asarray(meta["wavelengths_nm"]), band_names=meta["band_names"],
+                   name=meta.get("name", "custom"))
 
     @property
     def n_bands(self) -> int:

@@ -9,6 +9,7 @@ one safetensors file (no code runs on load).
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -44,13 +45,17 @@ class FeatureMLP(nn.Module):
         f = torch.as_tensor(np.asarray(features, dtype=np.float32))
         return torch.cat([self(f[i:i + batch]) for i in range(0, len(f), batch)]).double().numpy()
 
-    def save(self, path) -> None:
-        """Write weights, sizes and ``settings`` to one safetensors file."""
-        from safetensors.torch import save_file
+    def to_bytes(self) -> bytes:
+        """Weights, sizes and ``settings`` as the bytes of one safetensors file."""
+        from safetensors.torch import save
 
         info = {"settings": json.dumps(self.settings), "hidden": str(self.net[0].out_features),
                 "n_features": str(self.net[0].in_features), "n_outputs": str(self.net[-1].out_features)}
-        save_file({k: v.contiguous() for k, v in self.state_dict().items()}, str(path), metadata=info)
+        return save({k: v.contiguous() for k, v in self.state_dict().items()}, metadata=info)
+
+    def save(self, path) -> None:
+        """Write :meth:`to_bytes` to the file ``path``."""
+        Path(path).write_bytes(self.to_bytes())
 
     @classmethod
     def load(cls, path):

@@ -19,14 +19,9 @@ def simulate_grid(n: int, prior: str | TissueModel = "colon", camera: Camera | N
     """
     from inn_engine.grid import simulate_grid as engine_simulate_grid  # dask/zarr load only when used
 
+    from oximetry.domain import DOMAIN
+
     simulator = OximetrySimulator(prior=prior, camera=camera, snr=snr, solver=solver, n_quad=n_quad)
-    attrs = {
-        "domain": "oximetry",
-        "prior": simulator.model.name,
-        "camera": simulator.camera.name,
-        "band_names": simulator.camera.band_names,
-        "snr": float(snr),
-        "solver": simulator.solver_metadata(),
-    }
+    attrs = {"domain": DOMAIN.name, **DOMAIN.grid_attrs(simulator)}
     return engine_simulate_grid(simulator, n, path, seed=seed, chunk_size=chunk_size, scheduler=scheduler,
                                 n_workers=n_workers, progress=progress, attrs=attrs)
