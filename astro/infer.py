@@ -7,23 +7,30 @@ extinction, and enter the cINN with their errors and a mask of observed bands.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
+import astropy.units as u
 import numpy as np
+
+from inn_engine.posterior import summarize
 
 from astro.catalog import distance_moduli, per_cluster, read_photometry
 from astro.living_mass import living_mass_fraction
 from astro.model_check import library_chi2
 from astro.observe import SIGMA_RANGE, condition_vector
 
-__all__ = ["infer", "load_pretrained", "PARAMS", "DERIVED", "QUANTILES", "MODEL_ERROR_REAL", "band_set_for",
+__all__ = ["infer", "load_estimator", "AstroEstimator", "PARAMS", "DERIVED", "UNITS", "MODEL_ERROR_REAL", "band_set_for",
            "foreground_coefficients"]
 
 PARAMS = ("log_mass", "log_age", "A_V", "Z")
 #: derived per draw: log10 of the present-day mass in living stars (astro.living_mass)
 DERIVED = ("log_mass_living",)
-QUANTILES = {"median": 0.5, "q16": 0.16, "q84": 0.84, "q025": 0.025, "q975": 0.975}
+#: astropy units of the parameters' summary columns
+UNITS = {"log_mass": u.dex(u.Msun), "log_age": u.dex(u.yr), "A_V": u.mag, "Z": u.dimensionless_unscaled,
+         "log_mass_living": u.dex(u.Msun)}
 R_V = 3.1
 Z_KERNEL_DEX = 0.1      # width of the log10 Z kernel that fixes the metallicity
 Z_OVERSAMPLE = 8        # draws made per kept draw when Z is fixed or A_V limited
@@ -37,10 +44,10 @@ MODEL_ERROR_REAL = 0.07
 
 
 @dataclass(frozen=True)
-class Pretrained:
-    """A shipped estimator with its reference library (x (N, 4), M (N, K)) and flag threshold."""
+class AstroEstimator:
+    """An astro estimator with its reference library (x (N, 4), M (N, K)) and flag threshold."""
 
-    band_set: str
+    name: str
     bands: tuple
     estimator: object
     library_x: np.ndarray
@@ -48,34 +55,62 @@ class Pretrained:
     chi2_threshold: float
 
 
-@lru_cache(maxsize=None)
-def load_pretrained(band_set: str) -> Pretrained:
-    """Load ``astro/pretrained/<band_set>`` (cached per process)."""
-    from safetensors.numpy import load_file
-
+@lru_cache(maxsize=8)
+def _load_directory(path: str) -> AstroEstimator:
+    from inn_engine.artifact import ArtifactError
     from inn_engine.estimator import Estimator
 
+    from astro.domain import DOMAIN
+    from astro.model_check import LIBRARY_FILE, read_library
+    from astro.observe import obs_names
+
+    estimator = Estimator.load(path)
+    try:
+        DOMAIN.check_record(estimator.metadata)
+    except ValueError as err:
+        raise ArtifactError(f"{path}: {err}") from err
+    record = estimator.metadata["astro"]
+    bands = tuple(record["bands"])
+    if estimator.param_names != list(PARAMS) or estimator.obs_names != obs_names(bands):
+        raise ArtifactError(f"{path}: an astro estimator infers {list(PARAMS)} from the columns {obs_names(bands)}; "
+                            f"this one infers {estimator.param_names} from {estimator.obs_names}")
+    library = Path(path) / LIBRARY_FILE
+    if not library.is_file():
+        raise ArtifactError(f"{path}: missing {LIBRARY_FILE}, the reference library of the model check")
+    library_x, library_mag = read_library(library)
+    return AstroEstimator(record.get("band_set") or Path(path).name, bands, estimator, library_x, library_mag,
+                          float(record["chi2_threshold"]))
+
+
+def load_estimator(estimator=None, bands=None) -> AstroEstimator:
+    """The astro estimator ``infer`` uses (cached per process).
+
+    ``estimator``: None (the shipped band set holding every band of ``bands``), a shipped band
+    set's name ("ubvri", "hst"), or the directory of an estimator made by :func:`astro.train`
+    or by ``innfer train`` on a grid of ``innfer simulate astro``.
+    """
     from astro.pretrain import BAND_SETS, PRETRAINED_DIR
 
-    if band_set not in BAND_SETS:
-        raise ValueError(f"band_set must be one of {sorted(BAND_SETS)}, got {band_set!r}")
-    path = PRETRAINED_DIR / band_set
-    estimator = Estimator.load(path)
-    library = load_file(str(path / "library.safetensors"))
-    astro_meta = estimator.metadata["astro"]
-    return Pretrained(band_set, tuple(astro_meta["bands"]), estimator, library["x"].astype(float),
-                      library["M"].astype(float), float(astro_meta["chi2_threshold"]))
+    if estimator is None:
+        return _load_directory(str(PRETRAINED_DIR / band_set_for(bands)))
+    if isinstance(estimator, str) and estimator in BAND_SETS:
+        return _load_directory(str(PRETRAINED_DIR / estimator))
+    if not isinstance(estimator, (str, os.PathLike)):
+        raise ValueError(f"estimator must be None, a shipped band set ({sorted(BAND_SETS)}) or an estimator "
+                         f"directory, got {type(estimator).__name__}")
+    return _load_directory(str(Path(estimator).resolve()))
 
 
 def band_set_for(bands) -> str:
-    """The band set ("ubvri" or "hst") holding every band of ``bands``."""
+    """The shipped band set ("ubvri" or "hst") holding every band of ``bands``."""
     from astro.pretrain import BAND_SETS
 
     for name, members in BAND_SETS.items():
         if set(bands) <= set(members):
             return name
     raise ValueError(f"the catalogue's bands {list(bands)} mix band sets: use bands from one of "
-                     f"{ {k: list(v) for k, v in BAND_SETS.items()} } (select them with bands=[...])")
+                     f"{ {k: list(v) for k, v in BAND_SETS.items()} } (select them with bands=[...]), or pass "
+                     f"estimator= an estimator trained for your bands (astro.train)")
 
 
 @lru_cache(maxsize=None)
@@ -87,12 +122,6 @@ def foreground_coefficients(bands: tuple) -> np.ndarray:
     dimmed = photometry(5.0, 7.0, 1.0, 0.008, bands, stochastic=False)
     clear = photometry(5.0, 7.0, 0.0, 0.008, bands, stochastic=False)
     return (dimmed - clear)[0]
-
-
-def _summaries(draws: np.ndarray) -> dict:
-    """{"P_stat": (n,)} quantiles over draws (n, m, 5) of PARAMS + DERIVED; NaN rows stay NaN."""
-    q = np.quantile(draws, list(QUANTILES.values()), axis=1)  # (5, n, 5)
-    return {f"{p}_{s}": q[i, :, j] for j, p in enumerate(PARAMS + DERIVED) for i, s in enumerate(QUANTILES)}
 
 
 def _with_living_mass(samples: np.ndarray) -> np.ndarray:
@@ -129,8 +158,8 @@ def _restrict(draws: np.ndarray, z_fixed, av_max, keep: int, rng: np.random.Gene
     return out, ess
 
 
-def infer(photometry, *, bands=None, distance_modulus=None, distance=None, ebv_foreground=0.0,
-          metallicity=None, av_max=None, model_error=0.0, draws=1000, seed=0):
+def infer(photometry, *, bands=None, estimator=None, distance_modulus=None, distance=None, ebv_foreground=0.0,
+          metallicity=None, av_max=None, model_error=0.0, n=1000, draws=None, seed=0):
     """Posterior summaries of (log_mass, log_age, A_V, Z) for every cluster of a catalogue.
 
     ``log_mass`` is the initial stellar mass (0.08-120 Msun formed); ``log_mass_living``,
@@ -139,11 +168,16 @@ def infer(photometry, *, bands=None, distance_modulus=None, distance=None, ebv_f
     Args:
         photometry: astropy Table, pandas DataFrame or dict of columns (one row per cluster;
             a dict of scalars is one cluster): apparent Vega magnitudes in columns named by
-            band ("U", "B", "V", "R", "I" or "F275W", "F336W", "F438W", "F555W", "F814W") and
-            1-sigma errors [mag] in "<band>_err". NaN / masked = not observed. Entries with
-            sentinel magnitudes (|m| >= 90), missing / negative errors or errors > 0.5 mag are
-            dropped and noted in ``flag``; errors below 0.01 mag are raised to 0.01.
+            band (the shipped estimators: "U", "B", "V", "R", "I" or "F275W", "F336W", "F438W",
+            "F555W", "F814W"; another estimator: its bands) and 1-sigma errors [mag] in
+            "<band>_err". NaN / masked = not observed. Entries with sentinel magnitudes
+            (|m| >= 90), missing / negative errors or errors > 0.5 mag are dropped and noted
+            in ``flag``; errors below 0.01 mag are raised to 0.01.
         bands: None, a list of bands to use, or {column name: band} for other column names.
+        estimator: None (the shipped estimator of the catalogue's bands), a shipped band set
+            ("ubvri", "hst"), or the directory of any astro estimator: one made by
+            :func:`astro.train` or by ``innfer train`` on a grid of ``innfer simulate astro``
+            (see :func:`load_estimator`).
         distance_modulus: [mag], scalar or per cluster; or ``distance``: astropy Quantity.
         ebv_foreground: foreground E(B-V) [mag] removed before inference (A_V = 3.1 E(B-V)),
             scalar or per cluster; the fitted A_V is then the cluster's own extinction.
@@ -160,90 +194,119 @@ def infer(photometry, *, bands=None, distance_modulus=None, distance=None, ebv_f
             photometric error (scalar, 0-0.3). 0 (the default) treats the catalogue as
             simulated clusters; for real clusters :data:`MODEL_ERROR_REAL` (0.07 mag) is the
             spread of our population colours around an independent model's (see its note).
-        draws: posterior draws per cluster; seed: random seed.
+        n: posterior draws per cluster behind the summaries (>= 16); ``draws``: also return
+            this many draws per cluster in ``table.meta["draws"]`` (summaries then use
+            max(n, draws)); seed: random seed (same seed, same result).
 
     Returns:
         astropy Table, one row per cluster: ``name``, ``band_set``, ``n_bands``,
         ``distance_modulus``, for P in log_mass, log_age, A_V, Z and log_mass_living the
-        columns P_median, P_q16, P_q84, P_q025, P_q975, ``chi2_min`` (library fit statistic
-        per band) and ``flag``
-        ("" when fine, else the reasons; rows that cannot be inferred have NaN summaries).
-        ``table.meta["draws"]`` is the xarray DataArray of draws (cluster, draw, param).
+        columns P_median, P_mean, P_std, P_q025, P_q16, P_q84, P_q975 (astropy units:
+        dex(Msun), dex(yr), mag), ``chi2_min`` (library fit statistic per band), ``valid``
+        (False: the row could not be inferred, its summaries are NaN), ``reason`` (why not)
+        and ``flag`` (every note on the row, warnings included; "" when fine).
+        ``table.meta["draws"]`` (with ``draws``) is the xarray DataArray of draws (cluster,
+        draw, param); ``table.meta["estimator"]`` names the estimator used.
     """
     import xarray as xr
     from astropy.table import Table
 
     from astro.pretrain import BAND_SETS
 
-    if not (isinstance(draws, (int, np.integer)) and draws >= 1):
-        raise ValueError(f"draws must be a positive integer, got {draws!r}")
-    known = BAND_SETS["ubvri"] + BAND_SETS["hst"]
-    phot = read_photometry(photometry, known, bands)
-    model = load_pretrained(band_set_for(phot.bands))
-    n, k = phot.n, len(model.bands)
-    dm = distance_moduli(n, distance_modulus, distance)
-    ebv = per_cluster(ebv_foreground, n, "ebv_foreground")
-    z_fixed = _check_metallicity(metallicity, n)
-    av_limit = _check_av_max(av_max, n)
+    n = _positive_int(n, "n", minimum=16)
+    n_returned = None if draws is None else _positive_int(draws, "draws")
+    n_total = max(n, n_returned or 0)
+    if estimator is None:
+        phot = read_photometry(photometry, BAND_SETS["ubvri"] + BAND_SETS["hst"], bands)
+        model = load_estimator(None, phot.bands)
+    else:
+        model = load_estimator(estimator)
+        phot = read_photometry(photometry, model.bands, bands)
+    rows, k = phot.n, len(model.bands)
+    dm = distance_moduli(rows, distance_modulus, distance)
+    ebv = per_cluster(ebv_foreground, rows, "ebv_foreground")
+    z_fixed = _check_metallicity(metallicity, rows)
+    av_limit = _check_av_max(av_max, rows)
     if not (np.ndim(model_error) == 0 and 0.0 <= float(model_error) <= 0.3):
         raise ValueError(f"model_error must be a scalar error per band in [0, 0.3] mag, got {model_error!r}")
 
     column = [model.bands.index(b) for b in phot.bands]
-    mag = np.zeros((n, k))
-    sigma = np.zeros((n, k))
-    has = np.zeros((n, k), bool)
+    mag = np.zeros((rows, k))
+    sigma = np.zeros((rows, k))
+    has = np.zeros((rows, k), bool)
     coefficients = foreground_coefficients(tuple(phot.bands))
     mag[:, column] = phot.mag - dm[:, None] - R_V * ebv[:, None] * coefficients[None, :]
     sigma[:, column] = np.minimum(np.hypot(phot.err, float(model_error)), SIGMA_RANGE[1])
     has[:, column] = phot.usable
 
     notes = [list(v) for v in phot.notes]
+    reasons = [[] for _ in range(rows)]
     for i in np.flatnonzero(~np.isfinite(dm)):
-        notes[i].append("distance modulus is NaN or distance not positive")
+        reasons[i].append("distance modulus is NaN or distance not positive")
     for i in np.flatnonzero(~(ebv >= 0)):
-        notes[i].append("ebv_foreground is NaN or negative")
+        reasons[i].append("ebv_foreground is NaN or negative")
     for i in np.flatnonzero(~has.any(axis=1)):
-        notes[i].append("no usable band")
+        reasons[i].append("no usable band")
     valid = np.isfinite(dm) & (ebv >= 0) & has.any(axis=1)
     has &= valid[:, None]
     mag = np.where(has, mag, 0.0)
     sigma = np.where(has, sigma, 0.0)
 
-    samples = np.full((n, draws, 4), np.nan)
-    chi2 = np.full(n, np.nan)
+    samples = np.full((rows, n_total, 4), np.nan)
+    chi2 = np.full(rows, np.nan)
     if valid.any():
         rng = np.random.default_rng(seed)
         y = condition_vector(mag[valid], sigma[valid], has[valid])
         if z_fixed is None and av_limit is None:
-            samples[valid] = model.estimator.sample(y, draws, seed=seed)
+            samples[valid] = model.estimator.sample(y, n_total, seed=seed)
         else:
-            wide = model.estimator.sample(y, draws * Z_OVERSAMPLE, seed=seed)
+            wide = model.estimator.sample(y, n_total * Z_OVERSAMPLE, seed=seed)
             samples[valid], ess = _restrict(wide, None if z_fixed is None else z_fixed[valid],
-                                            None if av_limit is None else av_limit[valid], draws, rng)
+                                            None if av_limit is None else av_limit[valid], n_total, rng)
             given = " and ".join(g for g, v in (("fixed metallicity", z_fixed), ("av_max", av_limit)) if v is not None)
             for i, e in zip(np.flatnonzero(valid), ess):
-                if e < MIN_EFFECTIVE_DRAWS:
+                if e == 0:
+                    reasons[i].append(f"{given} admits no posterior draw for these magnitudes")
+                elif e < MIN_EFFECTIVE_DRAWS:
                     notes[i].append(f"{given} improbable for these magnitudes ({e:.0f} effective draws)")
         chi2[valid] = library_chi2(mag[valid], sigma[valid], has[valid], model.library_mag)
         for i in np.flatnonzero(chi2 > model.chi2_threshold):
             notes[i].append(f"not explained by the model: chi2/band {chi2[i]:.1f} > {model.chi2_threshold:.1f} "
                             "(worse than 99.9 % of simulated clusters)")
+    valid &= np.isfinite(samples).all(axis=(1, 2))
 
     samples = _with_living_mass(samples)
     table = Table()
     table["name"] = phot.names
-    table["band_set"] = [model.band_set] * n
+    table["band_set"] = [model.name] * rows
     table["n_bands"] = has.sum(axis=1)
     table["distance_modulus"] = dm
-    for name, values in _summaries(samples).items():
+    table["distance_modulus"].unit = u.mag
+    for name, values in summarize(samples, PARAMS + DERIVED).items():
         table[name] = values
+        table[name].unit = UNITS[name.rsplit("_", 1)[0]]
     table["chi2_min"] = chi2
-    table["flag"] = np.array(["; ".join(v) for v in notes], dtype=object).astype(str) if n else np.array([], str)
+    table["valid"] = valid
+    table["reason"] = _joined(reasons)
+    table["flag"] = _joined([r + v for r, v in zip(reasons, notes)])
     table.meta["bands"] = list(phot.bands)
-    table.meta["draws"] = xr.DataArray(samples, dims=("cluster", "draw", "param"),
-                                       coords={"cluster": phot.names, "param": list(PARAMS + DERIVED)},
-                                       attrs={"units": "log10 Msun, log10 yr, mag, mass fraction, log10 Msun"})
+    table.meta["estimator"] = model.name
+    if n_returned is not None:
+        table.meta["draws"] = xr.DataArray(samples[:, :n_returned], dims=("cluster", "draw", "param"),
+                                           coords={"cluster": phot.names, "param": list(PARAMS + DERIVED)},
+                                           attrs={"units": {p: str(UNITS[p]) for p in PARAMS + DERIVED}})
     return table
+
+
+def _joined(texts: list[list[str]]) -> np.ndarray:
+    """One "; "-joined string per row (an empty str array for no rows)."""
+    return np.array(["; ".join(t) for t in texts], dtype=object).astype(str) if texts else np.array([], str)
+
+
+def _positive_int(value, name: str, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
 
 
 def _check_metallicity(metallicity, n: int):

@@ -68,7 +68,7 @@ def main(argv=None) -> dict:
     from report import markdown_table, write_json
 
     from astro import infer
-    from astro.infer import foreground_coefficients, load_pretrained  # noqa: F401  (warm caches)
+    from astro.infer import foreground_coefficients, load_estimator  # noqa: F401  (warm caches)
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="500 clusters x 200 draws")
@@ -76,7 +76,7 @@ def main(argv=None) -> dict:
     args = parser.parse_args(argv)
     n, draws = (500, 200) if args.quick else (10_000, 1000)
     x, table = catalogue(n)
-    model = load_pretrained("ubvri")
+    model = load_estimator("ubvri")
     infer(table[:2], distance_modulus=DM, draws=10)  # load the estimator, build caches
 
     start = time.perf_counter()

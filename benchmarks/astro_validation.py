@@ -118,22 +118,22 @@ def simulated_observations(n: int, seed: int):
 
 
 def calibration(n: int, draws: int) -> dict:
-    from astro.infer import load_pretrained
+    from astro.infer import load_estimator
     from astro.pretrain import evaluation_metrics
 
     x, _, y = simulated_observations(n, seed=424242)
-    samples = load_pretrained("ubvri").estimator.sample(y, draws, seed=3)
+    samples = load_estimator("ubvri").estimator.sample(y, draws, seed=3)
     return evaluation_metrics(x, samples, list(PARAMS))
 
 
 def _library(band_set: str):
-    from astro.infer import load_pretrained
+    from astro.infer import load_estimator
     from astro.pretrain import load_library
 
     shards = load_library(band_set, REPO / "runs" / "astro_pretrain") if (REPO / "runs").exists() else []
     if shards:
         return np.concatenate([s[0] for s in shards]), np.concatenate([s[1] for s in shards]), "training library"
-    model = load_pretrained(band_set)
+    model = load_estimator(band_set)
     return model.library_x, model.library_mag, "shipped reference library"
 
 
@@ -168,7 +168,7 @@ def library_posterior(y_row: np.ndarray, lib_t, lib_mag, draws: int, rng) -> tup
 def c2st_section(n_clusters: int, draws: int) -> list[dict]:
     from inn_engine.diagnostics import c2st
 
-    from astro.infer import load_pretrained
+    from astro.infer import load_estimator
     from astro.observe import condition_vector
 
     lib_x, lib_mag, source = _library("ubvri")
@@ -179,7 +179,7 @@ def c2st_section(n_clusters: int, draws: int) -> list[dict]:
     rng = np.random.default_rng(7)
     # spread across the prior: sort by log mass and take evenly spaced clusters
     pick = np.argsort(test_x[:, 0])[np.linspace(0, len(test_x) - 1, n_clusters).astype(int)]
-    estimator = load_pretrained("ubvri").estimator
+    estimator = load_estimator("ubvri").estimator
     rows = []
     for i in pick:
         sigma = np.full((1, test_mag.shape[1]), 0.1)

@@ -6,7 +6,33 @@ from dataclasses import dataclass, field
 import numpy as np
 import xarray as xr
 
-__all__ = ["Posterior"]
+__all__ = ["Posterior", "SUMMARY_LEVELS", "quantile_label", "summarize"]
+
+#: the credible levels of every summary: the median and the central 68 % and 95 % intervals
+SUMMARY_LEVELS = (0.025, 0.16, 0.5, 0.84, 0.975)
+
+
+def quantile_label(q: float) -> str:
+    """The summary name of quantile ``q``: "median" for 0.5, else "q" + its per-mille digits
+    without trailing zeros (0.025 -> "q025", 0.16 -> "q16", 0.975 -> "q975")."""
+    return "median" if q == 0.5 else f"q{round(q * 1000):03d}".rstrip("0")
+
+
+def summarize(samples, names, levels=SUMMARY_LEVELS) -> dict[str, np.ndarray]:
+    """{"<name>_<stat>": (n_obs,)} for stat in mean, std and the :func:`quantile_label` of
+    every level, from draws (n_obs, n_draws, len(names)). Rows holding a non-finite draw
+    give NaN summaries (they mark observations that could not be inferred)."""
+    samples = np.asarray(samples, dtype=float)
+    if samples.ndim != 3 or samples.shape[2] != len(names):
+        raise ValueError(f"samples must be (n_obs, n_draws, {len(names)}), got shape {samples.shape}")
+    ok = np.isfinite(samples).all(axis=(1, 2))
+    stats = {"mean": np.full((len(samples), len(names)), np.nan)}
+    stats["std"], quantiles = stats["mean"].copy(), np.full((len(levels), len(samples), len(names)), np.nan)
+    if ok.any():
+        stats["mean"][ok], stats["std"][ok] = samples[ok].mean(axis=1), samples[ok].std(axis=1)
+        quantiles[:, ok] = np.quantile(samples[ok], list(levels), axis=1)
+    stats.update({quantile_label(q): values for q, values in zip(levels, quantiles)})
+    return {f"{name}_{stat}": values[:, j] for j, name in enumerate(names) for stat, values in stats.items()}
 
 
 @dataclass
@@ -99,15 +125,9 @@ class Posterior:
             name="samples",
         )
 
-    def summary(self, levels=(0.025, 0.16, 0.5, 0.84, 0.975)) -> xr.Dataset:
-        """Per-observation mean, std and quantiles as variables ``P_mean``, ``P_std``, ``P_qNN``."""
-        qs = self.quantile(list(levels))
-        mean, std = self.mean(), self.std()
-        data = {}
-        for j, (name, unit) in enumerate(zip(self.names, self.units)):
-            data[f"{name}_mean"] = ("obs", mean[:, j], {"units": unit})
-            data[f"{name}_std"] = ("obs", std[:, j], {"units": unit})
-            for q, values in zip(levels, qs):
-                label = "median" if q == 0.5 else f"q{round(q * 1000):03d}".rstrip("0")
-                data[f"{name}_{label}"] = ("obs", values[:, j], {"units": unit})
-        return xr.Dataset(data)
+    def summary(self, levels=SUMMARY_LEVELS) -> xr.Dataset:
+        """Per-observation mean, std and quantiles as variables ``P_mean``, ``P_std``, ``P_qNN``
+        (:func:`summarize`), with each parameter's unit in attrs."""
+        units = dict(zip(self.names, self.units))
+        return xr.Dataset({key: ("obs", values, {"units": units.get(key.rsplit("_", 1)[0], "")})
+                           for key, values in summarize(self.samples, self.names, levels).items()})

@@ -35,7 +35,7 @@ def synthetic_catalogue(n, bands=UBVRI, seed=5):
 @pytest.fixture(scope="module")
 def simulated():
     x, table = synthetic_catalogue(60)
-    return x, table, infer(table, distance_modulus=DM, draws=300, seed=1)
+    return x, table, infer(table, distance_modulus=DM, n=300, draws=300, seed=1)
 
 
 def test_shipped_estimators_are_small_and_evaluated():
@@ -82,14 +82,14 @@ def test_true_parameters_fall_in_the_intervals(simulated):
 def test_input_forms_agree():
     _, table = synthetic_catalogue(2, seed=9)
     row = {k: float(table[k][0]) for k in table.colnames}
-    from_table = infer(table[:1], distance_modulus=DM, draws=200)
-    from_frame = infer(table[:1].to_pandas(), distance_modulus=DM, draws=200)
-    from_scalars = infer(row, distance=10 ** (DM / 5 + 1) * u.pc, draws=200)
+    from_table = infer(table[:1], distance_modulus=DM, n=200, draws=200)
+    from_frame = infer(table[:1].to_pandas(), distance_modulus=DM, n=200, draws=200)
+    from_scalars = infer(row, distance=10 ** (DM / 5 + 1) * u.pc, n=200, draws=200)
     for other in (from_frame, from_scalars):
         np.testing.assert_allclose(other["log_age_median"], from_table["log_age_median"], equal_nan=True)
     renamed = {"Vmag" if k == "V" else "Vmag_err" if k == "V_err" else k: v for k, v in row.items()}
     mapped = infer(renamed, bands={"Vmag": "V", **{b: b for b in UBVRI if b != "V"}}, distance_modulus=DM,
-                   draws=200)
+                   n=200, draws=200)
     np.testing.assert_allclose(mapped["log_age_median"], from_table["log_age_median"], equal_nan=True)
 
 
@@ -103,7 +103,7 @@ def test_bad_entries_are_flagged_not_silent():
         {**{b: np.nan for b in good}, **errs},             # no usable band
         {**good, **errs},                                  # NaN distance
     ])
-    result = infer(rows, distance_modulus=[DM, DM, DM, DM, np.nan], draws=200)
+    result = infer(rows, distance_modulus=[DM, DM, DM, DM, np.nan], n=200, draws=200)
     flags = list(result["flag"])
     assert flags[0] == ""  # colours like the LMC cluster H88-279 (Hunter et al. 2003): explained
     assert "sentinel" in flags[1] and "negative" in flags[2]
@@ -117,21 +117,21 @@ def test_bad_entries_are_flagged_not_silent():
 def test_observation_the_model_cannot_explain_is_flagged():
     # U - B = +4 mag with B - V = -0.5: no stellar population has these colours
     row = {"U": 20.0, "U_err": 0.02, "B": 16.0, "B_err": 0.02, "V": 16.5, "V_err": 0.02, "R": 16.5, "R_err": 0.02}
-    result = infer(row, distance_modulus=DM, draws=100)
+    result = infer(row, distance_modulus=DM, n=100, draws=100)
     assert "not explained" in result["flag"][0]
 
 
 def test_fixed_metallicity_pins_z():
     _, table = synthetic_catalogue(3, seed=11)
-    result = infer(table, distance_modulus=DM, metallicity=0.008, draws=200)
+    result = infer(table, distance_modulus=DM, metallicity=0.008, n=200, draws=200)
     np.testing.assert_allclose(result["Z_median"], 0.008)
     assert np.isfinite(result["log_age_q16"]).all()
 
 
 def test_av_max_truncates_the_extinction_prior():
     _, table = synthetic_catalogue(4, seed=12)
-    free = infer(table, distance_modulus=DM, draws=400, seed=3)
-    low = infer(table, distance_modulus=DM, av_max=0.5, draws=400, seed=3)
+    free = infer(table, distance_modulus=DM, n=400, draws=400, seed=3)
+    low = infer(table, distance_modulus=DM, av_max=0.5, n=400, draws=400, seed=3)
     draws = low.meta["draws"].values
     admissible = np.isfinite(draws[:, 0, 0])
     assert (draws[admissible][:, :, 2] <= 0.5).all()
@@ -150,13 +150,13 @@ def test_av_max_truncates_the_extinction_prior():
 
 def test_model_error_is_added_to_the_photometric_errors():
     _, table = synthetic_catalogue(4, seed=13)
-    with_model_error = infer(table, distance_modulus=DM, model_error=0.15, draws=300, seed=2)
+    with_model_error = infer(table, distance_modulus=DM, model_error=0.15, n=300, draws=300, seed=2)
     widened = table.copy()
     for band in ("U", "B", "V", "R", "I"):
         widened[f"{band}_err"] = np.minimum(np.hypot(np.maximum(table[f"{band}_err"], 0.01), 0.15), 0.5)
     np.testing.assert_array_equal(with_model_error.meta["draws"].values,
-                                  infer(widened, distance_modulus=DM, draws=300, seed=2).meta["draws"].values)
-    exact = infer(table, distance_modulus=DM, draws=300, seed=2)
+                                  infer(widened, distance_modulus=DM, n=300, draws=300, seed=2).meta["draws"].values)
+    exact = infer(table, distance_modulus=DM, n=300, draws=300, seed=2)
     width = {name: np.asarray(t["log_age_q84"]) - np.asarray(t["log_age_q16"])
              for name, t in (("exact", exact), ("model_error", with_model_error))}
     assert np.median(width["model_error"]) > np.median(width["exact"])
@@ -193,6 +193,6 @@ def test_hst_catalogue_uses_the_hst_estimator():
     _, table = synthetic_catalogue(4, bands=bands, seed=3)
     masked = Table(table, masked=True)
     masked["F275W"] = MaskedColumn(table["F275W"], mask=[True, False, False, False])
-    result = infer(masked, distance_modulus=DM, draws=200)
+    result = infer(masked, distance_modulus=DM, n=200, draws=200)
     assert set(result["band_set"]) == {"hst"}
     assert result["n_bands"][0] == np.sum(np.isfinite([table[b][0] for b in bands[1:]]))

@@ -130,8 +130,7 @@ def test_checkpoint_of_other_settings_is_refused(invoke, ik_grid, tiny_net, tmp_
 def test_new_camera_file_makes_an_oximetry_grid_with_its_bands(invoke, tmp_path):
     from oximetry import Camera
 
-    from inn_engine.cli_simulate import read_camera
-
+    read_camera = Camera.from_file
     csv = tmp_path / "cam.csv"
     csv.write_text("wavelength_nm,blue,green\n500,1,0\n502,1,0\n540,0,2\n542,0,2\n")
     np.testing.assert_allclose(read_camera(csv).responses, [[0.5, 0.5, 0, 0], [0, 0, 0.5, 0.5]])
