@@ -100,4 +100,4 @@ def _check_side_files(path: Path, digests) -> None:
         if Path(str(name)).name != name or not file.is_file():
             raise ArtifactError(f"{path}: missing side file {name!r} listed in {METADATA}")
         if sha256_file(file) != digest:
-            raise ArtifactError(f"{file}: SHA-256 does not match {METADATA}: the file is truncated or was modified")
+            raise ArtifactError(f"{file}: the side file's SHA-256 does not match {METADATA}: it is truncated or was modified")

@@ -20,11 +20,12 @@ from oximetry.quantile_head import HEAD_FILE, fit_quantile_head
 from oximetry.simulator import OximetrySimulator
 
 __all__ = ["OximetryDomain", "DOMAIN", "FEATURES", "HEAD_QUANTILES", "HEAD_STEPS", "HIGHLIGHT_TRAIN_ROWS",
-           "fit_side_models"]
+           "fit_side_models", "side_model_steps"]
 
 FEATURES = "relative"  # the conditions of every oximetry estimator: log r_b - mean_b log r_b
 HEAD_QUANTILES = (0.025, 0.16, 0.5, 0.84, 0.975)  # sO2 quantiles of the fast whole-image head
-HEAD_STEPS = 4000
+HEAD_STEPS = 4000  # training steps of the quantile head (batch 1024)
+HIGHLIGHT_STEPS = 3000  # training steps of the highlight detector
 HIGHLIGHT_TRAIN_ROWS = 200_000  # tissue spectra (and as many highlight copies) for the highlight detector
 
 
@@ -35,8 +36,14 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def side_model_steps(n_rows: int) -> int:
+    """Training steps of the two MLP side models for ``n_rows`` spectra: ~10 passes over small
+    sets (batch 1024), at least 500, at most :data:`HEAD_STEPS` (what large sets get)."""
+    return int(np.clip(10 * n_rows // 1024, 500, HEAD_STEPS))
+
+
 def fit_side_models(y: np.ndarray, y_held_out: np.ndarray, sO2: np.ndarray, camera: Camera, seed: int = 0,
-                    head_steps: int = HEAD_STEPS):
+                    head_steps: int = HEAD_STEPS, highlight_steps: int = HIGHLIGHT_STEPS):
     """The models beside the cINN in an oximetry estimator, fitted on training reflectances.
 
     y (n, bands) training reflectances with their true sO2 (n,) [fraction]; y_held_out (m,
@@ -44,7 +51,8 @@ def fit_side_models(y: np.ndarray, y_held_out: np.ndarray, sO2: np.ndarray, came
     Returns (OOD density, highlight detector, sO2 quantile head).
     """
     density = SpectrumOOD.fit(y, seed=seed).with_threshold(y_held_out)
-    highlight = fit_highlight_detector(y[:HIGHLIGHT_TRAIN_ROWS], y_held_out, camera.centres_nm, seed=seed)
+    highlight = fit_highlight_detector(y[:HIGHLIGHT_TRAIN_ROWS], y_held_out, camera.centres_nm,
+                                       steps=highlight_steps, seed=seed)
     head = fit_quantile_head(reflectance_features(y, FEATURES), sO2, HEAD_QUANTILES, steps=head_steps, hidden=64,
                              seed=seed)
     return density, highlight, head
@@ -87,8 +95,10 @@ class OximetryDomain(Domain):
         (thresholds on their last 10 %, which the density and detector do not see)."""
         j = param_names.index("sO2")
         cut = int(0.9 * len(y))
+        steps = side_model_steps(cut)
         density, highlight, head = fit_side_models(y[:cut], y[cut:], x[:cut, j], Camera.from_metadata(record["camera"]),
-                                                   seed=seed)
+                                                   seed=seed, head_steps=min(steps, HEAD_STEPS),
+                                                   highlight_steps=min(steps, HIGHLIGHT_STEPS))
         return SideModels(record={"ood": density.to_dict()},
                           files={HEAD_FILE: head.to_bytes(), HIGHLIGHT_FILE: highlight.to_bytes()})
 
