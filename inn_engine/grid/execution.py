@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
@@ -21,6 +22,7 @@ import numpy as np
 
 from inn_engine.grid.chunks import simulate_chunk
 from inn_engine.grid.store import write_chunk
+from inn_engine.processes import worker_processes_unsafe
 from inn_engine.simulator import Simulator
 
 __all__ = ["chunk_job", "run_jobs", "local_cluster"]
@@ -115,9 +117,16 @@ def run_jobs(
     """Run the chunk jobs for ``indices`` and yield their results as they finish.
 
     In this process when ``scheduler`` is None and at most one worker is asked for (or
-    only one chunk is left); otherwise on dask (see :func:`_dask_client`).
+    only one chunk is left, or worker processes cannot start: :mod:`inn_engine.processes`);
+    otherwise on dask (see :func:`_dask_client`).
     """
     args = (simulator, seed)
+    if scheduler is None and min(n_workers, len(indices)) > 1:
+        unsafe = worker_processes_unsafe()
+        if unsafe:
+            print(f"simulating in this process instead of {n_workers} worker processes: {unsafe}", file=sys.stderr,
+                  flush=True)
+            n_workers = 1
     if scheduler is None and min(n_workers, len(indices)) <= 1:
         for index in indices:
             yield chunk_job(*args, int(index), n, chunk_size, path)
