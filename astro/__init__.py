@@ -2,7 +2,8 @@
 
 Forward model: :func:`photometry` (SSE isochrones x Castelli-Kurucz atmospheres x filters x
 dust, stochastic IMF sampling) and :class:`ClusterSimulator` (the engine's Simulator, with
-photometric errors and missing bands); :func:`simulate_grid` makes training grids.
+photometric errors and missing bands); :func:`simulate_grid` makes training grids,
+:func:`train` an estimator for any band set, :func:`infer` posteriors for a catalogue.
 """
 from astro.imf import IMF_NAMES, get_imf
 from astro.population import available_bands, parameter_ranges, photometry, star_photometry
@@ -11,7 +12,8 @@ from astro.simulator import LEGUS_BANDS, ClusterSimulator, simulate_grid
 __all__ = ["photometry", "star_photometry", "available_bands", "parameter_ranges",
            "ClusterSimulator", "simulate_grid", "LEGUS_BANDS", "get_imf", "IMF_NAMES"]
 
-from astro.infer import MODEL_ERROR_REAL, infer  # noqa: E402  (pretrained estimators, issue 6)
+from astro.infer import MODEL_ERROR_REAL, infer, load_estimator  # noqa: E402  (shipped or retrained estimators)
 from astro.living_mass import living_mass_fraction  # noqa: E402
+from astro.training import train  # noqa: E402
 
-__all__ += ["infer", "MODEL_ERROR_REAL", "living_mass_fraction"]
+__all__ += ["infer", "load_estimator", "MODEL_ERROR_REAL", "living_mass_fraction", "train"]

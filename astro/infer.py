@@ -89,7 +89,7 @@ def load_estimator(estimator=None, bands=None) -> AstroEstimator:
     set's name ("ubvri", "hst"), or the directory of an estimator made by :func:`astro.train`
     or by ``innfer train`` on a grid of ``innfer simulate astro``.
     """
-    from astro.pretrain import BAND_SETS, PRETRAINED_DIR
+    from astro.training import BAND_SETS, PRETRAINED_DIR
 
     if estimator is None:
         return _load_directory(str(PRETRAINED_DIR / band_set_for(bands)))
@@ -103,7 +103,7 @@ def load_estimator(estimator=None, bands=None) -> AstroEstimator:
 
 def band_set_for(bands) -> str:
     """The shipped band set ("ubvri" or "hst") holding every band of ``bands``."""
-    from astro.pretrain import BAND_SETS
+    from astro.training import BAND_SETS
 
     for name, members in BAND_SETS.items():
         if set(bands) <= set(members):
@@ -211,7 +211,7 @@ def infer(photometry, *, bands=None, estimator=None, distance_modulus=None, dist
     import xarray as xr
     from astropy.table import Table
 
-    from astro.pretrain import BAND_SETS
+    from astro.training import BAND_SETS
 
     n = _positive_int(n, "n", minimum=16)
     n_returned = None if draws is None else _positive_int(draws, "draws")

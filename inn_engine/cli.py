@@ -174,8 +174,9 @@ def evaluate(ctx, model_dir, grid, n_test, draws, seed, json_path):
     """Calibration error, SBC p-values, coverage and MAP error of MODEL on held-out rows of GRID."""
     from click.core import ParameterSource
 
-    from inn_engine.cli_evaluate import evaluate as run_evaluation
-    from inn_engine.cli_evaluate import format_table, select_test_rows
+    from inn_engine.cli_evaluate import select_test_rows
+    from inn_engine.evaluation import evaluate as run_evaluation
+    from inn_engine.evaluation import format_table
     from inn_engine.domain import estimator_inputs
     from inn_engine.estimator import Estimator
     from inn_engine.grid import open_grid

@@ -1,0 +1,68 @@
+"""astro.train: an estimator for a new band set that astro.infer uses like a shipped one."""
+import json
+
+import numpy as np
+import pytest
+from astropy.table import Table
+
+import astro
+from inn_engine.estimator import Estimator
+
+BANDS = ("g", "r", "i")
+SMALL = dict(clusters=20_000, steps=150, batch_size=256, n_workers=1, network={"n_blocks": 2, "hidden": 32},
+             n_test=500, draws=100)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    root = tmp_path_factory.mktemp("astro_train")
+    lines = []
+    estimator = astro.train(list(BANDS), root / "gri", workdir=root / "work", log=lines.append, **SMALL)
+    return root, estimator, lines
+
+
+def test_train_says_what_it_will_take_and_records_its_stages(trained):
+    root, estimator, lines = trained
+    assert lines[0].startswith("astro.train g,r,i") and "min" in lines[0] and "work" in lines[0]
+    assert any("shard 2/2" in line for line in lines)
+    meta = estimator.metadata
+    assert meta["astro"]["bands"] == list(BANDS) and meta["astro"]["n_clusters_train"] == 10_000
+    assert meta["evaluation"]["n_test"] == 500 and set(meta["evaluation"]["parameters"]) == set(astro.infer.__globals__["PARAMS"])
+    files = json.loads((root / "gri" / "estimator.json").read_text())["side_files"]
+    assert set(files) == {"library.safetensors"}
+
+
+def test_rerun_resumes_to_the_same_estimator(trained):
+    root, estimator, _ = trained
+    lines = []
+    again = astro.train(",".join(BANDS), root / "gri-again", workdir=root / "work", log=lines.append, **SMALL)
+    assert not any(line.startswith("library: shard") for line in lines)  # the library is complete
+    for name, value in estimator.model.state_dict().items():
+        assert np.array_equal(value.numpy(), again.model.state_dict()[name].numpy()), name
+
+
+def test_infer_uses_the_trained_estimator_with_every_feature(trained):
+    root, _, _ = trained
+    rng = np.random.default_rng(4)
+    mags = astro.photometry([4.0, 5.0, 4.5], [7.0, 8.5, 9.5], [0.3, 0.1, 0.5], 0.008, BANDS, seed=3) + 18.5
+    table = Table({b: mags[:, j] + 0.03 * rng.standard_normal(3) for j, b in enumerate(BANDS)})
+    for b in BANDS:
+        table[f"{b}_err"] = [0.03, 0.03, 0.03]
+    table["r"][1] = 99.0
+    result = astro.infer(table, distance_modulus=18.5, estimator=root / "gri", n=200, draws=50, seed=0)
+    assert result.meta["estimator"] == "g,r,i" and list(result["band_set"]) == ["g,r,i"] * 3
+    assert "sentinel" in result["flag"][1] and all(result["valid"])
+    assert np.all(np.isfinite(result["log_mass_living_median"])) and result.meta["draws"].shape == (3, 50, 5)
+    with pytest.raises(ValueError, match="bands"):
+        astro.infer({"U": 14.0, "U_err": 0.1}, distance_modulus=18.5, estimator=root / "gri")
+
+
+def test_an_estimator_of_another_domain_is_refused(tmp_path):
+    from inn_engine import fit
+
+    x = np.random.default_rng(0).normal(size=(200, 4))
+    est = fit(x, x[:, :2], seed=0, steps=5, n_blocks=1, hidden=8)
+    est.save(tmp_path / "other")
+    assert isinstance(Estimator.load(tmp_path / "other"), Estimator)
+    with pytest.raises(ValueError, match="not an astro estimator"):
+        astro.infer({"g": 14.0, "g_err": 0.1}, distance_modulus=18.5, estimator=tmp_path / "other")
