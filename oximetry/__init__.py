@@ -31,9 +31,10 @@ from oximetry.io import read_cube, read_spectra, write_result  # noqa: E402
 def train(camera=None, prior: str = "colon", out=None, work=None, **settings):
     """Build an estimator for ``camera`` / ``prior`` (grids, cINN, OOD model, metrics) into ``out``.
 
-    A thin wrapper of :func:`oximetry.pretrain.train` (see it and
-    :class:`oximetry.pretrain.PretrainSettings` for ``settings``); imported on call so that
-    ``python -m oximetry.pretrain`` runs a fresh module.
+    Defaults to the settings of the packaged estimator (10^6 spectra, 30,000 steps; the
+    expected time is printed first); ``quick=True`` gives a try-out in minutes. A thin wrapper
+    of :func:`oximetry.pretrain.train` (see it and :class:`oximetry.pretrain.PretrainSettings`
+    for ``settings``); imported on call so that ``python -m oximetry.pretrain`` runs a fresh module.
     """
     from oximetry.pretrain import train as pretrain_train
 

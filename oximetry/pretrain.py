@@ -1,10 +1,14 @@
-"""Build the shipped sO2 posterior estimator from scratch: grids, training, evaluation, OOD model.
+"""Build an sO2 posterior estimator from scratch: grids, training, evaluation, OOD model.
 
-``python -m oximetry.pretrain`` (``make pretrain``) runs the whole pipeline; every stage
-resumes: the grids are resumable zarr stores and training writes checkpoints, all under
-``--work`` (default ``~/.cache/innfer/oximetry_pretrain``). The estimator directory
-(``weights.safetensors`` + ``estimator.json``) lands in ``--out`` (default: the package's
-``oximetry/pretrained``) with its evaluation metrics in ``metadata['metrics']``.
+:func:`train` (``oximetry.train``) runs the whole pipeline for any camera and prior; every
+stage resumes: the grids are resumable zarr stores and training writes checkpoints, all
+under ``work`` (default ``~/.cache/innfer/oximetry_pretrain``). The estimator directory
+(``weights.safetensors``, ``estimator.json``, the quantile head and the highlight detector,
+checksummed) lands in ``out``, with its evaluation metrics in ``metadata['metrics']``.
+
+``python -m oximetry.pretrain`` (``make pretrain``) rebuilds the packaged estimator with the
+settings recorded in it (:data:`SHIPPED`) into ``<work>/estimator``, prints its metrics
+beside the packaged ones, and replaces the packaged files only with ``--install``.
 
 Stages: a training grid (colon prior, camera, multiplicative noise at ``snr``) of ``n``
 spectra, a held-out test grid (another seed) and a generic-prior grid (for OOD);
@@ -19,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -28,40 +33,65 @@ from inn_engine import fit
 from inn_engine.diagnostics import calibration_error, calibration_error_floor
 from inn_engine.estimator import Estimator
 from oximetry.camera import Camera, default_camera
+from oximetry.domain import DOMAIN, FEATURES, HEAD_QUANTILES, HEAD_STEPS, fit_side_models
 from oximetry.features import feature_names, reflectance_features
 from oximetry.grid import simulate_grid
-from oximetry.highlight import HIGHLIGHT_FILE, fit_highlight_detector
-from oximetry.ood import SpectrumOOD
-from oximetry.quantile_head import HEAD_FILE, fit_quantile_head
+from oximetry.highlight import HIGHLIGHT_FILE
+from oximetry.quantile_head import HEAD_FILE
 
-__all__ = ["PretrainSettings", "train", "evaluate", "specular_and_saturated", "ood_auroc", "PACKAGED_DIR"]
+__all__ = ["PretrainSettings", "SHIPPED", "QUICK", "train", "evaluate", "specular_and_saturated", "ood_auroc",
+           "recorded_settings", "PACKAGED_DIR"]
 
 PACKAGED_DIR = Path(__file__).resolve().parent / "pretrained"
-HEAD_QUANTILES = (0.025, 0.16, 0.5, 0.84, 0.975)  # sO2 quantiles of the fast whole-image head
 DEFAULT_WORK = Path(os.path.expanduser("~/.cache/innfer/oximetry_pretrain"))
-HIGHLIGHT_TRAIN_ROWS = 200_000  # tissue spectra (and as many highlight copies) for the highlight detector
+
+
+#: the settings of the packaged estimator (its metadata["pretrain"]["settings"] records them)
+SHIPPED = {"n": 1_000_000, "n_test": 20_000, "n_generic": 5000, "steps": 30_000, "batch_size": 1024, "n_draws": 1000}
+#: a try-out in minutes: 5x10^4 spectra, 2000 steps (calibration visibly worse than SHIPPED)
+QUICK = {"n": 50_000, "n_test": 2000, "n_generic": 2000, "steps": 2000, "batch_size": 512, "n_draws": 500}
+# Rates on this project's 2-core machine, for the time printed at the start: spectra per
+# second and worker of the solvers (adding-doubling with 8 quadrature points; the neural
+# surrogate), and seconds per training step of the 6x128 affine cINN at batch 1024.
+SPECTRA_PER_SECOND = {"fast": 640.0, "surrogate": 16_000.0, "mc": 5.0}
+SECONDS_PER_STEP_AT_1024 = 0.045
 
 
 class PretrainSettings:
-    """Sizes and settings of one pipeline run (all recorded in the artifact).
+    """Sizes and settings of one pipeline run (all recorded in the artifact); the defaults are
+    :data:`SHIPPED`'s, which made the packaged estimator.
 
     n: training spectra; n_test: held-out test spectra (>= 1000 for the table); n_quad:
-    adding-doubling quadrature points of the grid's solver; steps: optimizer steps (None:
-    :func:`inn_engine.fit.default_train_config`); n_draws: posterior draws per test case;
-    head_steps: training steps of the sO2 quantile head (:mod:`oximetry.quantile_head`).
+    adding-doubling quadrature points of the grid's solver; solver: None picks the neural
+    surrogate for the colon prior seen by the default camera (the only case it covers) and
+    adding-doubling ("fast") otherwise; steps: optimizer steps; n_draws: posterior draws per
+    test case; head_steps: training steps of the sO2 quantile head (:mod:`oximetry.quantile_head`).
     """
 
-    def __init__(self, n: int = 50_000, n_test: int = 2000, n_generic: int = 2000, prior: str = "colon",
-                 snr: float = 10.0, n_quad: int = 8, solver: str = "fast", features: str = "relative",
-                 steps: int | None = 2000, batch_size: int = 512, n_draws: int = 500, seed: int = 0,
-                 chunk_size: int = 5000, n_workers: int = 2, network: dict | None = None, head_steps: int = 4000):
+    def __init__(self, n: int = SHIPPED["n"], n_test: int = SHIPPED["n_test"], n_generic: int = SHIPPED["n_generic"],
+                 prior: str = "colon", snr: float = 10.0, n_quad: int = 8, solver: str | None = None,
+                 features: str = FEATURES, steps: int = SHIPPED["steps"], batch_size: int = SHIPPED["batch_size"],
+                 n_draws: int = SHIPPED["n_draws"], seed: int = 0, chunk_size: int = 5000, n_workers: int = 2,
+                 network: dict | None = None, head_steps: int = HEAD_STEPS):
         if n < 1000 or n_test < 100:
             raise ValueError(f"need n >= 1000 and n_test >= 100, got n={n}, n_test={n_test}")
         self.n, self.n_test, self.n_generic = int(n), int(n_test), int(n_generic)
         self.prior, self.snr, self.n_quad, self.solver, self.features = prior, float(snr), int(n_quad), solver, features
-        self.steps, self.batch_size, self.n_draws, self.seed = steps, int(batch_size), int(n_draws), int(seed)
+        self.steps, self.batch_size, self.n_draws, self.seed = int(steps), int(batch_size), int(n_draws), int(seed)
         self.chunk_size, self.n_workers, self.head_steps = int(chunk_size), int(n_workers), int(head_steps)
         self.network = dict(network or {"n_blocks": 6, "hidden": 128, "coupling": "affine"})
+
+    def for_camera(self, camera: Camera) -> "PretrainSettings":
+        """These settings with the solver chosen for ``camera`` when it was left to the pipeline."""
+        if self.solver is None:
+            self.solver = "surrogate" if camera == default_camera() and self.prior == "colon" else "fast"
+        return self
+
+    def expected_seconds(self) -> tuple[float, float]:
+        """(grids, training) seconds expected on this project's 2-core machine."""
+        rate = SPECTRA_PER_SECOND[self.solver] * max(1, min(self.n_workers, os.cpu_count() or 1))
+        return (self.n + self.n_test + self.n_generic) / rate, self.steps * SECONDS_PER_STEP_AT_1024 * \
+            self.batch_size / 1024
 
     def to_dict(self) -> dict:
         return {k: v for k, v in vars(self).items()}
@@ -138,21 +168,29 @@ def evaluate(estimator: Estimator, x_test, f_test, n_draws: int = 500, seed: int
 
 
 def train(camera: Camera | None = None, prior: str = "colon", out=None, work=None,
-          settings: PretrainSettings | None = None, **overrides) -> Estimator:
+          settings: PretrainSettings | None = None, quick: bool = False, log=print, **overrides) -> Estimator:
     """Grids -> cINN -> OOD model -> evaluation -> estimator directory ``out`` (returned loaded).
 
     ``camera``: the filter responses (default: the paper's 8-band camera); ``prior``: the
-    tissue model of the training grid; ``overrides``: :class:`PretrainSettings` fields.
-    Re-running with the same arguments resumes the grids and the training checkpoints.
+    tissue model of the training grid; ``quick``: :data:`QUICK` sizes instead of the
+    packaged estimator's (:data:`SHIPPED`, the default: about an hour for the default
+    camera, several for another camera, whose grids need adding-doubling; the expected time
+    is printed first); ``overrides``: :class:`PretrainSettings` fields. Re-running with the
+    same arguments resumes the grids and the training checkpoints under ``work``.
     """
-    settings = settings or PretrainSettings(prior=prior, **overrides)
+    if out is None:
+        raise ValueError("give out= (a directory) for the new estimator; the packaged one is replaced only by "
+                         "`python -m oximetry.pretrain --install`")
+    settings = settings or PretrainSettings(prior=prior, **{**(QUICK if quick else {}), **overrides})
     camera = default_camera() if camera is None else camera
+    settings.for_camera(camera)
     work = Path(work or DEFAULT_WORK)
     work.mkdir(parents=True, exist_ok=True)
-    if out is None and (camera != default_camera() or settings.prior != "colon"):
-        raise ValueError("give out= (a directory) for an estimator of another camera or prior; the packaged "
-                         "estimator is only rebuilt for the default camera and the colon prior")
-    out = Path(out or PACKAGED_DIR)
+    out = Path(out)
+    grids_s, training_s = settings.expected_seconds()
+    log(f"oximetry.train {camera.name} / {settings.prior} -> {out}: {settings.n:,} training spectra by "
+        f"{settings.solver} (about {grids_s / 60:.0f} min), {settings.steps:,} steps of batch {settings.batch_size} "
+        f"(about {training_s / 60:.0f} min) on a 2-core machine; work directory {work} (rerun to resume)")
     started = time.time()
 
     train_ds = _grid(settings, camera, work, "train", settings.n, settings.prior, settings.seed)
@@ -175,13 +213,14 @@ def train(camera: Camera | None = None, prior: str = "colon", out=None, work=Non
 
     half = len(y_test) // 2
     inliers = y_test[half:]
-    density = SpectrumOOD.fit(y, seed=settings.seed).with_threshold(y_test[:half])
+    j = list(train_ds["param"].values).index("sO2")
+    density, highlight, head = fit_side_models(y, y_test[:half], x[:, j], camera, seed=settings.seed,
+                                               head_steps=settings.head_steps)
     ood = {"threshold_quantile": density.quantile, "threshold": density.threshold,
            "false_positive_rate_held_out": float(density.is_ood(inliers).mean())}
     specular, saturated = specular_and_saturated(y_test[half:], seed=settings.seed)
     ood["auroc_specular"] = ood_auroc(density, inliers, specular)
     ood["auroc_saturated"] = ood_auroc(density, inliers, saturated)
-    highlight = fit_highlight_detector(y[:HIGHLIGHT_TRAIN_ROWS], y_test[:half], camera.centres_nm, seed=settings.seed)
     ood["auroc_specular_highlight_detector"] = ood_auroc(highlight, inliers, specular)
     flagged = {name: density.is_ood(r) | highlight.is_highlight(r)
                for name, r in (("in_distribution", inliers), ("specular", specular), ("saturated", saturated))}
@@ -194,57 +233,51 @@ def train(camera: Camera | None = None, prior: str = "colon", out=None, work=Non
 
     metrics = evaluate(estimator, x_test, f_test, settings.n_draws, seed=settings.seed + 1)
     metrics["ood"] = ood
-    j = list(train_ds["param"].values).index("sO2")
-    head = fit_quantile_head(f, x[:, j], HEAD_QUANTILES, steps=settings.head_steps, hidden=64, seed=settings.seed)
     q = head.predict(f_test)
     metrics["quantile_head"] = {
         "quantiles": list(HEAD_QUANTILES), "steps": settings.head_steps,
         "coverage_error_68_pct": 100 * float(((q[:, 1] <= x_test[:, j]) & (x_test[:, j] <= q[:, 3])).mean() - 0.68),
         "coverage_error_95_pct": 100 * float(((q[:, 0] <= x_test[:, j]) & (x_test[:, j] <= q[:, 4])).mean() - 0.95),
         "sO2_median_abs_error_pct": 100 * float(np.abs(q[:, 2] - x_test[:, j]).mean())}
+    record = DOMAIN.record(train_ds.attrs, json.loads(train_ds.attrs["simulator"]))
     estimator.metadata.update(
-        oximetry={"features": settings.features, "camera": camera.metadata(), "band_names": camera.band_names,
-                  "prior": settings.prior, "snr": settings.snr,
-                  "solver": {"method": settings.solver, "n_quad": settings.n_quad},
-                  "ood": density.to_dict()},
-        pretrain={"settings": settings.to_dict(), "seconds": time.time() - started,
-                  "command": "python -m oximetry.pretrain " + " ".join(f"--{k.replace('_', '-')} {v}" for k, v in (
-                      ("n", settings.n), ("n-test", settings.n_test), ("n-generic", settings.n_generic),
-                      ("steps", settings.steps), ("batch-size", settings.batch_size), ("n-draws", settings.n_draws),
-                      ("solver", settings.solver)))},
+        oximetry={**record, "features": settings.features, "ood": density.to_dict()},
+        pretrain={"settings": settings.to_dict(), "seconds": time.time() - started},
         metrics=metrics,
     )
-    estimator.save(out)
-    head.save(out / HEAD_FILE)
-    highlight.save(out / HIGHLIGHT_FILE)
+    estimator.save(out, {HEAD_FILE: head.to_bytes(), HIGHLIGHT_FILE: highlight.to_bytes()})
     return Estimator.load(out)
+
+
+def recorded_settings(path=PACKAGED_DIR) -> PretrainSettings:
+    """The settings that made the estimator in ``path`` (its metadata["pretrain"]["settings"])."""
+    recorded = dict(Estimator.load(path).metadata["pretrain"]["settings"])
+    return PretrainSettings(**recorded)
 
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(prog="python -m oximetry.pretrain", description=__doc__.split("\n")[0])
-    parser.add_argument("--n", type=int, default=50_000, help="training spectra (the issue asks for >= 1e6)")
-    parser.add_argument("--n-test", type=int, default=2000, help="held-out test spectra")
-    parser.add_argument("--n-generic", type=int, default=2000, help="generic-prior spectra for the OOD AUROC")
-    parser.add_argument("--steps", type=int, default=2000, help="optimizer steps")
-    parser.add_argument("--batch-size", type=int, default=512)
-    parser.add_argument("--n-draws", type=int, default=500, help="posterior draws per test case")
-    parser.add_argument("--n-quad", type=int, default=8, help="adding-doubling quadrature points")
-    parser.add_argument("--solver", default="fast", choices=("fast", "surrogate", "mc"))
-    parser.add_argument("--features", default="relative", choices=("relative", "absolute"))
-    parser.add_argument("--coupling", default="affine", choices=("affine", "spline"), help="cINN coupling type")
-    parser.add_argument("--blocks", type=int, default=6, help="cINN coupling blocks")
-    parser.add_argument("--hidden", type=int, default=128, help="hidden units of the coupling subnetworks")
-    parser.add_argument("--workers", type=int, default=2, help="grid worker processes")
-    parser.add_argument("--work", default=str(DEFAULT_WORK), help="grids and checkpoints (resumable)")
-    parser.add_argument("--out", default=str(PACKAGED_DIR), help="estimator directory to write")
+    parser.add_argument("--work", default=str(DEFAULT_WORK), help="grids, checkpoints and the rebuilt estimator")
+    parser.add_argument("--quick", action="store_true", help="QUICK sizes instead of the recorded ones (a try-out)")
+    parser.add_argument("--install", action="store_true",
+                        help="replace the packaged estimator with the rebuilt one (recorded settings only)")
     args = parser.parse_args(argv)
-    settings = PretrainSettings(n=args.n, n_test=args.n_test, n_generic=args.n_generic, steps=args.steps,
-                                batch_size=args.batch_size, n_draws=args.n_draws, n_quad=args.n_quad, solver=args.solver,
-                                features=args.features, n_workers=args.workers,
-                                network={"n_blocks": args.blocks, "hidden": args.hidden, "coupling": args.coupling})
-    estimator = train(out=args.out, work=args.work, settings=settings)
-    print(json.dumps({k: v for k, v in estimator.metadata["metrics"].items() if k != "calibration_error_pct"},
-                     indent=1))
+    if args.install and args.quick:
+        parser.error("--install replaces the packaged estimator, which only the recorded settings may rebuild")
+    settings = recorded_settings()
+    if args.quick:
+        settings = PretrainSettings(**{**settings.to_dict(), **QUICK})
+    target = Path(args.work) / "estimator"
+    rebuilt = train(out=target, work=args.work, settings=settings).metadata["metrics"]
+    shipped = Estimator.load(PACKAGED_DIR).metadata["metrics"]
+    print("metric: rebuilt vs packaged")
+    for key, value in rebuilt.items():
+        if isinstance(value, (int, float)):
+            print(f"  {key}: {value:.4g} vs {shipped.get(key)}")
+    if args.install:
+        for file in target.iterdir():
+            shutil.copy2(file, PACKAGED_DIR / file.name)
+        print(f"installed into {PACKAGED_DIR}")
 
 
 if __name__ == "__main__":

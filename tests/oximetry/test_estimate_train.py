@@ -23,3 +23,24 @@ def test_train_for_a_custom_camera_end_to_end(tmp_path):
     assert estimate(y, estimator=tmp_path / "est", method="quantiles")["sO2_q84"].shape == (5,)
     with pytest.raises(ValueError, match="trained for the camera 'wide-test'"):
         estimate(y, camera=oximetry.default_camera(), estimator=tmp_path / "est")
+
+
+def test_the_readme_call_works_from_a_plain_script(tmp_path):
+    """`oximetry.train(camera=..., out=...)` in a script without a __main__ guard (the default 2
+    grid workers would re-run the script): it prints the expected time, works in-process and says so."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "retrain.py"
+    script.write_text(
+        "import oximetry\n"
+        "camera = oximetry.Camera.from_bands([470, 500, 530, 560, 590, 620, 650, 700], 20.0, name='plain')\n"
+        f"est = oximetry.train(camera=camera, out={str(tmp_path / 'est')!r}, work={str(tmp_path / 'work')!r}, "
+        "quick=True, n=2000, n_test=100, n_generic=0, steps=20, n_draws=20, head_steps=20, "
+        "network={'n_blocks': 1, 'hidden': 16, 'coupling': 'affine'})\n"
+        "print('trained', est.metadata['oximetry']['camera']['name'])\n")
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "trained plain" in result.stdout
+    assert "oximetry.train plain / colon" in result.stdout and "by fast" in result.stdout
+    assert "simulating in this process instead of 2 worker processes" in result.stderr
