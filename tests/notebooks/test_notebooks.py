@@ -58,6 +58,8 @@ def test_retraining_notebook(python3_kernel):
     assert worst < 0.1, text
     mass_error = float(re.search(r"log_mass MAP error: ([0-9.]+) spreads", text).group(1))
     assert mass_error < 0.6, text  # informative, not only calibrated
+    # astro.infer on the retrained estimator: masses of 10^3.5-10^6 Msun within ~0.4 dex
+    assert _number(text, r"median \|log mass error\|: ([0-9.]+) dex") < 0.45, text
 
 
 def _number(text: str, pattern: str) -> float:
