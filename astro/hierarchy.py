@@ -50,10 +50,12 @@ BIN_WIDTH = {"log_mass": 0.25, "log_age": 0.15, "A_V": 0.15, "Z": 0.1}
 #: parameters whose training prior is flat in log10 of the value
 LOG_FLAT = ("Z",)
 #: candidate prior sd of the log-density step between neighbouring bins (chosen by evidence)
-SMOOTHNESS_GRID = (0.3, 1.0, 3.0)
+SMOOTHNESS_GRID = (0.3, 1.0, 3.0, 10.0)
 RIDGE = 1e-3            # weak pull of the log-densities towards flat (fixes softmax's free offset)
 N_POPULATION_DRAWS = 64
 MIN_EFFECTIVE_DRAWS = 50
+#: clusters a population is fitted on at most (a random subset of larger catalogues)
+MAX_FIT_CLUSTERS = 2000
 MAX_ALPHA = 2000     # histogram parameters at most (the Hessian is dense)
 #: catalogue size from which astro.infer fits the population by default (see the README)
 MIN_CATALOGUE = 50
@@ -349,7 +351,7 @@ def resample(draws, weights, keep: int, seed=0) -> np.ndarray:
 
 def fit_population(draws, bounds, *, params=("A_V", "log_age"), names=PARAMS, valid=None, av_max=None,
                    joint=False, bin_width=None, smoothness=SMOOTHNESS_GRID, n_draws=N_POPULATION_DRAWS,
-                   seed=0) -> Population:
+                   max_clusters=MAX_FIT_CLUSTERS, seed=0) -> Population:
     """Fit a histogram population to a catalogue's posterior draws (module doc).
 
     Args:
@@ -364,6 +366,8 @@ def fit_population(draws, bounds, *, params=("A_V", "log_age"), names=PARAMS, va
         bin_width: {param: width} overriding :data:`BIN_WIDTH`.
         smoothness: a GMRF scale, or candidates of which the one of highest evidence is used.
         n_draws: population draws from the Laplace posterior; seed: their random seed.
+        max_clusters: larger catalogues are fitted on this many valid clusters drawn at
+            random (seed), which bounds the cost; every cluster can then be reweighted.
     """
     draws = np.asarray(draws, float)
     names = tuple(names)
@@ -381,17 +385,20 @@ def fit_population(draws, bounds, *, params=("A_V", "log_age"), names=PARAMS, va
     valid = np.isfinite(draws[:, :, :len(names)]).all(axis=(1, 2)) if valid is None else np.asarray(valid, bool)
     if not valid.any():
         raise ValueError("no valid cluster to fit a population to")
-    shares = _cell_shares(grid.cells(draws[valid, :, :len(names)]), len(grid.log_q))
-    fits = {}
-    for tau in np.atleast_1d(np.asarray(smoothness, float)):
+    rows = np.flatnonzero(valid)
+    if len(rows) > max_clusters:
+        rows = np.sort(np.random.default_rng(seed).choice(rows, max_clusters, replace=False))
+    shares = _cell_shares(grid.cells(draws[rows, :, :len(names)]), len(grid.log_q))
+    fits, alpha = {}, np.zeros(grid.blocks[-1].stop)
+    for tau in np.sort(np.atleast_1d(np.asarray(smoothness, float))):   # each fit starts at the smoother one
         problem = _Problem(grid, shares, grid.indicator(), grid.precision(float(tau)))
-        alpha = problem.mode(np.zeros(grid.blocks[-1].stop))
+        alpha = problem.mode(alpha)
         fits[float(tau)] = (alpha, *problem.laplace(alpha))
     tau = max(fits, key=lambda t: fits[t][3])
     alpha, eigenvalues, vectors, _ = fits[tau]
     z = np.random.default_rng(seed).standard_normal((n_draws, len(alpha)))
     alpha_draws = alpha + (z / np.sqrt(eigenvalues)) @ vectors.T
-    return Population(grid, alpha, alpha_draws, tau, int(valid.sum()),
+    return Population(grid, alpha, alpha_draws, tau, len(rows),
                       {t: f[3] for t, f in fits.items()}, None if av_max is None else float(av_max))
 
 
