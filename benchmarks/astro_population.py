@@ -1,0 +1,224 @@
+"""Population inference (astro.hierarchy) on top of astro.infer: recovery, calibration, real clusters, cost.
+
+Sections (markdown tables; everything goes to one JSON file):
+
+1. Synthetic catalogues of 300 clusters drawn from known narrow populations (the other
+   parameters from the training prior), simulated with the stochastic forward model
+   (``ClusterLibrarySimulator``) and the observation model of ``astro.observe`` at distance
+   modulus 18.5, inferred with ``astro.infer`` (population off: today's call). The draws
+   (``table.meta["draws"]``) go to :func:`astro.hierarchy.fit_population`; recovery is the
+   fitted population's 5 / 50 / 95 % quantiles (median over its draws) against the true
+   ones; calibration error (``inn_engine.diagnostics.calibration_error``, pooled over the
+   ``--catalogues`` replicates, each fitted on its own) of the flat-prior posteriors, of the
+   posteriors under the fitted population, and of the estimator's draws reweighted by the
+   TRUE population (the best any population fit can do with these draws).
+2. Real clusters (when ``../shared/validation/astro/`` exists; never committed): the 78
+   Magellanic Cloud clusters of ``benchmarks/astro_validation.py`` (its catalogue and
+   scoring), with and without the population, with model_error 0 and MODEL_ERROR_REAL.
+3. Cost: ``astro.infer`` on a 10^4-cluster catalogue x 1000 draws (the one of
+   ``benchmarks/astro_infer.py``) against fitting the population and reweighting.
+
+Usage: ``python benchmarks/astro_population.py [--quick] [--json out.json]``
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/report.py
+DM = 18.5
+BOUNDS = np.array([[2.0, 7.0], [6.0, 10.1], [0.0, 3.0], [0.002, 0.03]])
+AGE_CENTRE, AGE_WIDTH = 8.0, 0.15
+#: name -> (column, draw n values, log density ratio of the true population over the flat prior)
+POPULATIONS = {
+    "A_V ~ U(0, 0.4)": (2, lambda n, rng: rng.uniform(0.0, 0.4, n),
+                        lambda v: np.where((v >= 0) & (v <= 0.4), np.log(3.0 / 0.4), -np.inf)),
+    f"log_age ~ N({AGE_CENTRE}, {AGE_WIDTH})": (1, lambda n, rng: rng.normal(AGE_CENTRE, AGE_WIDTH, n),
+                                                lambda v: -0.5 * ((v - AGE_CENTRE) / AGE_WIDTH) ** 2
+                                                - np.log(AGE_WIDTH * np.sqrt(2 * np.pi) / 4.1)),
+}
+PARAMS = ("log_mass", "log_age", "A_V", "Z")
+
+
+def population_catalogue(name: str, n: int, seed: int):
+    """(true x (n, 4), astropy Table of apparent U B V R I and errors) for population ``name``."""
+    from astropy.table import Table
+
+    from astro.library import ClusterLibrarySimulator
+    from astro.observe import observe
+    from astro.pretrain import BAND_SETS
+
+    bands = BAND_SETS["ubvri"]
+    sim = ClusterLibrarySimulator(bands)
+    rng = np.random.default_rng(seed)
+    x = sim.sample_prior(n, rng)
+    column, draw, _ = POPULATIONS[name]
+    x[:, column] = draw(n, rng)
+    y = observe(sim.simulate(x, rng), rng)
+    k = len(bands)
+    table = Table()
+    for j, b in enumerate(bands):
+        has = y[:, 2 * k + j] > 0.5
+        table[b] = np.where(has, y[:, j] + DM, np.nan)
+        table[f"{b}_err"] = np.where(has, y[:, k + j], np.nan)
+    return x, table
+
+
+def _true_quantiles(name: str, probs=(0.05, 0.5, 0.95)) -> np.ndarray:
+    from scipy.stats import norm
+
+    if name.startswith("A_V"):
+        return 0.4 * np.asarray(probs)
+    return norm.ppf(probs, AGE_CENTRE, AGE_WIDTH)
+
+
+def synthetic(name: str, n: int, n_catalogues: int, draws: int) -> dict:
+    """Recovery and pooled calibration for ``n_catalogues`` catalogues of population ``name``."""
+    from inn_engine.diagnostics import calibration_error
+
+    from astro import infer
+    from astro.hierarchy import fit_population, resample
+
+    column, _, true_log_ratio = POPULATIONS[name]
+    truth, flat, fitted, oracle, ess, quantiles, seconds = [], [], [], [], [], [], []
+    for c in range(n_catalogues):
+        x, table = population_catalogue(name, n, seed=1000 + c)
+        samples = infer(table, distance_modulus=DM, draws=draws, seed=c).meta["draws"].values
+        start = time.perf_counter()
+        population = fit_population(samples, BOUNDS, seed=c)
+        kept, e = population.reweight(samples, seed=c)
+        seconds.append(time.perf_counter() - start)
+        weights = np.exp(true_log_ratio(samples[:, :, column]))
+        truth.append(x), flat.append(samples[:, :, :4]), fitted.append(kept[:, :, :4]), ess.append(e)
+        oracle.append(resample(samples, weights, draws, seed=c)[:, :, :4])
+        quantiles.append(np.median(population.quantiles(PARAMS[column]), axis=0))
+    truth = np.concatenate(truth)
+    row = {"population": name, "clusters": n, "catalogues": n_catalogues, "draws": draws,
+           "true_q05_q50_q95": _true_quantiles(name).round(3).tolist(),
+           "fitted_q05_q50_q95": np.mean(quantiles, axis=0).round(3).tolist(),
+           "fitted_q50_spread": float(np.std([q[1] for q in quantiles])),
+           "median_ess": float(np.median(np.concatenate(ess))),
+           "share_ess_below_min": float(np.mean(np.concatenate(ess) < 50)),
+           "fit_seconds_per_catalogue": float(np.mean(seconds))}
+    for label, values in (("flat", flat), ("population", fitted), ("true_population", oracle)):
+        values = np.concatenate(values)
+        ok = np.isfinite(values).all(axis=(1, 2))
+        cal = calibration_error(values[ok], truth[ok]).median_abs_error
+        row.update({f"cal_{label}_{p}": float(v) for p, v in zip(PARAMS, cal)})
+        row[f"age_error_{label}"] = float(np.median(np.abs(np.median(values[ok, :, 1], axis=1) - truth[ok, 1])))
+    return row
+
+
+def real_clusters(draws: int) -> list[dict]:
+    """Median age error / coverage / Spearman on the Magellanic clusters, flat vs population."""
+    from scipy.stats import spearmanr
+
+    from astro_validation import _coverage, magellanic_catalogue
+
+    from astro import infer
+    from astro.hierarchy import fit_population
+    from astro.infer import MODEL_ERROR_REAL
+
+    cat, dm, z, raw = magellanic_catalogue()
+    rows = []
+    for model_error in (0.0, MODEL_ERROR_REAL):
+        result = infer(cat, distance_modulus=dm, metallicity=z, draws=draws, seed=0, model_error=model_error)
+        samples = result.meta["draws"].values
+        population = fit_population(samples, BOUNDS)
+        kept, ess = population.reweight(samples)
+        for label, values in (("flat (today's default)", samples), ("population A_V x log_age", kept)):
+            summary = _DrawSummaries(values, result.meta["draws"])
+            score = _coverage(summary, raw["P17_logt"], "log_age", raw["P17_e_logt"])
+            ok = np.isfinite(raw["P17_logt"])
+            rows.append({"prior": label, "model_error": model_error, **score,
+                         "spearman": float(spearmanr(summary["log_age_median"][ok], raw["P17_logt"][ok])[0]),
+                         "min_ess": float(ess.min()) if "population" in label else None,
+                         "smoothness": population.smoothness if "population" in label else None})
+    return rows
+
+
+class _DrawSummaries(dict):
+    """The columns and ``meta["draws"]`` that ``astro_validation._coverage`` reads, from draws (n, m, 5)."""
+
+    def __init__(self, values: np.ndarray, like):
+        import xarray as xr
+
+        from astro.infer import DERIVED, QUANTILES
+
+        q = np.quantile(values, list(QUANTILES.values()), axis=1)
+        super().__init__({f"{p}_{s}": q[i, :, j] for j, p in enumerate(PARAMS + DERIVED)
+                          for i, s in enumerate(QUANTILES)})
+        self.meta = {"draws": xr.DataArray(values, dims=like.dims, coords=like.coords)}
+
+
+def cost(n: int, draws: int) -> dict:
+    """Seconds of astro.infer (population off) and of fitting + reweighting on its draws."""
+    from astro_infer import catalogue
+
+    from astro import infer
+    from astro.hierarchy import fit_population
+
+    _, table = catalogue(n)
+    infer(table[:2], distance_modulus=DM, draws=10)  # load the estimator, build caches
+    start = time.perf_counter()
+    samples = infer(table, distance_modulus=DM, draws=draws, seed=0).meta["draws"].values
+    t_infer = time.perf_counter() - start
+    start = time.perf_counter()
+    population = fit_population(samples, BOUNDS)
+    t_fit = time.perf_counter() - start
+    start = time.perf_counter()
+    population.reweight(samples)
+    t_reweight = time.perf_counter() - start
+    return {"clusters": n, "draws": draws, "infer_seconds": t_infer, "fit_seconds": t_fit,
+            "reweight_seconds": t_reweight, "added_fraction": (t_fit + t_reweight) / t_infer}
+
+
+def main(argv=None) -> dict:
+    from report import markdown_table, write_json
+
+    from astro_validation import VALIDATION_CSV
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="1 catalogue of 100 clusters, 300 draws; 500-cluster cost")
+    parser.add_argument("--catalogues", type=int, default=5, help="replicate catalogues per population")
+    parser.add_argument("--sections", default="synthetic,real,cost")
+    parser.add_argument("--json", default=str(REPO / "benchmarks" / "results" / "astro_population.json"))
+    args = parser.parse_args(argv)
+    sections = args.sections.split(",")
+    out = {"quick": args.quick}
+    if "synthetic" in sections:
+        n, catalogues, draws = (100, 1, 300) if args.quick else (300, args.catalogues, 1000)
+        out["synthetic"] = [synthetic(name, n, catalogues, draws) for name in POPULATIONS]
+        print("## Synthetic catalogues: recovery of the population, calibration error\n")
+        print(markdown_table(out["synthetic"], ["population", "clusters", "catalogues", "true_q05_q50_q95",
+                                                "fitted_q05_q50_q95", "fitted_q50_spread", "median_ess",
+                                                "share_ess_below_min", "fit_seconds_per_catalogue"]))
+        print()
+        print(markdown_table([{"population": r["population"], "posterior": label,
+                               **{p: r[f"cal_{label}_{p}"] for p in PARAMS},
+                               "median_age_error": r[f"age_error_{label}"]}
+                              for r in out["synthetic"] for label in ("flat", "population", "true_population")],
+                             ["population", "posterior", *PARAMS, "median_age_error"]))
+    if "real" in sections and VALIDATION_CSV.exists():
+        out["real_clusters"] = real_clusters(draws=1000 if args.quick else 2000)
+        print("\n## Magellanic Cloud clusters (log age vs P17 CMD ages; Z fixed per galaxy)\n")
+        print(markdown_table(out["real_clusters"], ["prior", "model_error", "n", "median_abs_error_dex",
+                                                    "median_offset_dex", "coverage_68", "coverage_68_with_ref_error",
+                                                    "coverage_95_with_ref_error", "spearman", "min_ess",
+                                                    "smoothness"]))
+    if "cost" in sections:
+        out["cost"] = cost(*((500, 200) if args.quick else (10_000, 1000)))
+        print("\n## Cost on a catalogue\n")
+        print(markdown_table([out["cost"]], list(out["cost"])))
+    if not args.quick or args.json != parser.get_default("json"):
+        write_json(args.json, out)
+    return out
+
+
+if __name__ == "__main__":
+    main()
