@@ -17,6 +17,8 @@ import numpy as np
 
 from inn_engine.posterior import summarize
 
+from astro.hierarchy import MIN_CATALOGUE, fit_population
+from astro.hierarchy import MIN_EFFECTIVE_DRAWS as POPULATION_MIN_DRAWS
 from astro.catalog import distance_moduli, per_cluster, read_photometry
 from astro.living_mass import living_mass_fraction
 from astro.model_check import library_chi2
@@ -28,6 +30,8 @@ __all__ = ["infer", "load_estimator", "AstroEstimator", "PARAMS", "DERIVED", "UN
 PARAMS = ("log_mass", "log_age", "A_V", "Z")
 #: derived per draw: log10 of the present-day mass in living stars (astro.living_mass)
 DERIVED = ("log_mass_living",)
+#: the training prior of the shipped estimators (recorded as metadata["astro"]["prior"] by astro.train)
+DEFAULT_PRIOR = {"log_mass": [2.0, 7.0], "log_age": [6.0, 10.1], "A_V": [0.0, 3.0], "Z": [0.002, 0.03]}
 #: astropy units of the parameters' summary columns
 UNITS = {"log_mass": u.dex(u.Msun), "log_age": u.dex(u.yr), "A_V": u.mag, "Z": u.dimensionless_unscaled,
          "log_mass_living": u.dex(u.Msun)}
@@ -53,6 +57,7 @@ class AstroEstimator:
     library_x: np.ndarray
     library_mag: np.ndarray
     chi2_threshold: float
+    bounds: np.ndarray  # (4, 2) training prior support of PARAMS (Z as a mass fraction)
 
 
 @lru_cache(maxsize=8)
@@ -78,8 +83,9 @@ def _load_directory(path: str) -> AstroEstimator:
     if not library.is_file():
         raise ArtifactError(f"{path}: missing {LIBRARY_FILE}, the reference library of the model check")
     library_x, library_mag = read_library(library)
+    prior = record.get("prior", DEFAULT_PRIOR)
     return AstroEstimator(record.get("band_set") or Path(path).name, bands, estimator, library_x, library_mag,
-                          float(record["chi2_threshold"]))
+                          float(record["chi2_threshold"]), np.array([prior[p] for p in PARAMS], dtype=float))
 
 
 def load_estimator(estimator=None, bands=None) -> AstroEstimator:
@@ -159,7 +165,8 @@ def _restrict(draws: np.ndarray, z_fixed, av_max, keep: int, rng: np.random.Gene
 
 
 def infer(photometry, *, bands=None, estimator=None, distance_modulus=None, distance=None, ebv_foreground=0.0,
-          metallicity=None, av_max=None, model_error=0.0, n=1000, draws=None, seed=0):
+          metallicity=None, av_max=None, model_error=MODEL_ERROR_REAL, population="auto", n=1000, draws=None,
+          seed=0):
     """Posterior summaries of (log_mass, log_age, A_V, Z) for every cluster of a catalogue.
 
     ``log_mass`` is the initial stellar mass (0.08-120 Msun formed); ``log_mass_living``,
@@ -190,10 +197,17 @@ def infer(photometry, *, bands=None, estimator=None, distance_modulus=None, dist
             dust-free Magellanic Clouds: the flat A_V prior is truncated there (draws above it
             are rejected from Z_OVERSAMPLE x draws). It breaks the age-extinction degeneracy
             when the user knows the dust; too few admissible draws are flagged.
-        model_error: [mag] the simulator's own error per band, added in quadrature to every
-            photometric error (scalar, 0-0.3). 0 (the default) treats the catalogue as
-            simulated clusters; for real clusters :data:`MODEL_ERROR_REAL` (0.07 mag) is the
-            spread of our population colours around an independent model's (see its note).
+        model_error: [mag] the population model's own error per band, added in quadrature to
+            every photometric error (scalar, 0-0.3). The default, :data:`MODEL_ERROR_REAL`
+            (0.07 mag), is the spread of our population colours around an independent model's
+            (see its note): right for real clusters. Give 0 for clusters simulated with
+            :func:`astro.photometry` (the model then has no error of its own).
+        population: "auto" (the default): for a catalogue of at least
+            :data:`astro.hierarchy.MIN_CATALOGUE` inferable clusters, fit the catalogue's own
+            population of A_V and log age (:func:`astro.hierarchy.fit_population`, its
+            uncertainty included) and give every cluster its posterior under it: this breaks
+            the age-extinction degeneracy that a flat prior leaves; True: fit it for any
+            catalogue size; None: the flat training prior. A scalar ``av_max`` bounds it.
         n: posterior draws per cluster behind the summaries (>= 16); ``draws``: also return
             this many draws per cluster in ``table.meta["draws"]`` (summaries then use
             max(n, draws)); seed: random seed (same seed, same result).
@@ -204,9 +218,13 @@ def infer(photometry, *, bands=None, estimator=None, distance_modulus=None, dist
         columns P_median, P_mean, P_std, P_q025, P_q16, P_q84, P_q975 (astropy units:
         dex(Msun), dex(yr), mag), ``chi2_min`` (library fit statistic per band), ``valid``
         (False: the row could not be inferred, its summaries are NaN), ``reason`` (why not)
-        and ``flag`` (every note on the row, warnings included; "" when fine).
+        and ``flag`` (every note on the row, warnings included; "" when fine); with a fitted
+        population also ``effective_draws`` (the draws' effective number under it).
         ``table.meta["draws"]`` (with ``draws``) is the xarray DataArray of draws (cluster,
-        draw, param); ``table.meta["estimator"]`` names the estimator used.
+        draw, param); ``table.meta["estimator"]`` names the estimator used;
+        ``table.meta["population"]`` is the fitted population (``to_dict()``, None when off;
+        the :class:`~astro.hierarchy.Population` itself, for :func:`astro.hierarchy.plot_population`,
+        is ``table.meta["population_model"]``).
     """
     import xarray as xr
     from astropy.table import Table
@@ -229,6 +247,8 @@ def infer(photometry, *, bands=None, estimator=None, distance_modulus=None, dist
     av_limit = _check_av_max(av_max, rows)
     if not (np.ndim(model_error) == 0 and 0.0 <= float(model_error) <= 0.3):
         raise ValueError(f"model_error must be a scalar error per band in [0, 0.3] mag, got {model_error!r}")
+    if not (population is None or population is True or population == "auto"):
+        raise ValueError(f"population must be 'auto', True or None, got {population!r}")
 
     column = [model.bands.index(b) for b in phot.bands]
     mag = np.zeros((rows, k))
@@ -274,6 +294,12 @@ def infer(photometry, *, bands=None, estimator=None, distance_modulus=None, dist
             notes[i].append(f"not explained by the model: chi2/band {chi2[i]:.1f} > {model.chi2_threshold:.1f} "
                             "(worse than 99.9 % of simulated clusters)")
     valid &= np.isfinite(samples).all(axis=(1, 2))
+    fitted, ess = None, None
+    if population is True and valid.any() or population == "auto" and valid.sum() >= MIN_CATALOGUE:
+        fitted, ess = _under_population(samples, valid, model.bounds, av_limit, seed, notes)
+        for i in np.flatnonzero(valid & (ess == 0)):
+            reasons[i].append("no posterior draw lies in the fitted population")
+        valid &= ess > 0
 
     samples = _with_living_mass(samples)
     table = Table()
@@ -286,16 +312,35 @@ def infer(photometry, *, bands=None, estimator=None, distance_modulus=None, dist
         table[name] = values
         table[name].unit = UNITS[name.rsplit("_", 1)[0]]
     table["chi2_min"] = chi2
+    if ess is not None:
+        table["effective_draws"] = ess
     table["valid"] = valid
     table["reason"] = _joined(reasons)
     table["flag"] = _joined([r + v for r, v in zip(reasons, notes)])
     table.meta["bands"] = list(phot.bands)
     table.meta["estimator"] = model.name
+    table.meta["population"] = None if fitted is None else fitted.to_dict()
+    table.meta["population_model"] = fitted
     if n_returned is not None:
         table.meta["draws"] = xr.DataArray(samples[:, :n_returned], dims=("cluster", "draw", "param"),
                                            coords={"cluster": phot.names, "param": list(PARAMS + DERIVED)},
                                            attrs={"units": {p: str(UNITS[p]) for p in PARAMS + DERIVED}})
     return table
+
+
+def _under_population(samples, valid, bounds, av_limit, seed: int, notes):
+    """Fit the catalogue's population to the valid rows of ``samples`` (n, m, 4) and replace
+    them, in place, by their draws under it; returns (Population, effective draws (n,), 0 for
+    rows not reweighted). Rows with fewer than MIN_EFFECTIVE_DRAWS are noted."""
+    scalar_limit = None
+    if av_limit is not None and np.all(av_limit == av_limit[0]):
+        scalar_limit = float(av_limit[0])
+    fitted = fit_population(samples[valid], bounds, av_max=scalar_limit, seed=seed)
+    ess = np.zeros(len(samples))
+    samples[valid], ess[valid] = fitted.reweight(samples[valid], seed=seed)
+    for i in np.flatnonzero(valid & (ess > 0) & (ess < POPULATION_MIN_DRAWS)):
+        notes[i].append(f"improbable under the catalogue's population ({ess[i]:.0f} effective draws)")
+    return fitted, ess
 
 
 def _joined(texts: list[list[str]]) -> np.ndarray:

@@ -35,7 +35,7 @@ def synthetic_catalogue(n, bands=UBVRI, seed=5):
 @pytest.fixture(scope="module")
 def simulated():
     x, table = synthetic_catalogue(60)
-    return x, table, infer(table, distance_modulus=DM, n=300, draws=300, seed=1)
+    return x, table, infer(table, distance_modulus=DM, model_error=0.0, n=300, draws=300, seed=1)
 
 
 def test_shipped_estimators_are_small_and_evaluated():
@@ -155,8 +155,9 @@ def test_model_error_is_added_to_the_photometric_errors():
     for band in ("U", "B", "V", "R", "I"):
         widened[f"{band}_err"] = np.minimum(np.hypot(np.maximum(table[f"{band}_err"], 0.01), 0.15), 0.5)
     np.testing.assert_array_equal(with_model_error.meta["draws"].values,
-                                  infer(widened, distance_modulus=DM, n=300, draws=300, seed=2).meta["draws"].values)
-    exact = infer(table, distance_modulus=DM, n=300, draws=300, seed=2)
+                                  infer(widened, distance_modulus=DM, model_error=0.0, n=300, draws=300,
+                                        seed=2).meta["draws"].values)
+    exact = infer(table, distance_modulus=DM, model_error=0.0, n=300, draws=300, seed=2)
     width = {name: np.asarray(t["log_age_q84"]) - np.asarray(t["log_age_q16"])
              for name, t in (("exact", exact), ("model_error", with_model_error))}
     assert np.median(width["model_error"]) > np.median(width["exact"])
@@ -196,3 +197,27 @@ def test_hst_catalogue_uses_the_hst_estimator():
     result = infer(masked, distance_modulus=DM, n=200, draws=200)
     assert set(result["band_set"]) == {"hst"}
     assert result["n_bands"][0] == np.sum(np.isfinite([table[b][0] for b in bands[1:]]))
+
+
+def test_a_catalogue_learns_its_population_by_default():
+    """A catalogue of clusters with little dust (A_V < 0.4): the default call fits the
+    population, which pulls the posteriors' A_V towards it and tightens the ages."""
+    sim = ClusterLibrarySimulator(UBVRI)
+    rng = np.random.default_rng(21)
+    x = sim.sample_prior(120, rng)
+    x[:, 2] = rng.uniform(0, 0.4, len(x))
+    x[:, 0] = rng.uniform(3.5, 6.5, len(x))
+    y = observe(sim.simulate(x, rng), rng)
+    table = Table({b: np.where(y[:, 10 + j] > 0.5, y[:, j] + DM, np.nan) for j, b in enumerate(UBVRI)})
+    for j, b in enumerate(UBVRI):
+        table[f"{b}_err"] = np.where(y[:, 10 + j] > 0.5, y[:, 5 + j], np.nan)
+    flat = infer(table, distance_modulus=DM, model_error=0.0, population=None, n=300, seed=0)
+    learned = infer(table, distance_modulus=DM, model_error=0.0, n=300, seed=0)
+    assert flat.meta["population"] is None and learned.meta["population"]["n_clusters"] == 120
+    assert np.all(learned["effective_draws"] > 0) and all(learned["valid"])
+    av_error = {name: np.median(np.abs(np.asarray(t["A_V_median"]) - x[:, 2])) for name, t in
+                (("flat", flat), ("learned", learned))}
+    assert av_error["learned"] < 0.7 * av_error["flat"], av_error
+    age_error = {name: np.median(np.abs(np.asarray(t["log_age_median"]) - x[:, 1])) for name, t in
+                 (("flat", flat), ("learned", learned))}
+    assert age_error["learned"] < age_error["flat"], age_error
