@@ -29,7 +29,7 @@ def catalogue(n: int, seed: int = 0):
 
     from astro.library import ClusterLibrarySimulator
     from astro.observe import observe
-    from astro.pretrain import BAND_SETS
+    from astro.training import BAND_SETS
 
     bands = BAND_SETS["ubvri"]
     sim = ClusterLibrarySimulator(bands)

@@ -1,4 +1,4 @@
-"""Population inference (astro.hierarchy) on top of astro.infer: recovery, calibration, real clusters, cost.
+"""Population inference (astro.hierarchy) on top of astro.infer: recovery, calibration, cost.
 
 Sections (markdown tables; everything goes to one JSON file):
 
@@ -12,11 +12,11 @@ Sections (markdown tables; everything goes to one JSON file):
    ``--catalogues`` replicates, each fitted on its own) of the flat-prior posteriors, of the
    posteriors under the fitted population, and of the estimator's draws reweighted by the
    TRUE population (the best any population fit can do with these draws).
-2. Real clusters (when ``../shared/validation/astro/`` exists; never committed): the 78
-   Magellanic Cloud clusters of ``benchmarks/astro_validation.py`` (its catalogue and
-   scoring), with and without the population, with model_error 0 and MODEL_ERROR_REAL.
-3. Cost: ``astro.infer`` on a 10^4-cluster catalogue x 1000 draws (the one of
-   ``benchmarks/astro_infer.py``) against fitting the population and reweighting.
+2. Cost: ``astro.infer`` on a 10^4-cluster catalogue x 1000 draws (the one of
+   ``benchmarks/astro_infer.py``) with the population on (its default) and off, interleaved.
+
+The real Magellanic Cloud clusters with and without the population are rows of
+``benchmarks/astro_validation.py``.
 
 Usage: ``python benchmarks/astro_population.py [--quick] [--json out.json]``
 """
@@ -51,7 +51,7 @@ def population_catalogue(name: str, n: int, seed: int):
 
     from astro.library import ClusterLibrarySimulator
     from astro.observe import observe
-    from astro.pretrain import BAND_SETS
+    from astro.training import BAND_SETS
 
     bands = BAND_SETS["ubvri"]
     sim = ClusterLibrarySimulator(bands)
@@ -88,7 +88,8 @@ def synthetic(name: str, n: int, n_catalogues: int, draws: int) -> dict:
     truth, flat, fitted, oracle, ess, quantiles, seconds = [], [], [], [], [], [], []
     for c in range(n_catalogues):
         x, table = population_catalogue(name, n, seed=1000 + c)
-        samples = infer(table, distance_modulus=DM, draws=draws, seed=c).meta["draws"].values
+        samples = infer(table, distance_modulus=DM, model_error=0.0, population=None, n=draws, draws=draws,
+                        seed=c).meta["draws"].values
         start = time.perf_counter()
         population = fit_population(samples, BOUNDS, seed=c)
         kept, e = population.reweight(samples, seed=c)
@@ -114,79 +115,32 @@ def synthetic(name: str, n: int, n_catalogues: int, draws: int) -> dict:
     return row
 
 
-def real_clusters(draws: int) -> list[dict]:
-    """Median age error / coverage / Spearman on the Magellanic clusters, flat vs population."""
-    from scipy.stats import spearmanr
-
-    from astro_validation import _coverage, magellanic_catalogue
-
-    from astro import infer
-    from astro.hierarchy import fit_population
-    from astro.infer import MODEL_ERROR_REAL
-
-    cat, dm, z, raw = magellanic_catalogue()
-    rows = []
-    for model_error in (0.0, MODEL_ERROR_REAL):
-        result = infer(cat, distance_modulus=dm, metallicity=z, draws=draws, seed=0, model_error=model_error)
-        samples = result.meta["draws"].values
-        population = fit_population(samples, BOUNDS)
-        kept, ess = population.reweight(samples)
-        for label, values in (("flat (today's default)", samples), ("population A_V x log_age", kept)):
-            summary = _DrawSummaries(values, result.meta["draws"])
-            score = _coverage(summary, raw["P17_logt"], "log_age", raw["P17_e_logt"])
-            ok = np.isfinite(raw["P17_logt"])
-            rows.append({"prior": label, "model_error": model_error, **score,
-                         "spearman": float(spearmanr(summary["log_age_median"][ok], raw["P17_logt"][ok])[0]),
-                         "min_ess": float(ess.min()) if "population" in label else None,
-                         "smoothness": population.smoothness if "population" in label else None})
-    return rows
-
-
-class _DrawSummaries(dict):
-    """The columns and ``meta["draws"]`` that ``astro_validation._coverage`` reads, from draws (n, m, 5)."""
-
-    def __init__(self, values: np.ndarray, like):
-        import xarray as xr
-
-        from astro.infer import DERIVED, QUANTILES
-
-        q = np.quantile(values, list(QUANTILES.values()), axis=1)
-        super().__init__({f"{p}_{s}": q[i, :, j] for j, p in enumerate(PARAMS + DERIVED)
-                          for i, s in enumerate(QUANTILES)})
-        self.meta = {"draws": xr.DataArray(values, dims=like.dims, coords=like.coords)}
-
-
 def cost(n: int, draws: int) -> dict:
-    """Seconds of astro.infer (population off) and of fitting + reweighting on its draws."""
+    """Seconds of astro.infer with the population off and on (its default), interleaved, best of 2."""
     from astro_infer import catalogue
 
     from astro import infer
-    from astro.hierarchy import fit_population
 
     _, table = catalogue(n)
-    infer(table[:2], distance_modulus=DM, draws=10)  # load the estimator, build caches
-    start = time.perf_counter()
-    samples = infer(table, distance_modulus=DM, draws=draws, seed=0).meta["draws"].values
-    t_infer = time.perf_counter() - start
-    start = time.perf_counter()
-    population = fit_population(samples, BOUNDS)
-    t_fit = time.perf_counter() - start
-    start = time.perf_counter()
-    population.reweight(samples)
-    t_reweight = time.perf_counter() - start
-    return {"clusters": n, "draws": draws, "infer_seconds": t_infer, "fit_seconds": t_fit,
-            "reweight_seconds": t_reweight, "added_fraction": (t_fit + t_reweight) / t_infer}
+    infer(table[:2], distance_modulus=DM, n=16)  # load the estimator, build caches
+    seconds = {"off": [], "on": []}
+    for _ in range(2):
+        for label, population in (("off", None), ("on", "auto")):
+            start = time.perf_counter()
+            infer(table, distance_modulus=DM, population=population, n=draws, seed=0)
+            seconds[label].append(time.perf_counter() - start)
+    off, on = min(seconds["off"]), min(seconds["on"])
+    return {"clusters": n, "draws": draws, "infer_seconds_population_off": off, "infer_seconds_population_on": on,
+            "added_fraction": on / off - 1}
 
 
 def main(argv=None) -> dict:
     from report import markdown_table, write_json
 
-    from astro_validation import VALIDATION_CSV
-
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="1 catalogue of 100 clusters, 300 draws; 500-cluster cost")
     parser.add_argument("--catalogues", type=int, default=5, help="replicate catalogues per population")
-    parser.add_argument("--sections", default="synthetic,real,cost")
+    parser.add_argument("--sections", default="synthetic,cost")
     parser.add_argument("--json", default=str(REPO / "benchmarks" / "results" / "astro_population.json"))
     args = parser.parse_args(argv)
     sections = args.sections.split(",")
@@ -204,13 +158,6 @@ def main(argv=None) -> dict:
                                "median_age_error": r[f"age_error_{label}"]}
                               for r in out["synthetic"] for label in ("flat", "population", "true_population")],
                              ["population", "posterior", *PARAMS, "median_age_error"]))
-    if "real" in sections and VALIDATION_CSV.exists():
-        out["real_clusters"] = real_clusters(draws=1000 if args.quick else 2000)
-        print("\n## Magellanic Cloud clusters (log age vs P17 CMD ages; Z fixed per galaxy)\n")
-        print(markdown_table(out["real_clusters"], ["prior", "model_error", "n", "median_abs_error_dex",
-                                                    "median_offset_dex", "coverage_68", "coverage_68_with_ref_error",
-                                                    "coverage_95_with_ref_error", "spearman", "min_ess",
-                                                    "smoothness"]))
     if "cost" in sections:
         out["cost"] = cost(*((500, 200) if args.quick else (10_000, 1000)))
         print("\n## Cost on a catalogue\n")

@@ -64,6 +64,8 @@ def _coverage(result, truth, param, truth_err=None, seed: int = 0) -> dict:
     our 68 / 95 % intervals; with ``truth_err`` (the reference's own 1-sigma errors) also the
     coverage of our draws convolved with N(0, truth_err^2), the fair test against a noisy
     reference."""
+    from scipy.stats import spearmanr
+
     truth = np.asarray(truth, float)
     ok = np.isfinite(truth) & np.isfinite(np.asarray(result[f"{param}_median"]))
     med = np.asarray(result[f"{param}_median"])[ok]
@@ -71,7 +73,7 @@ def _coverage(result, truth, param, truth_err=None, seed: int = 0) -> dict:
     in68 = (np.asarray(result[f"{param}_q16"])[ok] <= t) & (t <= np.asarray(result[f"{param}_q84"])[ok])
     in95 = (np.asarray(result[f"{param}_q025"])[ok] <= t) & (t <= np.asarray(result[f"{param}_q975"])[ok])
     out = {"n": int(ok.sum()), "median_abs_error_dex": float(np.median(np.abs(med - t))),
-           "median_offset_dex": float(np.median(med - t)),
+           "median_offset_dex": float(np.median(med - t)), "spearman": float(spearmanr(med, t)[0]),
            "coverage_68": float(in68.mean()), "coverage_95": float(in95.mean())}
     if truth_err is not None:
         draws = result.meta["draws"].sel(param=param).values[ok]
@@ -93,12 +95,16 @@ def real_clusters(draws: int, max_av: float = 0.6) -> list[dict]:
               ("log age vs median of CMD ages", raw["logt_cmd_median"], "log_age", None),
               ("log initial mass vs P17 CMD", np.log10(raw["P17_mass"]), "log_mass", log_mass_err),
               ("log living mass vs P17 CMD", np.log10(raw["P17_mass"]), "log_mass_living", log_mass_err)]
-    settings = [("A_V 0-3 (trained)", dict()), (f"A_V <= {max_av} (MC dust)", dict(av_max=max_av)),
-                (f"A_V <= {max_av}, model error {MODEL_ERROR_REAL} mag",
-                 dict(av_max=max_av, model_error=MODEL_ERROR_REAL))]
+    flat = dict(population=None, model_error=0.0)
+    settings = [("flat A_V 0-3 (trained), no model error", flat),
+                (f"flat, A_V <= {max_av} (MC dust)", {**flat, "av_max": max_av}),
+                (f"flat, A_V <= {max_av}, model error {MODEL_ERROR_REAL} mag",
+                 dict(population=None, av_max=max_av, model_error=MODEL_ERROR_REAL)),
+                ("population, no model error", dict(model_error=0.0)),
+                (f"defaults (population, model error {MODEL_ERROR_REAL} mag)", dict())]
     rows = []
     for label, options in settings:
-        result = infer(cat, distance_modulus=dm, metallicity=z, draws=draws, seed=0, **options)
+        result = infer(cat, distance_modulus=dm, metallicity=z, n=draws, draws=draws, seed=0, **options)
         flagged = int(np.sum(np.char.str_len(np.asarray(result["flag"], dtype=str)) > 0))
         rows += [{"quantity": q, "prior": label, **_coverage(result, t, p, e), "flagged": flagged}
                  for q, t, p, e in truths]
@@ -108,7 +114,7 @@ def real_clusters(draws: int, max_av: float = 0.6) -> list[dict]:
 def simulated_observations(n: int, seed: int):
     from astro.library import ClusterLibrarySimulator
     from astro.observe import observe
-    from astro.pretrain import BAND_SETS
+    from astro.training import BAND_SETS
 
     sim = ClusterLibrarySimulator(BAND_SETS["ubvri"])
     rng = np.random.default_rng(seed)
@@ -118,19 +124,20 @@ def simulated_observations(n: int, seed: int):
 
 
 def calibration(n: int, draws: int) -> dict:
+    from inn_engine.evaluation import evaluate
+
     from astro.infer import load_estimator
-    from astro.pretrain import evaluation_metrics
 
     x, _, y = simulated_observations(n, seed=424242)
-    samples = load_estimator("ubvri").estimator.sample(y, draws, seed=3)
-    return evaluation_metrics(x, samples, list(PARAMS))
+    return evaluate(load_estimator("ubvri").estimator, x, y, draws, seed=3)
 
 
 def _library(band_set: str):
     from astro.infer import load_estimator
-    from astro.pretrain import load_library
+    from astro.training import load_library
 
-    shards = load_library(band_set, REPO / "runs" / "astro_pretrain") if (REPO / "runs").exists() else []
+    work = REPO / "runs" / "astro_pretrain" / band_set
+    shards = load_library(work) if work.exists() else []
     if shards:
         return np.concatenate([s[0] for s in shards]), np.concatenate([s[1] for s in shards]), "training library"
     model = load_estimator(band_set)
@@ -208,7 +215,7 @@ def main(argv=None) -> dict:
         out["real_clusters"] = real_clusters(draws=1000 if quick else 2000)
         print("## Magellanic Cloud clusters (Hunter+03 UBVR vs CMD ages/masses)\n")
         print(markdown_table(out["real_clusters"], ["quantity", "prior", "n", "median_abs_error_dex",
-                                                    "median_offset_dex", "coverage_68", "coverage_95",
+                                                    "median_offset_dex", "spearman", "coverage_68", "coverage_95",
                                                     "coverage_68_with_ref_error", "coverage_95_with_ref_error",
                                                     "flagged"]))
     else:
@@ -216,10 +223,10 @@ def main(argv=None) -> dict:
     cal = calibration(200 if quick else 2000, 200 if quick else 1000)
     out["calibration"] = cal
     print("\n## Calibration on simulated clusters\n")
-    print(markdown_table([{"param": p, "calibration_error": cal["calibration_error"][p],
-                           "error_at_68": cal["calibration_error_at_68"][p],
-                           "sbc_p_value": cal["sbc_uniformity_p_value"][p],
-                           "median_abs_error": cal["median_abs_error"][p]} for p in PARAMS],
+    print(markdown_table([{"param": p, "calibration_error": cal["parameters"][p]["calibration_median_abs"],
+                           "error_at_68": cal["parameters"][p]["calibration_error_68"],
+                           "sbc_p_value": cal["parameters"][p]["sbc_p_value"],
+                           "median_abs_error": cal["parameters"][p]["median_abs_error"]} for p in PARAMS],
                          ["param", "calibration_error", "error_at_68", "sbc_p_value", "median_abs_error"]))
     out["c2st"] = c2st_section(2 if quick else 20, 500 if quick else 2000)
     print("\n## C2ST vs likelihood-weighted library posterior (sigma = 0.1 mag, all bands)\n")
