@@ -14,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 import xarray as xr
-from tqdm.auto import tqdm
+
+from inn_engine.progress import Progress
 
 __all__ = ["INPUT_SUFFIXES", "OUTPUT_SUFFIXES", "read_observations", "estimate_summaries", "write_summaries"]
 
@@ -66,14 +67,15 @@ def estimate_summaries(estimator, y: np.ndarray, draws: int, seed: int, rows_per
     """
     blocks = []
     starts = range(0, len(y), rows_per_block)
-    for b, start in enumerate(tqdm(starts, desc="estimating", unit="block", disable=None if progress is None
-                                   else not progress)):
-        posterior = estimator.posterior(y[start:start + rows_per_block], n=draws, seed=seed + b)
-        summary = posterior.summary()
-        x_map = posterior.map()
-        for j, (name, unit) in enumerate(zip(estimator.param_names, estimator.param_units)):
-            summary[f"{name}_map"] = ("obs", x_map[:, j], {"units": unit})
-        blocks.append(summary)
+    with Progress(len(starts), "estimating", unit="block", enabled=progress) as report:
+        for b, start in enumerate(starts):
+            posterior = estimator.posterior(y[start:start + rows_per_block], n=draws, seed=seed + b)
+            summary = posterior.summary()
+            x_map = posterior.map()
+            for j, (name, unit) in enumerate(zip(estimator.param_names, estimator.param_units)):
+                summary[f"{name}_map"] = ("obs", x_map[:, j], {"units": unit})
+            blocks.append(summary)
+            report.update(1)
     ds = xr.concat(blocks, dim="obs")
     ds = ds.assign_coords(obs=np.arange(len(y)))
     ds.attrs.update(draws=int(draws), seed=int(seed), rows_per_block=int(rows_per_block),

@@ -6,7 +6,6 @@ import os
 
 import numpy as np
 import xarray as xr
-from tqdm.auto import tqdm
 
 from inn_engine.grid.chunks import chunk_length, chunk_rows, n_chunks
 from inn_engine.grid.execution import run_jobs
@@ -19,6 +18,7 @@ from inn_engine.grid.store import (
     prepare_store,
 )
 from inn_engine.grid.validation import check_integer
+from inn_engine.progress import Progress
 from inn_engine.simulator import Simulator
 
 __all__ = ["simulate_grid"]
@@ -77,7 +77,8 @@ def simulate_grid(
     n_workers : int >= 1
         Worker processes of the local cluster (ignored when ``scheduler`` is given).
     progress : bool
-        Show a progress bar (rows) when stderr is a terminal.
+        Report progress (:class:`~inn_engine.progress.Progress`: a bar on a terminal, plain
+        lines at least every 30 s in a log); False: silent.
     attrs : dict or None
         Extra JSON-safe attrs recorded with the grid (e.g. camera, solver); part of the
         grid's identity, checked on resume.
@@ -115,8 +116,7 @@ def simulate_grid(
             logger.info("resuming grid %s: %d of %d chunks already done", path, total - todo.size, total)
 
     rows_left = sum(chunk_length(int(i), n, chunk_size) for i in todo)
-    with tqdm(total=n, initial=n - rows_left, unit="rows", desc="simulating grid",
-              disable=None if progress else True) as bar:
+    with Progress(n, "simulating grid", unit="row", initial=n - rows_left, enabled=None if progress else False) as bar:
         for index, x, y in run_jobs(simulator, seed, todo, n, chunk_size, path, scheduler, n_workers):
             if path is None:
                 rows = chunk_rows(index, n, chunk_size)
