@@ -10,6 +10,7 @@ Metrics (per parameter unless noted; :mod:`inn_engine.diagnostics`):
   deviation of the parameter over the test rows (standardized units, as in the paper).
 - ``tarp_max_deviation`` (all parameters jointly): max |TARP coverage - level|;
   ``hpd_max_deviation`` (models with a density): the same for highest-density regions.
+- ``map_mean_abs_error`` +- ``_sem``: the same |x_MAP - x_true| in the parameter's unit.
 - ``median_abs_error``: median |posterior median - x_true|, in the parameter's unit.
 - ``calibration_error_floor`` (+- ``_sd``): the median calibration error exact posteriors
   would show with this many test rows and draws (:func:`~inn_engine.diagnostics.calibration_error_floor`).
@@ -48,6 +49,8 @@ def evaluate(estimator, x_true: np.ndarray, y: np.ndarray, draws: int, seed: int
                 "sbc_p_value": float(sbc.p_value[j]),
                 "map_abs_error": float(map_err.mean_abs[j]),
                 "map_abs_error_sem": float(map_err.sem_abs[j]),
+                "map_mean_abs_error": float(map_err.mean_abs[j] * scale[j]),
+                "map_mean_abs_error_sem": float(map_err.sem_abs[j] * scale[j]),
                 "median_abs_error": float(median_error[j]),
             }
             for j, (name, unit) in enumerate(zip(estimator.param_names, estimator.param_units))
