@@ -47,7 +47,7 @@ def main(argv=None) -> None:
     parser.add_argument("--out", default="astro_demo.png", help="figure path (PNG)")
     args = parser.parse_args(argv)
     x, table = demo_catalogue()
-    result = infer(table, distance_modulus=DM, draws=1000, seed=0)
+    result = infer(table, distance_modulus=DM, model_error=0.0, draws=1000, seed=0)  # simulated: no model error
     result["true_log_age"] = x[:, 1]
     result["true_log_mass"] = x[:, 0]
     show = ["name", "n_bands", "log_mass_median", "log_mass_q16", "log_mass_q84", "true_log_mass",

@@ -77,10 +77,10 @@ def main(argv=None) -> dict:
     n, draws = (500, 200) if args.quick else (10_000, 1000)
     x, table = catalogue(n)
     model = load_estimator("ubvri")
-    infer(table[:2], distance_modulus=DM, draws=10)  # load the estimator, build caches
+    infer(table[:2], distance_modulus=DM, n=16)  # load the estimator, build caches
 
     start = time.perf_counter()
-    result = infer(table, distance_modulus=DM, draws=draws, seed=0)
+    result = infer(table, distance_modulus=DM, model_error=0.0, n=draws, draws=draws, seed=0)  # simulated clusters
     t_infer = time.perf_counter() - start
 
     k = len(model.bands)
