@@ -124,8 +124,8 @@ def markdown(result: dict) -> str:
              "| sO2 MAE (pp) |", "|---|---|---|---|---|---|---|---|"]
     fmt = lambda v, f: "-" if v is None else format(v, f)  # noqa: E731
     for r in result["rows"]:
-        lines.append(f"| {r['method']} | {r['image_seconds']:.3f} | {r['cpu_seconds']:.2f} | {r['load_avg_1min']:.1f} | "
-                     f"{r['pixels_per_second']:.0f} | {fmt(r['train_seconds'], '.1f')} | "
+        lines.append(f"| {r['method']} | {r['image_seconds']:.3f} | {r['cpu_seconds']:.2f} | "
+                     f"{r['load_avg_1min']:.1f} | {r['pixels_per_second']:.0f} | {fmt(r['train_seconds'], '.1f')} | "
                      f"{fmt(r['coverage_error_68_pct'], '+.1f')} | {r['mae_sO2_pct']:.1f} |")
     lines.append(f"\nestimate(image) defaults / random forest time: {result['default_over_forest_time']:.2f}")
     return "\n".join(lines)

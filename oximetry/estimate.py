@@ -221,10 +221,11 @@ def estimate(data, *, white=None, dark=None, camera: Camera | None = None, draws
         estimator: an estimator directory made by :func:`oximetry.train` (default: the
             packaged one), or a loaded :class:`~inn_engine.estimator.Estimator` (no
             quantile head: ``method="sample"``, which ``"auto"`` then always picks).
-        method: ``"sample"`` - ``n`` cINN draws per spectrum (every parameter; ~1000
-            spectra/s at n=256 on 2 cores); ``"quantiles"`` - the directory's pinball-loss sO2 head
-            (:mod:`oximetry.quantile_head`): only ``sO2_median`` / ``_q025`` / ``_q16`` /
-            ``_q84`` / ``_q975``, one MLP pass per pixel (a 512 x 512 image in under a second;
+        method: ``"sample"`` - ``n`` cINN draws per spectrum (every parameter; 90,000-185,000
+            draws/s on 2 cores, 350-700 spectra/s at n=256); ``"quantiles"`` - the
+            directory's pinball-loss sO2 head (:mod:`oximetry.quantile_head`): only
+            ``sO2_median`` / ``_q025`` / ``_q16`` / ``_q84`` / ``_q975``, one MLP pass per
+            pixel (a 512 x 512 image in ~1 s of CPU, inputs checks and OOD scores included;
             its calibration is in the artifact's ``metrics['quantile_head']``); ``"auto"``
             (default) - ``"sample"`` while valid spectra x ``n`` <= :data:`AUTO_MAX_DRAWS`
             (2^20: single spectra, batches and images up to 4096 pixels at n=256) or when
