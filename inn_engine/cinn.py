@@ -81,11 +81,10 @@ class ConditionalINN(nn.Module):
     def sample(self, y: torch.Tensor, n_draws: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """``n_draws`` posterior draws for each row of ``y`` (n_obs, dim_y): (n_obs, n_draws, dim_x)."""
         c = self.cond_net(y)
-        c = c.repeat_interleave(n_draws, dim=0)
-        z = torch.randn(c.shape[0], self.dim_x, generator=generator, dtype=c.dtype)
-        return self.flow.inverse(z, c).reshape(y.shape[0], n_draws, self.dim_x)
+        z = torch.randn(c.shape[0] * n_draws, self.dim_x, generator=generator, dtype=c.dtype)
+        return self.flow.sample_inverse(z, c, n_draws).reshape(y.shape[0], n_draws, self.dim_x)
 
     @torch.no_grad()
     def invert(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """x for latent rows ``z`` (batch, dim_x) paired with observation rows ``y`` (batch, dim_y)."""
-        return self.flow.inverse(z, self.cond_net(y))
+        return self.flow.sample_inverse(z, self.cond_net(y))

@@ -69,8 +69,9 @@ class Estimator:
     def _standardized_y(self, y: np.ndarray) -> torch.Tensor:
         return torch.as_tensor(self.y_scaler.forward(y), dtype=torch.float32)
 
-    def _to_physical(self, s: np.ndarray) -> np.ndarray:
-        return self.x_transform.inverse(self.x_scaler.inverse(s))
+    def _physical_in_place(self, block: np.ndarray) -> np.ndarray:
+        """Standardized float64 draws ``block`` (..., d) -> physical, overwriting it."""
+        return self.x_transform.inverse(self.x_scaler.inverse(block, copy=False), copy=False)
 
     def sample(self, y_obs, n: int = 1000, seed: int = 0) -> np.ndarray:
         """``n`` posterior draws for every observation: array (n_obs, n, n_params), physical units.
@@ -102,11 +103,12 @@ class Estimator:
         out = np.empty((y.shape[0], n, self.dim_x))
         logq = np.empty((y.shape[0], n)) if with_density else None
         for i in range(0, y.shape[0], obs_per_pass):
-            s = self.model.sample(ys[i:i + obs_per_pass], n, generator=generator)
-            s64 = s.double().numpy()
-            out[i:i + obs_per_pass] = self._to_physical(s64)
+            rows = slice(i, i + obs_per_pass)
+            s = self.model.sample(ys[rows], n, generator=generator)
+            out[rows] = s.numpy()
             if with_density:
-                logq[i:i + obs_per_pass] = self._log_density_standardized(s, ys[i:i + obs_per_pass], s64)
+                logq[rows] = self._log_density_standardized(s, ys[rows], out[rows])
+            self._physical_in_place(out[rows])
         return out, logq
 
     def _log_density_standardized(self, s: torch.Tensor, ys: torch.Tensor, s64: np.ndarray) -> np.ndarray:

@@ -4,10 +4,14 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from inn_engine.blocks import ActNorm, AffineCoupling, InvertibleBlock, Permutation
+from inn_engine.blocks import ActNorm, AffineCoupling, InverseChunk, InvertibleBlock, Permutation
 from inn_engine.splines import SplineCoupling
 
 __all__ = ["InvertibleSequence", "coupling_stack", "COUPLINGS"]
+
+#: rows per chunk of :meth:`InvertibleSequence.sample_inverse`: a chunk's activations stay in
+#: the cache (4096 rows x 128 float32 = 2 MiB); 4x fewer or more rows measured ~15-30 % slower
+CHUNK_ROWS = 4096
 
 COUPLINGS = {"affine": AffineCoupling, "spline": SplineCoupling}
 
@@ -33,6 +37,46 @@ class InvertibleSequence(nn.Module):
         for block in reversed(self.blocks):
             out = block.inverse(out, c)
         return out
+
+    @torch.no_grad()
+    def sample_inverse(self, z: torch.Tensor, c: torch.Tensor | None = None, n: int = 1) -> torch.Tensor:
+        """``inverse(z, c.repeat_interleave(n, 0))`` for sampling, without autograd.
+
+        ``z`` (n_obs * n, dim): ``n`` consecutive rows per row of ``c`` (n_obs, cond_dim)
+        (or ``c`` None). Equal to :meth:`inverse` within float32 rounding and several times
+        faster: it runs :meth:`InvertibleBlock.inverse_steps` on chunks of ~:data:`CHUNK_ROWS`
+        feature-major rows, so that a chunk's activations stay in the cache, permutations
+        cost nothing and every subnet applies its condition once per observation.
+        """
+        steps, layout = [], torch.arange(z.shape[1])
+        for block in reversed(self.blocks):
+            block_steps, layout = block.inverse_steps(layout)
+            steps += block_steps
+        out = torch.empty_like(z)
+        for rows, cond, n_rows in _chunks(z.shape[0], c, int(n)):
+            xt = z[rows].t().contiguous()
+            chunk = InverseChunk(cond, n_rows)
+            for step in steps:
+                xt = step(xt, chunk)
+            out[rows] = xt.index_select(0, layout).t()
+        return out
+
+
+def _chunks(n_rows: int, c: torch.Tensor | None, n: int):
+    """(row slice, its observations' condition rows or None, rows per observation) of ~CHUNK_ROWS rows each,
+    never splitting the rows of an observation between chunks unless it alone has more."""
+    if c is not None and c.shape[0] * n != n_rows:
+        raise ValueError(f"z has {n_rows} rows, but c has {c.shape[0]} observations x n = {n} draws")
+    start = 0
+    while start < n_rows:
+        if n >= CHUNK_ROWS:  # part of one observation's rows
+            stop = min(start + CHUNK_ROWS, (start // n + 1) * n)
+            obs, n_chunk = slice(start // n, start // n + 1), stop - start
+        else:
+            stop = min(start + CHUNK_ROWS // n * n, n_rows)
+            obs, n_chunk = slice(start // n, stop // n), n
+        yield slice(start, stop), None if c is None else c[obs], n_chunk
+        start = stop
 
 
 def coupling_stack(dim: int, n_blocks: int, cond_dim: int = 0, coupling: str = "affine",

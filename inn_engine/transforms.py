@@ -75,17 +75,22 @@ class BoundTransform:
                 u[:, j] = -np.log(np.maximum(self.high[j] - x[:, j], _EPS))
         return u
 
-    def inverse(self, u: np.ndarray) -> np.ndarray:
-        """Unbounded (..., d) -> physical (..., d), always inside the bounds."""
-        u = np.asarray(u, dtype=float)
-        x = u.copy()
-        for j, kind in enumerate(self.kinds):
-            if kind == "logit":
-                x[..., j] = self.low[j] + (self.high[j] - self.low[j]) / (1 + np.exp(-u[..., j]))
-            elif kind == "log_lower":
-                x[..., j] = self.low[j] + np.exp(u[..., j])
-            elif kind == "log_upper":
-                x[..., j] = self.high[j] - np.exp(-u[..., j])
+    def inverse(self, u: np.ndarray, copy: bool = True) -> np.ndarray:
+        """Unbounded (..., d) -> physical (..., d), always inside the bounds.
+
+        ``copy=False`` overwrites ``u`` (a float64 array) with the result, column groups of one
+        kind at a time (the whole array at once when every column has the same kind).
+        """
+        x = np.array(u, dtype=float) if copy else u
+        kinds = np.array(self.kinds)
+        for kind, apply in _INVERSES.items():
+            cols = np.flatnonzero(kinds == kind)
+            if cols.size == x.shape[-1]:
+                apply(x, self.low, self.high)
+            elif cols.size:
+                part = x[..., cols]
+                apply(part, self.low[cols], self.high[cols])
+                x[..., cols] = part
         return x
 
     def log_abs_det_inverse(self, u: np.ndarray) -> np.ndarray:
@@ -110,6 +115,31 @@ class BoundTransform:
         return cls(np.array(d["low"], dtype=float), np.array(d["high"], dtype=float))
 
 
+def _logit_inverse(v: np.ndarray, low: np.ndarray, high: np.ndarray) -> None:
+    """``v <- low + (high - low) / (1 + exp(-v))`` in place."""
+    np.negative(v, out=v)
+    np.exp(v, out=v)
+    v += 1
+    np.divide(high - low, v, out=v)
+    v += low
+
+
+def _log_lower_inverse(v: np.ndarray, low: np.ndarray, high: np.ndarray) -> None:
+    """``v <- low + exp(v)`` in place."""
+    np.exp(v, out=v)
+    v += low
+
+
+def _log_upper_inverse(v: np.ndarray, low: np.ndarray, high: np.ndarray) -> None:
+    """``v <- high - exp(-v)`` in place."""
+    np.negative(v, out=v)
+    np.exp(v, out=v)
+    np.subtract(high, v, out=v)
+
+
+_INVERSES = {"logit": _logit_inverse, "log_lower": _log_lower_inverse, "log_upper": _log_upper_inverse}
+
+
 @dataclass(frozen=True)
 class Standardizer:
     """Per-feature ``(v - mean) / std``; ``std`` is floored so constant features stay finite."""
@@ -126,8 +156,13 @@ class Standardizer:
     def forward(self, v: np.ndarray) -> np.ndarray:
         return (np.asarray(v, dtype=float) - self.mean) / self.std
 
-    def inverse(self, s: np.ndarray) -> np.ndarray:
-        return np.asarray(s, dtype=float) * self.std + self.mean
+    def inverse(self, s: np.ndarray, copy: bool = True) -> np.ndarray:
+        """``s * std + mean``; ``copy=False`` overwrites ``s`` (a float64 array) with it."""
+        if copy:
+            return np.asarray(s, dtype=float) * self.std + self.mean
+        s *= self.std
+        s += self.mean
+        return s
 
     def to_dict(self) -> dict:
         return {"mean": _floats(self.mean), "std": _floats(self.std)}

@@ -11,6 +11,23 @@ def test_round_trip_and_kinds():
     assert np.allclose(t.inverse(t.forward(x)), x, rtol=1e-9)
 
 
+def test_in_place_inverses_equal_the_formulas_exactly():
+    t = BoundTransform.from_bounds([[0, 2], [1, np.inf], [-np.inf, 5], [-np.inf, np.inf], [-1, 1]], 5)
+    u = np.random.default_rng(1).normal(0, 3, size=(2, 7, 5))
+    expected = np.stack([0 + 2 / (1 + np.exp(-u[..., 0])), 1 + np.exp(u[..., 1]), 5 - np.exp(-u[..., 2]),
+                         u[..., 3], -1 + 2 / (1 + np.exp(-u[..., 4]))], axis=-1)
+    assert np.array_equal(t.inverse(u), expected)
+    work = u.copy()
+    assert t.inverse(work, copy=False) is work and np.array_equal(work, expected)
+    all_logit = BoundTransform.from_bounds([[0, 2], [-1, 1]], 2)
+    work = u[..., [0, 4]].copy()
+    assert np.array_equal(all_logit.inverse(work, copy=False), expected[..., [0, 4]])
+    s = Standardizer(np.array([1.0, -2.0]), np.array([3.0, 0.5]))
+    work = u[..., :2].copy()
+    assert np.array_equal(s.inverse(work, copy=False), u[..., :2] * s.std + s.mean) and np.shares_memory(
+        s.inverse(work, copy=False), work)
+
+
 def test_inverse_never_leaves_the_support():
     t = BoundTransform.from_bounds([[0, 1], [1e-4, 0.1]], 2)
     u = np.random.default_rng(0).normal(0, 30, size=(10000, 2))

@@ -165,3 +165,51 @@ def test_quantile_head_gives_whole_image_sO2_intervals_close_to_the_cinn(held_ou
         estimate(held_out[1][:2], method="quantiles", draws=3)
     with pytest.raises(ValueError, match="method must be"):
         estimate(held_out[1][:2], method="fast")
+
+
+def test_default_method_follows_the_input_size_and_says_why(held_out, monkeypatch, tmp_path):
+    """method="auto": full posteriors while spectra x n <= AUTO_MAX_DRAWS or draws are asked
+    for, the quantile head above it, and sampling again for an estimator without a head."""
+    import shutil
+
+    import sys
+
+    estimate_module = sys.modules["oximetry.estimate"]  # the module (the package's `estimate` is the function)
+    from oximetry.pretrain import PACKAGED_DIR
+    from oximetry.quantile_head import HEAD_FILE
+
+    monkeypatch.setattr(estimate_module, "AUTO_MAX_DRAWS", 20 * 16)
+    spectra = held_out[1]
+    small = estimate(spectra[:20], n=16)
+    assert small.attrs["method"] == "sample" and "vhb_1_median" in small
+    assert "AUTO_MAX_DRAWS" in small.attrs["method_reason"] and "<=" in small.attrs["method_reason"]
+    image = spectra[:42].reshape(6, 7, 8)
+    large = estimate(image, n=16)
+    assert large.attrs["method"] == "quantiles" and "vhb_1_median" not in large
+    assert "42 spectra x 16 draws >" in large.attrs["method_reason"]
+    np.testing.assert_array_equal(large["sO2_median"].values, estimate(image, method="quantiles")["sO2_median"].values)
+    assert {"ood", "ood_score", "valid", "reason", "highlight_score"} <= set(large.data_vars)
+    assert estimate(image, n=16, draws=3).attrs["method"] == "sample"
+    assert estimate(image, n=16, method="sample").attrs["method_reason"] == "method='sample' was asked for"
+
+    headless = tmp_path / "headless"
+    shutil.copytree(PACKAGED_DIR, headless, ignore=shutil.ignore_patterns(HEAD_FILE, "__init__.py"))
+    fallback = estimate(image, n=16, estimator=headless)
+    assert fallback.attrs["method"] == "sample" and "no quantile head" in fallback.attrs["method_reason"]
+    assert fallback["sO2_median"].shape == (6, 7) and "vhb_1_median" in fallback
+    loaded = estimate(image, n=16, estimator=load_estimator())
+    assert loaded.attrs["method"] == "sample" and "no quantile head" in loaded.attrs["method_reason"]
+
+
+def test_sampling_progress_is_shown_for_many_spectra_only(held_out, monkeypatch, capsys):
+    import sys
+
+    estimate_module = sys.modules["oximetry.estimate"]
+
+    estimate(held_out[1][:40], n=16, method="sample")
+    assert capsys.readouterr().err == ""
+    monkeypatch.setattr(estimate_module, "_SPECTRA_PER_BLOCK", 16)
+    estimate(held_out[1][:40], n=16, method="sample")
+    assert "oximetry.estimate: 16 posterior draws per spectrum: 40/40 (100 %) spectra" in capsys.readouterr().err
+    estimate(held_out[1][:40], n=16, method="sample", progress=False)
+    assert capsys.readouterr().err == ""

@@ -24,11 +24,14 @@ def test_table_quick(tmp_path):
     assert (tmp_path / "t.json").is_file()
 
 
-def test_speed_quick():
-    result = _load("oximetry_speed").main(["--quick"])
-    assert result["pixels"] == 64 * 64
-    head = result["rows"][1]
+def test_speed_quick(tmp_path):
+    result = _load("oximetry_speed").main(["--quick", "--out", str(tmp_path / "s.json")])
+    assert result["pixels"] == 96 * 96 and result["default_method"] == "quantiles"
+    default, full, head = result["rows"][:3]
+    assert "AUTO_MAX_DRAWS" in result["default_method_reason"] and len(result["sample_parameters"]) == 13
+    assert abs(default["coverage_error_68_pct"]) < 10 and abs(full["coverage_error_68_pct"]) < 15
     assert np.isfinite(head["coverage_error_68_pct"]) and head["pixels_per_second"] > 0
+    assert (tmp_path / "s.json").is_file()
 
 
 def test_ood_quick():
