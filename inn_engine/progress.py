@@ -49,17 +49,19 @@ class Progress:
     Args:
         total: steps expected (None: unknown; no percentage or ETA then).
         desc: what runs, the lines' prefix (e.g. "training").
-        unit: the name of one step ("step", "row", "block").
+        unit: the name of one step ("step", "row", "block"); plural: its plural (default unit + "s").
         enabled: None (auto) or True: a bar on a terminal, lines otherwise; False: silent.
         every: seconds between plain lines.
         initial: steps already done (a resumed run); the ETA counts from here.
         stream: where to write (default ``sys.stderr``).
     """
 
-    def __init__(self, total: int | None, desc: str, *, unit: str = "step", enabled: bool | None = None,
+    def __init__(self, total: int | None, desc: str, *, unit: str = "step", plural: str | None = None,
+                 enabled: bool | None = None,
                  every: float = 30.0, initial: int = 0, stream=None):
         self.total = None if total is None else int(total)
         self.desc, self.unit, self.every = desc, unit, float(every)
+        self.plural = plural or f"{unit}s"
         self.n = self.initial = int(initial)
         self.values: dict[str, float] = {}
         self.stream = sys.stderr if stream is None else stream
@@ -111,7 +113,7 @@ class Progress:
         if self._bar is not None:
             self._bar.close()
         if self.mode != "off":
-            units = self.unit if self.n == 1 else f"{self.unit}s"
+            units = self.unit if self.n == 1 else self.plural
             self._write(summary or f"{self.desc}: done {self.n} {units} in {format_duration(self.elapsed)}")
 
     def _write(self, text: str) -> None:

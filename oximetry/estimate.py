@@ -13,6 +13,7 @@ import numpy as np
 import xarray as xr
 
 from inn_engine.estimator import Estimator
+from inn_engine.posterior import summarize
 from inn_engine.progress import Progress
 from oximetry.camera import Camera
 from oximetry.features import reflectance_features
@@ -122,37 +123,25 @@ def _validity(r: np.ndarray) -> np.ndarray:
 
 def _posterior_summaries(est: Estimator, features: np.ndarray, n: int, draws: int | None, seed: int,
                          progress: bool | None):
-    """Per-spectrum mean, std and :data:`QUANTILES` (each (m, d)) and optional draws (m, draws, d)."""
+    """Per-spectrum mean, std and :data:`QUANTILES` (each (m, d); :func:`inn_engine.posterior.summarize`)
+    and optional draws (m, draws, d)."""
     m, d = features.shape[0], est.dim_x
     stats = {k: np.empty((m, d)) for k in ["mean", "std", *QUANTILES]}
     samples = np.empty((m, int(draws), d)) if draws else None
     shown = progress if progress is not None else (None if m > _SPECTRA_PER_BLOCK else False)
+    columns = [str(j) for j in range(d)]
     with Progress(m, f"oximetry.estimate: {n} posterior draws per spectrum", unit="spectrum",
-                  enabled=shown) as bar:
+                  plural="spectra", enabled=shown) as bar:
         for start in range(0, m, _SPECTRA_PER_BLOCK):
             rows = slice(start, start + _SPECTRA_PER_BLOCK)
             s = est.sample(features[rows], n, seed=seed + start)
-            stats["mean"][rows], stats["std"][rows] = s.mean(axis=1), s.std(axis=1)
-            for key, q in zip(QUANTILES, _draw_quantiles(s, QUANTILES.values())):
-                stats[key][rows] = q
+            block = summarize(s, columns, QUANTILES.values())
+            for key in stats:
+                stats[key][rows] = np.stack([block[f"{c}_{key}"] for c in columns], axis=1)
             if samples is not None:
                 samples[rows] = s[:, :int(draws)]
             bar.update(len(s))
     return stats, samples
-
-
-def _draw_quantiles(s: np.ndarray, levels) -> list[np.ndarray]:
-    """``np.quantile(s, level, axis=1)`` (its default linear method) for each level, of draws
-    ``s`` (m, n, d): one sort along the draws for all levels (10x faster than np.quantile here)."""
-    ordered = np.sort(s, axis=1)
-    n = s.shape[1]
-    out = []
-    for level in levels:
-        position = (n - 1) * float(level)
-        below = int(np.floor(position))
-        above, t = min(below + 1, n - 1), position - below
-        out.append(ordered[:, below] + (ordered[:, above] - ordered[:, below]) * t)
-    return out
 
 
 def _chosen_method(method: str, n_spectra: int, n: int, draws: int | None, estimator_dir: Path | None):

@@ -210,6 +210,8 @@ def test_sampling_progress_is_shown_for_many_spectra_only(held_out, monkeypatch,
     assert capsys.readouterr().err == ""
     monkeypatch.setattr(estimate_module, "_SPECTRA_PER_BLOCK", 16)
     estimate(held_out[1][:40], n=16, method="sample")
-    assert "oximetry.estimate: 16 posterior draws per spectrum: 40/40 (100 %) spectra" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "oximetry.estimate: 16 posterior draws per spectrum: spectrum 16/40 (40 %)" in err
+    assert "oximetry.estimate: 16 posterior draws per spectrum: done 40 spectra in" in err
     estimate(held_out[1][:40], n=16, method="sample", progress=False)
     assert capsys.readouterr().err == ""
