@@ -13,7 +13,8 @@ import numbers
 import numpy as np
 
 __all__ = ["MAX_WORK_BYTES", "SEED_LIMIT", "check_integer", "check_work", "check_seed", "torch_seed", "check_real",
-           "check_array", "string_labels", "label_list", "check_labels", "check_shape", "option_defaults", "check_options"]
+           "check_array", "string_labels", "label_list", "check_labels", "check_shape", "option_defaults",
+           "check_options"]
 
 #: the largest float64 result one call may allocate (e.g. n_obs x draws x params x 8 bytes);
 #: raise it for machines with more memory
@@ -72,20 +73,20 @@ def check_array(name: str, value, ndim=None, last: int | None = None, finite: bo
     """``value`` as a float64 array of real numbers (float or integer dtype; bool, complex, str
     and object arrays are refused) with ``ndim`` dims (an int or a tuple of allowed ones) and
     ``last`` entries on its last axis; with ``finite``, NaN and inf are refused (naming the
-    first index). ``form`` describes the expected shape in the message."""
+    first index). ``form`` describes what is expected in the messages (default: "a real array
+    of shape ...")."""
     form = form or _form(ndim, last)
     if isinstance(value, (str, bytes, dict, set)) or value is None:
-        raise ValueError(f"{name} must be a real array of shape {form}, got {_shown(value)}")
+        raise ValueError(f"{name} must be {form}, got {_shown(value)}")
     try:
         a = np.asarray(value)
     except (ValueError, TypeError) as err:  # ragged nested lists, unconvertible objects
-        raise ValueError(f"{name} must be a rectangular real array of shape {form}: {err}") from err
+        raise ValueError(f"{name} must be {form}, a rectangular array of numbers: {err}") from err
     if a.dtype.kind not in "iuf":
-        raise ValueError(f"{name} must be an array of real numbers (float or integer) of shape {form}, "
-                         f"got dtype {a.dtype}")
+        raise ValueError(f"{name} must hold real numbers (float or integer), {form}; got dtype {a.dtype}")
     allowed = (ndim,) if isinstance(ndim, int) else ndim
     if (allowed is not None and a.ndim not in allowed) or (last is not None and (a.ndim == 0 or a.shape[-1] != last)):
-        raise ValueError(f"{name} must have shape {form}, got shape {a.shape}")
+        raise ValueError(f"{name} must be {form}, got shape {a.shape}")
     a = a.astype(float)
     if finite and not np.all(np.isfinite(a)):
         index = tuple(int(i) for i in np.argwhere(~np.isfinite(a))[0])
@@ -127,7 +128,7 @@ def check_labels(name: str, given, expected) -> np.ndarray:
     missing = [e for e in expected if e not in labels]
     repeated = sorted({v for v in labels if labels.count(v) > 1})
     if unknown or missing or repeated:
-        raise ValueError(f"{name} {labels} must name each of {expected} once "
+        raise ValueError(f"{name} {labels} does not name each of {expected} once "
                          f"(unknown: {unknown}, missing: {missing}, repeated: {repeated})")
     return np.array([labels.index(e) for e in expected])
 
@@ -183,8 +184,8 @@ def check_options(what: str, options: dict, defaults: dict, limits: dict) -> Non
 def _form(ndim, last) -> str:
     dims = {1: "(k,)", 2: "(n, k)", 3: "(h, w, k)"}
     allowed = (ndim,) if isinstance(ndim, int) else ndim or ()
-    text = " or ".join(dims.get(d, f"{d}-D") for d in allowed) or "of any shape"
-    return text.replace("k", str(last)) if last is not None else text
+    text = " or ".join(dims.get(d, f"{d}-D") for d in allowed) or "any"
+    return "a real array of shape " + (text.replace("k", str(last)) if last is not None else text)
 
 
 def _shown(value) -> str:

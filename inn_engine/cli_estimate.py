@@ -57,7 +57,7 @@ def read_observations(path: str | Path, obs_names: list[str]) -> np.ndarray:
     else:
         raise ValueError(f"INPUT {path}: expected a {' or '.join(INPUT_SUFFIXES)} file")
     y = check_array(f"INPUT {path}", y, ndim=2, last=len(obs_names), finite=False,
-                    form=f"(n_obs, {len(obs_names)}): rows of the observables {obs_names}")
+                    form=f"rows (n_obs, {len(obs_names)}) of the observables {obs_names}")
     if y.shape[0] == 0:
         raise ValueError(f"INPUT {path} holds no observation rows")
     return y

@@ -12,7 +12,8 @@ from contextlib import contextmanager
 
 import numpy as np
 import torch
-from torch.nn.modules.module import register_module_buffer_registration_hook, register_module_parameter_registration_hook
+from torch.nn.modules.module import (register_module_buffer_registration_hook,
+                                     register_module_parameter_registration_hook)
 
 from inn_engine import __version__
 from inn_engine.artifact import ArtifactError, read_artifact, write_artifact
@@ -62,7 +63,7 @@ class Estimator:
         """``y_obs`` as float64 (n_obs, dim_y), or a ValueError naming the first bad row and column:
         not finite, or outside what the network can represent (:meth:`refused_rows`)."""
         y = check_array("y_obs", y_obs, ndim=(1, 2), last=self.dim_y,
-                        form=f"(n_obs, {self.dim_y}) or ({self.dim_y},) with columns {self.obs_names}")
+                        form=f"a real array (n_obs, {self.dim_y}) or ({self.dim_y},) with columns {self.obs_names}")
         if y.ndim == 1:
             y = y[None, :]
         if y.shape[0] == 0:
@@ -162,7 +163,8 @@ class Estimator:
         if not hasattr(self.model, "log_prob"):
             raise ValueError(f"the {self.model.kind!r} model has no tractable density; use model='cinn'")
         y = self._check_y(y)
-        x = check_array("x", x, ndim=(1, 2), last=self.dim_x, form=f"(n, {self.dim_x}) with columns {self.param_names}")
+        x = check_array("x", x, ndim=(1, 2), last=self.dim_x,
+                        form=f"a real array (n, {self.dim_x}) with columns {self.param_names}")
         x = x.reshape(-1, self.dim_x)
         if x.shape[0] != y.shape[0]:
             raise ValueError(f"x and y need the same number of rows, got {x.shape[0]} and {y.shape[0]}")

@@ -30,8 +30,8 @@ __all__ = ["fit", "fit_grid", "default_train_config", "data_sha256"]
 
 _TRAIN_DEFAULTS = option_defaults(TrainConfig, exclude=("seed",))
 _TRAIN_KEYS = set(_TRAIN_DEFAULTS)
-_TRAIN_LIMITS = {"steps": (1, 10**9), "batch_size": (1, 2**24), "eval_every": (1, 10**9), "checkpoint_every": (1, 10**9),
-                 "max_bad_steps": (1, 10**9), "patience": (1, 10**9)}
+_TRAIN_LIMITS = {"steps": (1, 10**9), "batch_size": (1, 2**24), "eval_every": (1, 10**9),
+                 "checkpoint_every": (1, 10**9), "max_bad_steps": (1, 10**9), "patience": (1, 10**9)}
 # A default ``fit(model="cinn")`` trains two candidates, the default spline network and
 # SMALL_BUDGET, and keeps the one with the lower validation loss: on sbibm the spline network
 # is far better on two_moons (C2ST 0.546 vs 0.618 at 10^4 simulations) and worse on the 10-D
@@ -102,8 +102,8 @@ class _Labels:
 
 
 def _check_xy(x, y) -> tuple[np.ndarray, np.ndarray]:
-    x = check_array("x", x, ndim=(1, 2), finite=False, form="(n, dx)")
-    y = check_array("y", y, ndim=(1, 2), finite=False, form="(n, dy)")
+    x = check_array("x", x, ndim=(1, 2), finite=False, form="a real array (n, dx) or (n,)")
+    y = check_array("y", y, ndim=(1, 2), finite=False, form="a real array (n, dy) or (n,)")
     if x.ndim == 1:
         x = x[:, None]
     if y.ndim == 1:
