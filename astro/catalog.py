@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from inn_engine.checks import check_array, label_list, string_labels
+
 from astro.observe import SIGMA_RANGE
 
 __all__ = ["Photometry", "read_photometry", "distance_moduli", "per_cluster"]
@@ -96,9 +98,12 @@ def read_photometry(photometry, known_bands, bands=None) -> Photometry:
     if bands is None:
         mapping = {b: b for b in known_bands if b in columns}
     elif isinstance(bands, dict):
-        mapping = {str(c): str(b) for c, b in bands.items()}
+        names = string_labels(list(bands) + list(bands.values()))
+        if names is None:
+            raise ValueError(f"bands must map column names to band names (strings), got {bands!r}")
+        mapping = dict(zip(names[:len(bands)], names[len(bands):]))
     else:
-        mapping = {str(b): str(b) for b in bands}
+        mapping = {b: b for b in label_list("bands (None, a list of band names or a dict {column: band})", bands)}
     unknown = sorted(b for b in mapping.values() if b not in known_bands)
     if unknown:
         raise ValueError(f"bands: {unknown} are not bands of a pretrained estimator; known: {list(known_bands)}")
@@ -158,9 +163,9 @@ def _cluster_names(columns: dict, n: int) -> np.ndarray:
 
 def per_cluster(value, n: int, name: str) -> np.ndarray:
     """A scalar or length-n sequence as a float array (n,); NaN stays NaN (flagged later)."""
-    array = np.asarray(value, dtype=float) if not hasattr(value, "unit") else None
-    if array is None:
+    if hasattr(value, "unit"):
         raise ValueError(f"{name} must be a plain number or array, got a Quantity {value!r}")
+    array = check_array(name, value, ndim=(0, 1), finite=False, form=f"a number, or one per cluster (shape ({n},))")
     if array.ndim == 0:
         return np.full(n, float(array))
     if array.shape != (n,):

@@ -15,6 +15,7 @@ from pathlib import Path
 import astropy.units as u
 import numpy as np
 
+from inn_engine.checks import check_integer, check_real, check_seed, check_work, torch_seed
 from inn_engine.posterior import summarize
 
 from astro.hierarchy import MIN_CATALOGUE, fit_population
@@ -231,9 +232,13 @@ def infer(photometry, *, bands=None, estimator=None, distance_modulus=None, dist
 
     from astro.training import BAND_SETS
 
-    n = _positive_int(n, "n", minimum=16)
-    n_returned = None if draws is None else _positive_int(draws, "draws")
+    n = check_integer("n", n, 16)
+    n_returned = None if draws is None else check_integer("draws", draws, 1)
     n_total = max(n, n_returned or 0)
+    seed = torch_seed(check_seed("seed", seed))
+    model_error = check_real("model_error", model_error, 0.0, 0.3)
+    if not (population is None or population is True or isinstance(population, str) and population == "auto"):
+        raise ValueError(f"population must be 'auto', True or None, got {population!r}")
     if estimator is None:
         phot = read_photometry(photometry, BAND_SETS["ubvri"] + BAND_SETS["hst"], bands)
         model = load_estimator(None, phot.bands)
@@ -241,22 +246,22 @@ def infer(photometry, *, bands=None, estimator=None, distance_modulus=None, dist
         model = load_estimator(estimator)
         phot = read_photometry(photometry, model.bands, bands)
     rows, k = phot.n, len(model.bands)
+    oversample = 1 if metallicity is None and av_max is None else Z_OVERSAMPLE
+    check_work(f"{rows} clusters x {n_total * oversample} draws x {len(PARAMS) + len(DERIVED)} parameters x 8 bytes",
+               8.0 * rows * n_total * oversample * (len(PARAMS) + len(DERIVED)))
     dm = distance_moduli(rows, distance_modulus, distance)
     ebv = per_cluster(ebv_foreground, rows, "ebv_foreground")
     z_fixed = _check_metallicity(metallicity, rows)
     av_limit = _check_av_max(av_max, rows)
-    if not (np.ndim(model_error) == 0 and 0.0 <= float(model_error) <= 0.3):
-        raise ValueError(f"model_error must be a scalar error per band in [0, 0.3] mag, got {model_error!r}")
-    if not (population is None or population is True or population == "auto"):
-        raise ValueError(f"population must be 'auto', True or None, got {population!r}")
 
     column = [model.bands.index(b) for b in phot.bands]
     mag = np.zeros((rows, k))
     sigma = np.zeros((rows, k))
     has = np.zeros((rows, k), bool)
     coefficients = foreground_coefficients(tuple(phot.bands))
-    mag[:, column] = phot.mag - dm[:, None] - R_V * ebv[:, None] * coefficients[None, :]
-    sigma[:, column] = np.minimum(np.hypot(phot.err, float(model_error)), SIGMA_RANGE[1])
+    with np.errstate(over="ignore", invalid="ignore"):  # absurd distances / extinctions: flagged below
+        mag[:, column] = phot.mag - dm[:, None] - R_V * ebv[:, None] * coefficients[None, :]
+    sigma[:, column] = np.minimum(np.hypot(phot.err, model_error), SIGMA_RANGE[1])
     has[:, column] = phot.usable
 
     notes = [list(v) for v in phot.notes]
@@ -268,6 +273,12 @@ def infer(photometry, *, bands=None, estimator=None, distance_modulus=None, dist
     for i in np.flatnonzero(~has.any(axis=1)):
         reasons[i].append("no usable band")
     valid = np.isfinite(dm) & (ebv >= 0) & has.any(axis=1)
+    with np.errstate(invalid="ignore"):
+        far = valid & model.estimator.refused_rows(condition_vector(mag, sigma, has))
+    for i in np.flatnonzero(far):
+        reasons[i].append("magnitudes far outside the estimator's training range (distance_modulus or "
+                          "ebv_foreground wrong?)")
+    valid &= ~far
     has &= valid[:, None]
     mag = np.where(has, mag, 0.0)
     sigma = np.where(has, sigma, 0.0)
@@ -346,12 +357,6 @@ def _under_population(samples, valid, bounds, av_limit, seed: int, notes):
 def _joined(texts: list[list[str]]) -> np.ndarray:
     """One "; "-joined string per row (an empty str array for no rows)."""
     return np.array(["; ".join(t) for t in texts], dtype=object).astype(str) if texts else np.array([], str)
-
-
-def _positive_int(value, name: str, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
 
 
 def _check_metallicity(metallicity, n: int):

@@ -23,6 +23,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from inn_engine.checks import check_array, check_integer, check_seed, label_list
 from inn_engine.simulator import as_generator
 
 from astro.imf import M_HIGH, M_LOW, get_imf
@@ -213,16 +214,6 @@ def _cluster_fluxes(mags, log_z_nodes, log_age_nodes, av_nodes, log_mto, log_mre
             _add_star(iso, star_masses[s_i], m_to, m_rem, seg, layout, out[c])
 
 
-def _as_column(name, value, n):
-    arr = np.asarray(value, dtype=float)
-    if arr.ndim > 1:
-        raise ValueError(f"{name} must be a scalar or a 1-D array, got shape {arr.shape}")
-    arr = np.broadcast_to(arr.reshape(-1) if arr.ndim else arr, (n,))
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} contains NaN or infinite values")
-    return np.ascontiguousarray(arr, dtype=float)
-
-
 def _check_range(name, arr, low, high, unit):
     bad = (arr < low - 1e-9) | (arr > high + 1e-9)
     if np.any(bad):
@@ -231,25 +222,25 @@ def _check_range(name, arr, low, high, unit):
 
 
 def _check_bands(bands) -> tuple:
-    if isinstance(bands, str):
-        bands = (bands,)
-    bands = tuple(bands)
     known = available_bands()
-    unknown = [b for b in bands if b not in known]
-    if not bands or unknown:
+    names = label_list("bands", bands)
+    unknown = [b for b in names if b not in known]
+    if unknown:
         raise ValueError(f"bands must be a non-empty list of {list(known)}; unknown: {unknown}")
-    return bands
+    return tuple(names)
 
 
 def _physical_inputs(first_name, first, log_age, av, metallicity, first_range, first_unit):
     """The four physical inputs as validated float64 columns of equal length n."""
-    sizes = [np.size(v) for v in (first, log_age, av, metallicity)]
+    names = (first_name, "log_age", "av", "metallicity")
+    arrays = [check_array(name, value, ndim=(0, 1), form="a number or a 1-D array of numbers")
+              for name, value in zip(names, (first, log_age, av, metallicity))]
+    sizes = [a.size for a in arrays]
     n = max(sizes)
     if any(s not in (1, n) for s in sizes):
         raise ValueError(f"{first_name}, log_age, av, metallicity must have equal lengths or be "
                          f"scalars, got sizes {sizes}")
-    columns = [_as_column(name, value, n) for name, value in
-               ((first_name, first), ("log_age", log_age), ("av", av), ("metallicity", metallicity))]
+    columns = [np.ascontiguousarray(np.broadcast_to(a.reshape(-1), (n,))) for a in arrays]
     ranges = parameter_ranges()
     _check_range(first_name, columns[0], *first_range, first_unit)
     _check_range("log_age", columns[1], *ranges["log_age"], "log10 yr")
@@ -318,8 +309,10 @@ def photometry(log_mass, log_age, av, metallicity, bands, stochastic=True, seed=
     """
     bands = _check_bands(bands)
     _to_magnitudes(np.zeros((0, len(bands))), bands, system)  # validates system
-    if not (isinstance(max_stochastic_stars, (int, np.integer)) and max_stochastic_stars >= 1):
-        raise ValueError(f"max_stochastic_stars must be a positive integer, got {max_stochastic_stars!r}")
+    max_stochastic_stars = check_integer("max_stochastic_stars", max_stochastic_stars, 1, 10**9)
+    if not isinstance(stochastic, (bool, np.bool_)):
+        raise ValueError(f"stochastic must be True or False, got {stochastic!r}")
+    seed = check_seed("seed", seed, allow_none=True)
     imf_table = get_imf(imf)
     log_mass, log_age, av, z = _physical_inputs("log_mass", log_mass, log_age, av, metallicity,
                                                 (0.0, 9.0), "log10 Msun")

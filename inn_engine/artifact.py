@@ -1,8 +1,9 @@
 """The on-disk estimator format: ``weights.safetensors`` + ``estimator.json`` in a directory.
 
 Weights use safetensors (loading cannot run code). The JSON holds everything else and the
-SHA-256 of the weights file, so a truncated, tampered or mismatched file is refused with
-a clear error instead of producing silent nonsense.
+SHA-256 of the weights file and of every side file, so a truncated, tampered or mismatched
+file is refused with a clear error instead of producing silent nonsense; the JSON itself is
+checked against :mod:`inn_engine.schema` before anything is built from it.
 """
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from pathlib import Path
 
 import torch
 from safetensors.torch import load_file, save_file
+
+from inn_engine.schema import check_metadata
 
 __all__ = ["ArtifactError", "FORMAT", "FORMAT_VERSION", "write_artifact", "read_artifact", "sha256_file"]
 
@@ -62,6 +65,8 @@ def write_artifact(path: str | os.PathLike, state_dict: dict, metadata: dict,
 
 def read_artifact(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict]:
     """Read and check an estimator directory: (state_dict, metadata) or :class:`ArtifactError`."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise ArtifactError(f"an estimator directory must be a path (str or os.PathLike), got {type(path).__name__}")
     path = Path(path)
     meta_file, weights = path / METADATA, path / WEIGHTS
     if not path.is_dir():
@@ -71,18 +76,16 @@ def read_artifact(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dic
             raise ArtifactError(f"{path}: missing {f.name}; the estimator directory is incomplete")
     try:
         meta = json.loads(meta_file.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise ArtifactError(f"{meta_file} is not valid JSON ({err}); the file is damaged") from err
-    if meta.get("format") != FORMAT:
-        raise ArtifactError(f"{meta_file}: not an innfer estimator (format={meta.get('format')!r})")
-    version = meta.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
-        raise ArtifactError(f"{meta_file}: format_version {version!r} is newer than this innfer reads "
-                            f"({FORMAT_VERSION}); upgrade innfer")
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as err:
+        raise ArtifactError(f"{meta_file} is not valid JSON ({type(err).__name__}: {err}); the file is damaged") \
+            from err
+    except OSError as err:
+        raise ArtifactError(f"{meta_file} cannot be read: {err}") from err
+    check_metadata(meta, str(meta_file), FORMAT, FORMAT_VERSION)
     actual = sha256_file(weights)
-    if actual != meta.get("weights_sha256"):
+    if actual != meta["weights_sha256"]:
         raise ArtifactError(f"{weights}: SHA-256 {actual[:12]}... does not match the metadata's "
-                            f"{str(meta.get('weights_sha256'))[:12]}...: the weights are truncated or were modified")
+                            f"{meta['weights_sha256'][:12]}...: the weights are truncated or were modified")
     _check_side_files(path, meta.get("side_files", {}))
     try:
         state = load_file(str(weights))
@@ -91,10 +94,8 @@ def read_artifact(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dic
     return state, meta
 
 
-def _check_side_files(path: Path, digests) -> None:
+def _check_side_files(path: Path, digests: dict) -> None:
     """Every side file the metadata lists exists with its recorded SHA-256, or ArtifactError."""
-    if not isinstance(digests, dict):
-        raise ArtifactError(f"{path / METADATA}: 'side_files' must map file names to SHA-256 digests")
     for name, digest in digests.items():
         file = path / str(name)
         if Path(str(name)).name != name or not file.is_file():

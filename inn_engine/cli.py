@@ -22,19 +22,29 @@ __all__ = ["main"]
 
 
 class _Group(click.Group):
-    """Turns the library's ValueError/OSError/... into a one-line error with exit code 1."""
+    """Turns every failure into one line on stderr: exit code 1 for the library's ValueError /
+    OSError / ... (the message says why), and for anything unexpected (named as such); with
+    ``--debug`` the traceback is shown instead."""
 
     def invoke(self, ctx):
-        from torch.multiprocessing import ProcessRaisedException
-
-        from inn_engine.artifact import ArtifactError
-
         try:
             return super().invoke(ctx)
         except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
-        except (ValueError, ArtifactError, OSError, RuntimeError, ProcessRaisedException) as err:
-            raise click.ClickException(f"{type(err).__name__}: {err}") from err
+        except Exception as err:
+            if ctx.obj and ctx.obj.get("debug"):
+                raise
+            raise click.ClickException(_one_line(err)) from err
+
+
+def _one_line(err: Exception) -> str:
+    from torch.multiprocessing import ProcessRaisedException
+
+    expected = (ValueError, OSError, RuntimeError, ProcessRaisedException)
+    text = " ".join(str(err).split()) or "(no message)"
+    if isinstance(err, expected):
+        return f"{type(err).__name__}: {text}"
+    return f"unexpected {type(err).__name__}: {text} (rerun with --debug for the traceback)"
 
 
 def _positive(ctx, param, value):
@@ -54,6 +64,8 @@ def _existing_grid(ctx, param, value):
 
 
 def _model_options(ctx, param, values):
+    """{KEY: VALUE} of ``-o KEY=VALUE`` items: VALUE read as JSON (a number, true/false, null), else as a
+    string; their names and types are checked against the model with the other options."""
     options = {}
     for item in values:
         key, sep, text = item.partition("=")
@@ -61,7 +73,7 @@ def _model_options(ctx, param, values):
             raise click.BadParameter(f"expected KEY=VALUE (e.g. n_blocks=4), got {item!r}")
         try:
             options[key.strip()] = json.loads(text)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             options[key.strip()] = text
     return options
 
@@ -73,8 +85,11 @@ def _progress_option(f):
 
 @click.group(name="innfer", cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="innfer")
-def main():
+@click.option("--debug", is_flag=True, help="Show the traceback of a failure instead of one line.")
+@click.pass_context
+def main(ctx, debug):
     """innfer: full posteriors p(x | y) of inverse problems with invertible neural networks."""
+    ctx.obj = {"debug": debug}
 
 
 main.add_command(SimulateGroup(
@@ -114,15 +129,15 @@ def train(grid, out, model, model_options, steps, batch_size, holdout, checkpoin
     """Train an estimator on GRID (a zarr grid from `innfer simulate`) and save it to --out."""
     import torch.distributed as dist
 
-    from inn_engine.cli_train import (TrainRequest, check_manifest, checkpoint_step, default_holdout, grid_identity,
-                                      run_training, unknown_options)
+    from inn_engine.cli_train import (TrainRequest, check_manifest, check_options, checkpoint_step, default_holdout,
+                                      grid_identity, run_training)
     from inn_engine.grid import open_grid
     from inn_engine.launch import init_from_env, is_rank_zero, launch
 
-    unknown = unknown_options(model, model_options)
-    if unknown:
-        raise click.BadParameter(f"{unknown} are not options of the {model!r} network or of training",
-                                 param_hint="--model-option")
+    try:
+        check_options(model, model_options)
+    except ValueError as err:
+        raise click.BadParameter(str(err), param_hint="--model-option") from err
     distributed = init_from_env()
     if distributed and nproc_per_node > 1:
         raise click.BadParameter("must be 1 under torchrun (torchrun starts the processes)",

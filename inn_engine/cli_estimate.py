@@ -17,6 +17,8 @@ import xarray as xr
 
 from inn_engine.progress import Progress
 
+from inn_engine.checks import check_array
+
 __all__ = ["INPUT_SUFFIXES", "OUTPUT_SUFFIXES", "read_observations", "estimate_summaries", "write_summaries"]
 
 INPUT_SUFFIXES = (".npy", ".csv")
@@ -36,8 +38,11 @@ def read_observations(path: str | Path, obs_names: list[str]) -> np.ndarray:
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix == ".npy":
-        y = np.load(path, allow_pickle=False)
-        y = y[None, :] if y.ndim == 1 else y
+        try:
+            y = np.load(path, allow_pickle=False)
+        except (ValueError, OSError, EOFError) as err:
+            raise ValueError(f"INPUT {path} is not a readable .npy array of numbers ({err})") from err
+        y = y[None, :] if np.ndim(y) == 1 else y
     elif suffix == ".csv":
         first = path.read_text().splitlines()[:1]
         tokens = [t.strip() for t in first[0].split(",")] if first else []
@@ -52,10 +57,11 @@ def read_observations(path: str | Path, obs_names: list[str]) -> np.ndarray:
                            usecols=[tokens.index(name) for name in obs_names])
     else:
         raise ValueError(f"INPUT {path}: expected a {' or '.join(INPUT_SUFFIXES)} file")
-    if y.ndim != 2 or y.shape[1] != len(obs_names):
-        raise ValueError(f"INPUT {path}: expected rows of {len(obs_names)} observables {obs_names}, "
-                         f"got an array of shape {y.shape}")
-    return np.asarray(y, dtype=float)
+    y = check_array(f"INPUT {path}", y, ndim=2, last=len(obs_names), finite=False,
+                    form=f"rows (n_obs, {len(obs_names)}) of the observables {obs_names}")
+    if y.shape[0] == 0:
+        raise ValueError(f"INPUT {path} holds no observation rows")
+    return y
 
 
 def estimate_summaries(estimator, y: np.ndarray, draws: int, seed: int, rows_per_block: int = 1000,

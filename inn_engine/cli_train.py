@@ -9,15 +9,14 @@ different settings are refused rather than silently mixed.
 from __future__ import annotations
 
 import hashlib
-import inspect
 import json
 import sys
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
 
-__all__ = ["TrainRequest", "unknown_options", "default_holdout", "checkpoint_step", "check_manifest", "run_training",
+__all__ = ["TrainRequest", "check_options", "default_holdout", "checkpoint_step", "check_manifest", "run_training",
            "grid_identity"]
 
 MANIFEST_NAME = "innfer-train.json"
@@ -48,14 +47,14 @@ class TrainRequest:
         return {k: getattr(self, k) for k in names if getattr(self, k) is not None}
 
 
-def unknown_options(model: str, options: dict) -> list[str]:
-    """The keys of ``options`` that neither the network class of ``model`` nor TrainConfig takes."""
-    from inn_engine.models import MODELS
-    from inn_engine.train import TrainConfig
+def check_options(model: str, options: dict) -> None:
+    """ValueError naming the ``-o`` options that neither the network of ``model`` nor TrainConfig
+    takes, or whose values have another type (``hidden=abc``), as :func:`inn_engine.fit.fit` would."""
+    from inn_engine.fit import _split_options
 
-    accepted = set(inspect.signature(MODELS[model].__init__).parameters) - {"self", "dim_x", "dim_y", "seed"}
-    accepted |= {f.name for f in fields(TrainConfig)} - {"seed"}
-    return sorted(set(options) - accepted)
+    if "seed" in options:
+        raise ValueError("seed is not a network option: give --seed")
+    _split_options(model, dict(options))
 
 
 def default_holdout(n: int) -> int:

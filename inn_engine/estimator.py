@@ -7,19 +7,27 @@ always inside the prior's support.
 from __future__ import annotations
 
 import os
+import threading
+from contextlib import contextmanager
 
 import numpy as np
 import torch
+from torch.nn.modules.module import (register_module_buffer_registration_hook,
+                                     register_module_parameter_registration_hook)
 
 from inn_engine import __version__
 from inn_engine.artifact import ArtifactError, read_artifact, write_artifact
+from inn_engine.checks import check_array, check_integer, check_seed, check_work, torch_seed
 from inn_engine.models import MODELS
 from inn_engine.posterior import Posterior
 from inn_engine.transforms import BoundTransform, Standardizer
 
-__all__ = ["Estimator", "load"]
+__all__ = ["Estimator", "load", "MAX_STANDARD_SCORE"]
 
 _ROWS_PER_PASS = 1 << 17  # network rows per sampling pass: bounds memory, keeps BLAS busy
+#: observations further than this many training standard deviations from the training mean
+#: are refused: no simulator draw lies there, and in float32 such values overflow to inf/NaN
+MAX_STANDARD_SCORE = 1000.0
 
 
 class Estimator:
@@ -52,19 +60,49 @@ class Estimator:
         return len(self.obs_names)
 
     def _check_y(self, y_obs) -> np.ndarray:
-        y = np.asarray(y_obs, dtype=float)
+        """``y_obs`` as float64 (n_obs, dim_y), or a ValueError naming the first bad row and column:
+        not finite, or outside what the network can represent (:meth:`refused_rows`)."""
+        y = check_array("y_obs", y_obs, ndim=(1, 2), last=self.dim_y,
+                        form=f"a real array (n_obs, {self.dim_y}) or ({self.dim_y},) with columns {self.obs_names}")
         if y.ndim == 1:
             y = y[None, :]
-        if y.ndim != 2 or y.shape[1] != self.dim_y:
-            raise ValueError(f"y_obs must have shape (n_obs, {self.dim_y}) with columns {self.obs_names}, "
-                             f"got shape {np.shape(y_obs)}")
         if y.shape[0] == 0:
             raise ValueError("y_obs is empty: give at least one observation")
-        bad = ~np.isfinite(y)
-        if bad.any():
-            i, j = np.argwhere(bad)[0]
-            raise ValueError(f"y_obs[{i}, {j}] ({self.obs_names[j]}) is {y[i, j]}: observations must be finite")
+        far = self._standard_scores(y) > MAX_STANDARD_SCORE
+        if far.any():
+            i, j = np.argwhere(far)[0]
+            raise ValueError(f"y_obs[{i}, {j}] ({self.obs_names[j]}) = {y[i, j]:.6g} lies more than "
+                             f"{MAX_STANDARD_SCORE:g} standard deviations from the training data's mean "
+                             f"{self.y_scaler.mean[j]:.6g}: outside what the estimator can represent")
         return y
+
+    def _standard_scores(self, y: np.ndarray) -> np.ndarray:
+        with np.errstate(over="ignore", invalid="ignore"):
+            return np.abs(self.y_scaler.forward(y))
+
+    def refused_rows(self, y_obs) -> np.ndarray:
+        """(n_obs,) bool: the rows of ``y_obs`` (n_obs, dim_y) that :meth:`sample` refuses: not
+        finite, or with a value more than :data:`MAX_STANDARD_SCORE` training standard deviations
+        from the training mean (domains flag such rows instead)."""
+        y = check_array("y_obs", y_obs, ndim=2, last=self.dim_y, finite=False)
+        return ~np.isfinite(y).all(axis=1) | (self._standard_scores(y) > MAX_STANDARD_SCORE).any(axis=1)
+
+    def _checked_draw_arguments(self, y_obs, n, seed) -> tuple[np.ndarray, int, int]:
+        """(y (n_obs, dim_y), n, torch seed) after checking all three and the size of the result."""
+        y = self._check_y(y_obs)
+        n = check_integer("n (draws per observation)", n, 1)
+        check_work(f"{y.shape[0]} observations x {n} draws x {self.dim_x} parameters x 8 bytes",
+                   8.0 * y.shape[0] * n * self.dim_x)
+        return y, n, torch_seed(check_seed("seed", seed))
+
+    @staticmethod
+    def _finite_draws(draws: np.ndarray) -> np.ndarray:
+        """``draws`` (n_obs, n, d), or a ValueError naming the first observation whose draws are not finite."""
+        bad = ~np.isfinite(draws).all(axis=(1, 2))
+        if bad.any():
+            raise ValueError(f"the network gave non-finite draws for y_obs row {int(np.argmax(bad))}: the "
+                             "observation lies where the estimator cannot represent its posterior")
+        return draws
 
     def _standardized_y(self, y: np.ndarray) -> torch.Tensor:
         return torch.as_tensor(self.y_scaler.forward(y), dtype=torch.float32)
@@ -79,7 +117,8 @@ class Estimator:
         All observations are processed together in passes of ~1e5 network rows (no Python loop
         per observation). The same ``seed`` gives the same draws.
         """
-        return self._draw(y_obs, n, seed, with_density=False)[0]
+        y, n, seed = self._checked_draw_arguments(y_obs, n, seed)
+        return self._finite_draws(self._draw(y, n, seed, with_density=False)[0])
 
     def posterior(self, y_obs, n: int = 1000, seed: int = 0, log_density: bool | None = None) -> Posterior:
         """A :class:`Posterior` with ``n`` draws per observation.
@@ -89,8 +128,9 @@ class Estimator:
         """
         if log_density is None:
             log_density = hasattr(self.model, "log_prob")
-        samples, logq = self._draw(y_obs, n, seed, with_density=log_density)
-        return Posterior(samples, self.param_names, self.param_units, logq)
+        y, n, seed = self._checked_draw_arguments(y_obs, n, seed)
+        samples, logq = self._draw(y, n, seed, with_density=bool(log_density))
+        return Posterior(self._finite_draws(samples), self.param_names, self.param_units, logq)
 
     @torch.inference_mode()
     def _draw(self, y_obs, n: int, seed: int, with_density: bool):
@@ -125,7 +165,9 @@ class Estimator:
         if not hasattr(self.model, "log_prob"):
             raise ValueError(f"the {self.model.kind!r} model has no tractable density; use model='cinn'")
         y = self._check_y(y)
-        x = np.asarray(x, dtype=float).reshape(-1, self.dim_x)
+        x = check_array("x", x, ndim=(1, 2), last=self.dim_x,
+                        form=f"a real array (n, {self.dim_x}) with columns {self.param_names}")
+        x = x.reshape(-1, self.dim_x)
         if x.shape[0] != y.shape[0]:
             raise ValueError(f"x and y need the same number of rows, got {x.shape[0]} and {y.shape[0]}")
         self.x_transform.check_inside(x)
@@ -150,25 +192,47 @@ class Estimator:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Estimator":
-        """Read an estimator written by :meth:`save`; damaged or incompatible files raise ArtifactError."""
+        """Read an estimator written by :meth:`save`; damaged or incompatible files raise ArtifactError
+        (the metadata is checked against :mod:`inn_engine.schema` before the network is built)."""
         state, meta = read_artifact(path)
+        kind, config = meta["model"]["kind"], meta["model"]["config"]
         try:
-            kind, config = meta["model"]["kind"], meta["model"]["config"]
-            model_cls = MODELS[kind]
-        except KeyError as err:
-            raise ArtifactError(f"{path}: estimator.json lacks a known model description ({err})") from err
-        model = model_cls(**config)
+            with _at_most(state):
+                model = MODELS[kind](**config)
+        except (ValueError, TypeError, RuntimeError, MemoryError) as err:
+            raise ArtifactError(f"{path}: the {kind!r} network of estimator.json cannot be built: {err}") from err
         try:
             model.load_state_dict(state, strict=True)
         except RuntimeError as err:
             raise ArtifactError(f"{path}: weights do not fit the {kind!r} architecture in estimator.json: {err}") \
                 from err
-        try:
-            return cls(model, BoundTransform.from_dict(meta["x_transform"]), Standardizer.from_dict(meta["x_scaler"]),
-                       Standardizer.from_dict(meta["y_scaler"]), meta["param_names"], meta["obs_names"],
-                       meta.get("param_units"), meta.get("obs_units"), meta.get("metadata"))
-        except KeyError as err:
-            raise ArtifactError(f"{path}: estimator.json lacks field {err}") from err
+        return cls(model, BoundTransform.from_dict(meta["x_transform"]), Standardizer.from_dict(meta["x_scaler"]),
+                   Standardizer.from_dict(meta["y_scaler"]), meta["param_names"], meta["obs_names"],
+                   meta.get("param_units"), meta.get("obs_units"), meta.get("metadata"))
+
+
+@contextmanager
+def _at_most(state: dict):
+    """While building a network in this thread: a ValueError as soon as its parameters and
+    buffers exceed the tensors of the weights file ``state``, so an estimator.json describing
+    a far larger network than its weights costs no more than the weights themselves."""
+    thread, limit = threading.get_ident(), (len(state), sum(t.numel() for t in state.values()))
+    built = [0, 0]
+
+    def count(module, name, tensor):
+        if tensor is not None and threading.get_ident() == thread:
+            built[0] += 1
+            built[1] += tensor.numel()
+            if built[0] > limit[0] or built[1] > limit[1]:
+                raise ValueError(f"the weights do not fit it: it is larger than the weights file's {limit[0]} "
+                                 f"tensors of {limit[1]} values")
+
+    handles = [register_module_parameter_registration_hook(count), register_module_buffer_registration_hook(count)]
+    try:
+        yield
+    finally:
+        for handle in handles:
+            handle.remove()
 
 
 def load(path: str | os.PathLike) -> Estimator:

@@ -10,23 +10,28 @@ import copy
 import hashlib
 import json
 import os
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 import xarray as xr
 
 from inn_engine.batches import StreamBatches
+from inn_engine.checks import SEED_LIMIT, check_array, check_integer, check_options, check_real, option_defaults
 from inn_engine.domain import Conditioning
 from inn_engine.estimator import Estimator
 from inn_engine.models import MODELS
+from inn_engine.schema import SIZE_LIMITS, network_options
 from inn_engine.simulator import Observable, Parameter, Simulator
 from inn_engine.train import TrainConfig, train
 from inn_engine.transforms import BoundTransform, Standardizer
 
 __all__ = ["fit", "fit_grid", "default_train_config", "data_sha256"]
 
-_TRAIN_KEYS = {f.name for f in fields(TrainConfig)}
+_TRAIN_DEFAULTS = option_defaults(TrainConfig, exclude=("seed",))
+_TRAIN_KEYS = set(_TRAIN_DEFAULTS)
+_TRAIN_LIMITS = {"steps": (1, 10**9), "batch_size": (1, 2**24), "eval_every": (1, 10**9),
+                 "checkpoint_every": (1, 10**9), "max_bad_steps": (1, 10**9), "patience": (1, 10**9)}
 # A default ``fit(model="cinn")`` trains two candidates, the default spline network and
 # SMALL_BUDGET, and keeps the one with the lower validation loss: on sbibm the spline network
 # is far better on two_moons (C2ST 0.546 vs 0.618 at 10^4 simulations) and worse on the 10-D
@@ -41,6 +46,7 @@ SMALL_DATA_MEMBERS = 3
 SMALL_BUDGET = {"network": dict(coupling="affine", n_blocks=4, hidden=64),
                 "training": dict(weight_decay=1e-3, batch_size=512, eval_every=25, patience=40)}
 _STREAM_ABOVE_BYTES = 2 * 1024**3  # grids above this (as float64) are streamed, not loaded
+_MAX_ABS_VALUE = 1e150  # training values above this overflow the standard deviation's squares
 
 
 def data_sha256(x: np.ndarray, y: np.ndarray) -> str:
@@ -96,8 +102,8 @@ class _Labels:
 
 
 def _check_xy(x, y) -> tuple[np.ndarray, np.ndarray]:
-    x = np.asarray(x, dtype=float)
-    y = np.asarray(y, dtype=float)
+    x = check_array("x", x, ndim=(1, 2), finite=False, form="a real array (n, dx) or (n,)")
+    y = check_array("y", y, ndim=(1, 2), finite=False, form="a real array (n, dy) or (n,)")
     if x.ndim == 1:
         x = x[:, None]
     if y.ndim == 1:
@@ -111,13 +117,25 @@ def _check_xy(x, y) -> tuple[np.ndarray, np.ndarray]:
     for name, a in (("x", x), ("y", y)):
         if not np.all(np.isfinite(a)):
             raise ValueError(f"{name} contains NaN or infinite values (first at row {np.argwhere(~np.isfinite(a))[0][0]})")
+        huge = np.abs(a).max(axis=0) > _MAX_ABS_VALUE
+        if huge.any():
+            raise ValueError(f"{name}[:, {int(np.argmax(huge))}] holds values beyond +-{_MAX_ABS_VALUE:g}, which "
+                             "cannot be standardized: rescale the column")
     return x, y
 
 
 def _split_options(model: str, options: dict) -> tuple[dict, dict]:
-    if model not in MODELS:
+    """(network options, TrainConfig options), or a ValueError naming unknown or mistyped ones."""
+    if not isinstance(model, str) or model not in MODELS:
         raise ValueError(f"model must be one of {sorted(MODELS)}, got {model!r}")
+    network = network_options(model)
+    unknown = sorted(set(options) - set(network) - _TRAIN_KEYS)
+    if unknown:
+        raise ValueError(f"{unknown} are not options of the {model!r} network ({sorted(network)}) or of training "
+                         f"({sorted(_TRAIN_KEYS)})")
     train_options = {k: options.pop(k) for k in list(options) if k in _TRAIN_KEYS}
+    check_options(f"the {model!r} network", options, network, SIZE_LIMITS)
+    check_options("training (inn_engine.train.TrainConfig)", train_options, _TRAIN_DEFAULTS, _TRAIN_LIMITS)
     return options, train_options
 
 
@@ -170,8 +188,9 @@ def fit(x, y, model: str = "cinn", *, seed: int = 0, bounds=None, simulator: Sim
         the data hash, sizes, the training history and the best validation loss.
     """
     model_options, train_options = _split_options(model, dict(options))
+    seed = check_integer("seed", seed, 0, SEED_LIMIT)
     x, y = _check_xy(x, y)
-    if not 0 <= validation_fraction < 0.5:
+    if check_real("validation_fraction", validation_fraction, 0.0) >= 0.5:
         raise ValueError(f"validation_fraction must lie in [0, 0.5), got {validation_fraction}")
     labels = _Labels.resolve(x.shape[1], y.shape[1], simulator, bounds, param_names, obs_names, param_units,
                              obs_units)

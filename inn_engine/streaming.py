@@ -26,7 +26,7 @@ import xarray as xr
 import zarr
 
 from inn_engine.grid import chunk_length, chunk_rows, n_chunks, open_grid
-from inn_engine.grid.validation import check_integer
+from inn_engine.checks import check_integer
 
 __all__ = ["GridStream", "chunk_order"]
 

@@ -13,7 +13,7 @@ import numpy as np
 from inn_engine.domain import Conditioning, Domain, DomainOption, SideModels
 
 from oximetry.camera import Camera
-from oximetry.features import feature_names, reflectance_features
+from oximetry.features import FEATURE_KINDS, feature_names, reflectance_features
 from oximetry.highlight import HIGHLIGHT_FILE, fit_highlight_detector
 from oximetry.ood import SpectrumOOD
 from oximetry.quantile_head import HEAD_FILE, fit_quantile_head
@@ -110,6 +110,17 @@ class OximetryDomain(Domain):
         missing = sorted({"features", "camera", "band_names", "prior", "ood"} - set(record))
         if missing:
             raise ValueError(f"the estimator's 'oximetry' record lacks {missing}")
+        bands = record["band_names"]
+        if not (isinstance(bands, list) and bands and all(isinstance(b, str) for b in bands)):
+            raise ValueError(f"the 'oximetry' record's band_names must be a list of band names, got {bands!r}")
+        if record["features"] not in FEATURE_KINDS or not isinstance(record["camera"], dict):
+            raise ValueError(f"the 'oximetry' record needs features in {FEATURE_KINDS} and a camera object")
+        try:  # the OOD density must score a spectrum of these bands
+            score = SpectrumOOD.from_dict(record["ood"]).score(np.full((1, len(bands)), 0.3))
+        except Exception as err:  # noqa: BLE001 - any failure means a damaged record
+            raise ValueError(f"the 'oximetry' record's OOD density is damaged ({type(err).__name__}: {err})") from err
+        if not np.all(np.isfinite(score)):
+            raise ValueError("the 'oximetry' record's OOD density gives a non-finite score: it is damaged")
 
 
 DOMAIN = OximetryDomain()

@@ -7,11 +7,13 @@ whose score flags out-of-distribution spectra.
 from __future__ import annotations
 
 import functools
+import os
 from pathlib import Path
 
 import numpy as np
 import xarray as xr
 
+from inn_engine.checks import check_array, check_integer, check_labels, check_seed, check_shape, check_work, torch_seed
 from inn_engine.estimator import Estimator
 from inn_engine.posterior import summarize
 from inn_engine.progress import Progress
@@ -41,20 +43,31 @@ def _load(path: str) -> Estimator:
 def _estimator_dir(path=None) -> Path:
     from oximetry.pretrain import PACKAGED_DIR
 
+    if not (path is None or isinstance(path, (str, os.PathLike))):
+        raise ValueError(f"estimator must be None, an estimator directory or a loaded Estimator, "
+                         f"got {type(path).__name__}")
     return Path(path or PACKAGED_DIR).resolve()
 
 
 def load_estimator(path=None) -> Estimator:
     """The estimator in directory ``path`` (default: the packaged ``oximetry/pretrained``), cached.
 
-    ValueError when it lacks the oximetry record (features, camera, OOD density) that
-    :func:`estimate` needs.
+    ArtifactError (a ValueError) when it lacks the oximetry record (features, camera, OOD
+    density) that :func:`estimate` needs, or the record is damaged.
     """
+    from inn_engine.artifact import ArtifactError
+
+    from oximetry.domain import DOMAIN
+
     path = _estimator_dir(path)
     estimator = _load(str(path))
-    if "oximetry" not in estimator.metadata:
-        raise ValueError(f"{path} is not an oximetry estimator (no 'oximetry' record in its metadata); "
-                         f"make one with oximetry.train()")
+    try:
+        DOMAIN.check_record(estimator.metadata)
+        if len(estimator.metadata["oximetry"]["band_names"]) != estimator.dim_y:
+            raise ValueError(f"its 'oximetry' record names {len(estimator.metadata['oximetry']['band_names'])} "
+                             f"bands for a network of {estimator.dim_y} features")
+    except ValueError as err:
+        raise ArtifactError(f"{path}: {err}") from err
     return estimator
 
 
@@ -80,11 +93,8 @@ def _as_array(data, band_names: list[str]) -> tuple[np.ndarray, tuple, dict]:
     if isinstance(data, xr.DataArray):
         if "band" not in data.dims:
             raise ValueError(f"an xarray input needs a 'band' dim, got dims {data.dims}")
-        if "band" in data.coords and data["band"].dtype.kind in "US":
-            names = [str(b) for b in data["band"].values]
-            if sorted(names) != sorted(band_names):
-                raise ValueError(f"data's band coordinate {names} does not name the estimator's bands {band_names}")
-            data = data.sel(band=band_names)
+        if "band" in data.coords and data["band"].dtype.kind in "USO":
+            data = data.isel(band=check_labels("data's band coordinate", data["band"].values, band_names))
         data = data.transpose(..., "band")
         dims = tuple(d for d in data.dims if d != "band")
         coords = {k: v for k, v in data.coords.items() if "band" not in v.dims}
@@ -170,7 +180,9 @@ def _head_summaries(estimator_dir: Path, est: Estimator, features: np.ndarray) -
     levels = {v: k for k, v in QUANTILES.items()}
     if sorted(head.quantiles) != sorted(levels):
         raise ValueError(f"the quantile head gives {head.quantiles}, expected {sorted(levels)}")
-    q = head.predict(features)
+    j = est.param_names.index("sO2")
+    q = head.predict(features) if len(features) else np.empty((0, len(head.quantiles)))
+    q = np.clip(q, est.x_transform.low[j], est.x_transform.high[j])  # quantiles of a bounded sO2
     return {levels[level]: q[:, [i]] for i, level in enumerate(head.quantiles)}
 
 
@@ -248,28 +260,39 @@ def estimate(data, *, white=None, dark=None, camera: Camera | None = None, draws
         est, estimator_dir = load_estimator(estimator), _estimator_dir(estimator)
     record = est.metadata["oximetry"]
     _check_camera(est, camera)
-    if int(n) < 16:
-        raise ValueError(f"n (posterior draws per spectrum) must be >= 16, got {n}")
-    if draws is not None and not 1 <= int(draws):
-        raise ValueError(f"draws must be a positive integer or None, got {draws}")
+    n = check_integer("n (posterior draws per spectrum)", n, 16)
+    draws = None if draws is None else check_integer("draws", draws, 1)
+    seed = torch_seed(check_seed("seed", seed))
     if draws is not None and method == "quantiles":
         raise ValueError("draws need method='sample'")
-    n_total = max(int(n), int(draws or 0))
+    n_total = max(n, draws or 0)
 
     values, dims, coords = _as_array(data, list(record["band_names"]))
     if (white is None) != (dark is None):
         raise ValueError("give both white and dark references for raw counts, or neither for reflectance")
     if white is not None:
-        values = calibrate(values, white, dark)
+        shape = values.shape
+        values = calibrate(values, check_array("white", white), check_array("dark", dark))
+        check_shape("white and dark", values.shape, shape)
     elif values.dtype.kind in "iu":
         raise ValueError("integer data look like raw counts: pass white= and dark= references to calibrate them")
     r = np.asarray(values, dtype=float)
     reason = _validity(r)
     if r.ndim == 1 and reason.item():
         raise ValueError(f"the spectrum is invalid: {reason.item()}")
-    flat_r, flat_reason = r.reshape(-1, r.shape[-1]), reason.reshape(-1)
+    flat_r, flat_reason = r.reshape(-1, r.shape[-1]), reason.reshape(-1).astype(object)
+    check_work(f"{flat_r.shape[0]} spectra x {draws or 0} draws x {est.dim_x} parameters x 8 bytes",
+               8.0 * flat_r.shape[0] * (draws or 0) * est.dim_x)
+    check_work(f"{_SPECTRA_PER_BLOCK} spectra x {n_total} draws x {est.dim_x} parameters x 8 bytes",
+               8.0 * min(_SPECTRA_PER_BLOCK, flat_r.shape[0]) * n_total * est.dim_x)
     ok = np.flatnonzero(flat_reason == "")
     features = reflectance_features(flat_r[ok], record["features"]) if ok.size else np.empty((0, r.shape[-1]))
+    far = est.refused_rows(features)
+    flat_reason[ok[far]] = "spectrum far outside the training data (features beyond the estimator's range)"
+    flat_reason = flat_reason.astype(str)
+    if r.ndim == 1 and flat_reason[0]:
+        raise ValueError(f"the spectrum is invalid: {flat_reason[0]}")
+    ok, features = ok[~far], features[~far]
 
     method, reason_for_method = _chosen_method(method, ok.size, n_total, draws, estimator_dir)
     if method == "sample":

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 
 import numpy as np
 import xarray as xr
@@ -12,12 +13,13 @@ from inn_engine.grid.execution import run_jobs
 from inn_engine.grid.store import (
     check_user_attrs,
     completed_chunks,
+    damaged_chunks,
     empty_dataset,
     grid_attrs,
     open_grid,
     prepare_store,
 )
-from inn_engine.grid.validation import check_integer
+from inn_engine.checks import check_integer
 from inn_engine.progress import Progress
 from inn_engine.simulator import Simulator
 
@@ -60,7 +62,8 @@ def simulate_grid(
         Number of rows (samples).
     path : str or os.PathLike or None
         A ``.zarr`` directory: chunks are written as they finish, and calling again with
-        the same arguments resumes (only missing chunks are computed); different
+        the same arguments resumes (only missing chunks are computed, and chunks recorded as
+        done whose data cannot be read back or hold NaN, which are reported); different
         arguments for an existing grid raise ValueError naming the argument. ``None``:
         the grid is returned in memory.
     seed : int >= 0
@@ -111,6 +114,12 @@ def simulate_grid(
     else:
         path = _local_path(path)
         prepare_store(path, simulator, n, chunk_size, attrs)
+        done = completed_chunks(path)
+        damaged = damaged_chunks(path, np.flatnonzero(done), n, chunk_size)
+        if damaged:
+            print(f"grid {path}: {len(damaged)} chunk(s) recorded as done cannot be read back or hold NaN "
+                  f"(chunks {damaged[:10]}{', ...' if len(damaged) > 10 else ''}): computing them again",
+                  file=sys.stderr, flush=True)
         todo = np.flatnonzero(~completed_chunks(path))
         if todo.size < total:
             logger.info("resuming grid %s: %d of %d chunks already done", path, total - todo.size, total)

@@ -3,7 +3,8 @@
 Layout (zarr format 3, readable with ``xarray.open_zarr``):
 
 - ``x`` (sample, param) float64 and ``y`` (sample, obs) float64, stored in chunks of
-  ``chunk_size`` rows, one storage chunk per grid chunk so writers never share a file;
+  ``chunk_size`` rows, one storage chunk per grid chunk so writers never share a file,
+  zstd-compressed with a CRC-32C per chunk (a corrupted chunk file fails to read);
 - ``param`` / ``obs``: the coordinate names;
 - ``chunk_done`` (chunk,) uint8: the completion record, 1 once chunk ``i`` has been fully
   written. Each entry is its own storage chunk, and zarr's local store writes every chunk
@@ -44,6 +45,7 @@ __all__ = [
     "prepare_store",
     "read_attrs",
     "completed_chunks",
+    "damaged_chunks",
     "write_chunk",
     "open_grid",
     "empty_dataset",
@@ -156,6 +158,14 @@ def empty_dataset(simulator: Simulator, n: int, chunk_size: int, attrs: dict, ma
     )
 
 
+def _checksummed() -> list:
+    """zstd then a CRC-32C of every stored chunk: a corrupted chunk file fails to read instead of
+    reading back as other numbers."""
+    from zarr.codecs import Crc32cCodec, ZstdCodec
+
+    return [ZstdCodec(level=0), Crc32cCodec()]
+
+
 def create_store(path: str, simulator: Simulator, n: int, chunk_size: int, attrs: dict) -> None:
     """Create the empty grid store at ``path`` (metadata, coordinates, no chunk written)."""
     template = empty_dataset(
@@ -163,8 +173,8 @@ def create_store(path: str, simulator: Simulator, n: int, chunk_size: int, attrs
         lambda shape, dtype, chunks: da.zeros(shape, dtype=dtype, chunks=chunks),
     )
     encoding = {
-        "x": {"chunks": template.x.data.chunksize, "_FillValue": np.nan},
-        "y": {"chunks": template.y.data.chunksize, "_FillValue": np.nan},
+        "x": {"chunks": template.x.data.chunksize, "_FillValue": np.nan, "compressors": _checksummed()},
+        "y": {"chunks": template.y.data.chunksize, "_FillValue": np.nan, "compressors": _checksummed()},
         "chunk_done": {"chunks": (1,)},
     }
     target = Path(path)
@@ -213,6 +223,24 @@ def read_attrs(path: str) -> dict:
 def completed_chunks(path: str) -> np.ndarray:
     """Boolean array (n_chunks,): which chunks of the grid at ``path`` are fully written."""
     return zarr.open_array(path, path="chunk_done", mode="r")[:] == 1
+
+
+def damaged_chunks(path: str, indices, n: int, chunk_size: int) -> list[int]:
+    """The chunks among ``indices`` (recorded as done) whose x or y cannot be read back or hold
+    NaN / inf (a deleted chunk file reads as NaN, a corrupted one fails to decompress); their
+    completion records are cleared, so that they are computed again."""
+    group = zarr.open_group(path, mode="r+")
+    damaged = []
+    for index in indices:
+        rows = chunk_rows(int(index), n, chunk_size)
+        try:
+            ok = all(np.isfinite(group[name][rows]).all() for name in ("x", "y"))
+        except Exception:  # noqa: BLE001 - any codec or store error means the chunk is unusable
+            ok = False
+        if not ok:
+            group["chunk_done"][int(index)] = 0
+            damaged.append(int(index))
+    return damaged
 
 
 def write_chunk(path: str, index: int, n: int, chunk_size: int, x: np.ndarray, y: np.ndarray) -> None:

@@ -1,0 +1,72 @@
+"""inn_engine.fit, Estimator.sample / posterior and inn_engine.load under hostile input."""
+import numpy as np
+import pytest
+from hypothesis import given, settings
+
+import hostile
+import inn_engine
+from inn_engine.artifact import ArtifactError
+
+
+def _assert_allowed(result):
+    kind, detail = result
+    assert kind in hostile.ALLOWED, f"{kind}: {detail}"
+
+
+@settings(settings.get_profile("fuzz"), max_examples=60)
+@given(args=hostile.fit_args())
+def test_fit_refuses_or_fits(args):
+    _assert_allowed(hostile.run_fit(args))
+
+
+@settings(settings.get_profile("fuzz"), max_examples=150)
+@given(args=hostile.sample_args())
+def test_sample_refuses_or_draws_inside_the_bounds(args):
+    _assert_allowed(hostile.run_sample(args))
+
+
+@settings(settings.get_profile("fuzz"), max_examples=80)
+@given(args=hostile.tampering())
+def test_tampered_estimator_directories_are_refused_fast(args):
+    _assert_allowed(hostile.run_load(args))
+
+
+@pytest.mark.parametrize("change", ["truncate", "flip", "delete", "empty"])
+@pytest.mark.parametrize("side_file", ["highlight.safetensors", "quantile_head.safetensors"])
+def test_damaged_oximetry_side_files_are_refused(side_file, change):
+    path = hostile.tamper("oximetry", ("file", side_file, change))
+    with pytest.raises(ArtifactError, match="side file"):
+        inn_engine.load(path)
+
+
+def test_the_shipped_oximetry_estimator_lists_its_side_files():
+    meta = hostile.base_directories()["oximetry"][1]
+    assert sorted(meta["side_files"]) == ["highlight.safetensors", "quantile_head.safetensors"]
+    inn_engine.load(hostile.base_directories()["oximetry"][0])  # the copy with its digests loads
+
+
+@pytest.mark.parametrize("special, message", [
+    ("list", "JSON array"), ("null", "JSON null"), ("nested", "not valid JSON"),
+    ("blocks", "n_blocks.*256"), ("version0", "not a format version"), ("version2", "upgrade innfer"),
+    ("version-str", "not a format version"), ("nan-std", "y_scaler.std"), ("zero-std", "x_scaler.std"),
+    ("low>high", "low < high"), ("unknown-kind", "model.kind"), ("huge-hidden", "weights do not fit"),
+    ("members", "weights do not fit|n_members")])
+def test_each_schema_violation_is_named(special, message):
+    with pytest.raises(ArtifactError, match=message):
+        inn_engine.load(hostile.tamper("tiny", ("special", special, None)))
+
+
+def test_observations_beyond_the_training_range_are_refused_naming_row_and_column():
+    est = hostile.tiny_estimator()
+    with pytest.raises(ValueError, match=r"y_obs\[1, 0\] \(y0\)"):
+        est.sample(np.array([[0.5, 0.0], [1e39, 0.0]]), n=4)
+
+
+def test_fit_names_unknown_and_mistyped_options():
+    x = np.random.default_rng(0).uniform(0.1, 0.9, (50, 1))
+    with pytest.raises(ValueError, match=r"\['hiden'\] are not options"):
+        inn_engine.fit(x, x, hiden=8, steps=1)
+    with pytest.raises(ValueError, match="option 'batch_size'.*integer in \\[1"):
+        inn_engine.fit(x, x, batch_size=0, steps=1)
+    with pytest.raises(ValueError, match="option 'hidden'.*integer"):
+        inn_engine.fit(x, x, hidden="abc", steps=1)
