@@ -1,5 +1,6 @@
 """One training loop for every model: Adam, LR schedule, gradient clipping, validation,
-early stopping, checkpoints with exact resume, a progress bar, repeatable seeds, and
+early stopping, checkpoints with exact resume, progress reports (a bar on a terminal, plain
+lines in a log), repeatable seeds, and
 torch.distributed data parallelism when a process group is initialised.
 
 A model plugs in by providing ``training_loss(x, y, generator) -> (loss, parts)`` and
@@ -10,7 +11,6 @@ from __future__ import annotations
 import copy
 import math
 import os
-import sys
 import time
 import warnings
 from dataclasses import asdict, dataclass, field
@@ -19,10 +19,10 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 from torch import nn
-from tqdm.auto import tqdm
 
 from inn_engine.batches import as_source
 from inn_engine.blocks import ActNorm
+from inn_engine.progress import Progress, format_duration
 
 __all__ = ["TrainConfig", "TrainResult", "train"]
 
@@ -41,6 +41,8 @@ class TrainConfig:
     improvement before stopping early (None: never stop early); the best weights are kept.
     checkpoint_dir / checkpoint_every: write a resumable checkpoint every N steps; a run
     with the same directory resumes exactly where the last checkpoint left off.
+    progress: None or True: a bar on a terminal, plain lines at least every 30 s otherwise
+    (:class:`~inn_engine.progress.Progress`); False: silent.
     """
 
     steps: int = 5000
@@ -136,12 +138,13 @@ def _load_checkpoint(path: Path) -> dict:
 
 
 def train(model: nn.Module, data, validation: tuple[torch.Tensor, torch.Tensor] | None = None,
-          config: TrainConfig | None = None) -> TrainResult:
+          config: TrainConfig | None = None, desc: str = "training") -> TrainResult:
     """Train ``model`` in place on standardized float32 data.
 
     ``data``: an (x (n, dx), y (n, dy)) pair of tensors or a batch source from
     :mod:`inn_engine.batches` (e.g. a grid streamed from zarr); ``validation``: an (x, y)
     pair of tensors for early stopping and model selection (None: keep the last weights).
+    ``desc`` names the run in the progress report.
 
     Under torch.distributed every rank passes the same data; each takes its share of every
     global batch and DDP averages the gradients, so the run equals a single-process run with
@@ -187,9 +190,7 @@ def train(model: nn.Module, data, validation: tuple[torch.Tensor, torch.Tensor] 
         best_state = state.get("best_model")
         bad_evals = int(state["bad_evals"])
 
-    show = config.progress if config.progress is not None else sys.stderr.isatty()
-    bar = tqdm(total=config.steps, initial=start_step, disable=not (show and rank == 0), desc="training",
-               dynamic_ncols=True)
+    report = Progress(config.steps, desc, initial=start_step, enabled=config.progress if rank == 0 else False)
     t0 = time.perf_counter()
     bad_steps = 0
     model.train()
@@ -207,13 +208,13 @@ def train(model: nn.Module, data, validation: tuple[torch.Tensor, torch.Tensor] 
                 raise RuntimeError(f"training diverged: {bad_steps} non-finite losses (last at step {step}); "
                                    "lower the learning rate or standardize the data")
             step += 1
+            report.update(1)
             continue
         loss.backward()
         if config.grad_clip:
             nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
         optimizer.step()
         step += 1
-        bar.update(1)
         row = None
         if step % config.eval_every == 0 or step == config.steps:
             row = {"step": step, "lr": optimizer.param_groups[0]["lr"], "train": float(loss.detach())}
@@ -230,7 +231,7 @@ def train(model: nn.Module, data, validation: tuple[torch.Tensor, torch.Tensor] 
                     if config.schedule == "plateau" and plateau_bad >= 3:
                         plateau_factor, plateau_bad = plateau_factor * 0.5, 0
             result.history.append(row)
-            bar.set_postfix({k: f"{v:.4g}" for k, v in row.items() if k in ("train", "val")})
+        report.update(1, **({k: v for k, v in row.items() if k in ("train", "val")} if row else {}))
         stop = has_val and config.patience is not None and bad_evals >= config.patience
         if ckpt_path is not None and (step % config.checkpoint_every == 0 or step == config.steps or stop):
             noise_states = _all_ranks(noise.get_state(), world)
@@ -246,13 +247,23 @@ def train(model: nn.Module, data, validation: tuple[torch.Tensor, torch.Tensor] 
         if stop:
             result.stopped_early = True
             break
-    bar.close()
     result.steps_done = step
     result.seconds = time.perf_counter() - t0
+    report.close(_summary(desc, result, has_val))
     if best_state is not None:
         model.load_state_dict(best_state)
     model.eval()
     return result
+
+
+def _summary(desc: str, result: TrainResult, has_val: bool) -> str:
+    """The closing line of a training run's report."""
+    text = f"{desc}: done {result.steps_done} steps in {format_duration(result.seconds)}"
+    if result.stopped_early:
+        text += " (stopped early)"
+    if has_val and math.isfinite(result.best_val):
+        text += f", best val {result.best_val:.4g} at step {result.best_step}"
+    return text
 
 
 def _all_ranks(value, world: int) -> list:
