@@ -6,10 +6,11 @@ it chunk by chunk when it does not.
 """
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import os
+import tempfile
+import dataclasses
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -37,6 +38,7 @@ _TRAIN_KEYS = {f.name for f in fields(TrainConfig)}
 # and costs a small fraction of the spline network's training.
 ENSEMBLE_BELOW = 20_000
 SMALL_DATA_MEMBERS = 3
+PILOT_FRACTION = 0.2
 SMALL_BUDGET = {"network": dict(coupling="affine", n_blocks=4, hidden=64),
                 "training": dict(weight_decay=1e-3, batch_size=512, eval_every=25, patience=40)}
 _STREAM_ABOVE_BYTES = 2 * 1024**3  # grids above this (as float64) are streamed, not loaded
@@ -52,16 +54,25 @@ def data_sha256(x: np.ndarray, y: np.ndarray) -> str:
     return digest.hexdigest()
 
 
-def default_train_config(n_train: int, **overrides) -> TrainConfig:
-    """Training settings scaled to the data size: ~120 passes over small sets, ~30 over 1e6 rows.
+def default_train_config(n_train: int, model: str = "cinn", **overrides) -> TrainConfig:
+    """Training settings scaled to the data size (and, below 20,000 pairs, to the model).
 
-    Small sets get small batches: on sbibm's two_moons with 10^4 simulations, batch 128 reached
-    C2ST 0.540 where batch 256 reached 0.553 (the gradient noise regularizes).
+    Flows ("cinn", "ensemble") below 20,000 pairs: batch 512 at learning rate 2e-3 for ~80
+    passes, 500 to 1,500 steps. On sbibm's two_moons with 10^4 simulations one spline network
+    trained so reached C2ST 0.511 (observations 1-3) in 100 s, where batch 256 at 1e-3 for
+    2,100 steps reached 0.544 and the earlier batch 128 for 8,437 steps 0.520 in ~4x the time
+    (one loaded machine). Other models below 20,000 pairs keep batch 128 at 1e-3 (their
+    recipes were tuned so). Above: batch 256-1024 for ~120 passes over small sets and ~30 over
+    10^6 rows (3,000-30,000 steps), as measured at 10^5.
     """
-    batch = 128 if n_train < 20_000 else 256 if n_train < 50_000 else 512 if n_train < 400_000 else 1024
+    if n_train < 20_000 and model in ("cinn", "ensemble"):
+        batch, lr, epochs, low, high = 512, 2e-3, 80, 500, 1500
+    else:
+        batch = 128 if n_train < 20_000 else 256 if n_train < 50_000 else 512 if n_train < 400_000 else 1024
+        lr, epochs, low, high = 1e-3, 120, 3000, 30000
     batch = int(overrides.pop("batch_size", batch))
-    steps = int(np.clip(120 * n_train / batch, 3000, 30000))
-    settings = dict(steps=steps, batch_size=batch, eval_every=max(steps // 40, 50),
+    steps = int(np.clip(epochs * n_train / batch, low, high))
+    settings = dict(steps=steps, batch_size=batch, lr=lr, eval_every=max(steps // 40, 25),
                     checkpoint_every=max(steps // 10, 100))
     settings.update(overrides)
     return TrainConfig(**settings)
@@ -120,21 +131,68 @@ def _split_options(model: str, options: dict) -> tuple[dict, dict]:
     return options, train_options
 
 
-def _train_estimator(model, model_options, train_options, seed, labels: _Labels, x_transform, x_scaler, y_scaler,
-                     data, validation, n_train: int, info: dict) -> Estimator:
-    """Build the network, train it on ``data`` and wrap it with its transforms and metadata."""
+def _network(model: str, model_options: dict, seed: int, labels: _Labels):
     torch.manual_seed(seed)
-    network = MODELS[model](dim_x=len(labels.param_names), dim_y=len(labels.obs_names), seed=seed, **model_options)
-    config = default_train_config(n_train, seed=seed, **train_options)
-    result = train(network, data, validation, config)
+    return MODELS[model](dim_x=len(labels.param_names), dim_y=len(labels.obs_names), seed=seed, **model_options)
+
+
+def _wrap(network, config: TrainConfig, results: list, labels: _Labels, x_transform, x_scaler, y_scaler,
+          n_train: int, n_val: int, info: dict) -> Estimator:
+    """The trained network with its transforms and metadata; ``results``: the TrainResults of its
+    run (a pilot and its continuation, or one call), the last holding the whole history."""
+    result = results[-1]
     info["training"] = {
-        **info.get("training", {}), "n_train": int(n_train), "n_val": int(len(validation[0])),
-        "config": config.to_dict(), "best_val": result.best_val if np.isfinite(result.best_val) else None,
+        **info.get("training", {}), "n_train": int(n_train), "n_val": int(n_val),
+        "config": config.to_dict(),
+        "best_val": result.best_val if np.isfinite(result.best_val) else None,
         "best_step": result.best_step, "steps_done": result.steps_done, "stopped_early": result.stopped_early,
-        "seconds": result.seconds, "history": result.history,
+        "seconds": sum(r.seconds for r in results), "history": result.history,
     }
     return Estimator(network, x_transform, x_scaler, y_scaler, labels.param_names, labels.obs_names,
                      labels.param_units, labels.obs_units, info)
+
+
+def _train_estimator(model, model_options, train_options, seed, labels: _Labels, x_transform, x_scaler, y_scaler,
+                     data, validation, n_train: int, info: dict) -> Estimator:
+    """Build the network, train it on ``data`` and wrap it with its transforms and metadata."""
+    network = _network(model, model_options, seed, labels)
+    config = default_train_config(n_train, model, seed=seed, **train_options)
+    result = train(network, data, validation, config)
+    return _wrap(network, config, [result], labels, x_transform, x_scaler, y_scaler, n_train, len(validation[0]),
+                 info)
+
+
+def _describe(model: str, options: dict) -> str:
+    """A candidate's short name for progress lines, e.g. "spline cINN", "affine ensemble of 3"."""
+    kind = f"ensemble of {options['n_members']}" if model == "ensemble" else "cINN"
+    return f"{options.get('coupling', 'spline')} {kind}"
+
+
+def _select_and_train(candidates: list, seed, labels: _Labels, x_transform, x_scaler, y_scaler, data, validation,
+                      n_train: int, info: dict) -> Estimator:
+    """Pilot every candidate (model, model_options, train_options) for :data:`PILOT_FRACTION` of
+    its steps, then finish the one with the lowest validation loss so far (its pilot is the
+    start of its run: paused and resumed from a checkpoint, exactly as one run)."""
+    with tempfile.TemporaryDirectory(prefix="innfer-pilot-") as tmp:
+        runs = []
+        for k, (model, model_options, train_options) in enumerate(candidates):
+            network = _network(model, model_options, seed, labels)
+            config = default_train_config(n_train, model, seed=seed, checkpoint_dir=os.path.join(tmp, str(k)),
+                                          **train_options)
+            pause = max(1, round(PILOT_FRACTION * config.steps))
+            name = _describe(model, model_options)
+            result = train(network, data, validation, config, desc=f"pilot {k + 1}/{len(candidates)}, {name}",
+                           pause_at=pause)
+            runs.append((network, config, [result], name))
+        pilot_vals = [r[2][0].best_val for r in runs]
+        network, config, results, name = runs[int(np.argmin(pilot_vals))]
+        if results[0].paused:
+            results.append(train(network, data, validation, config, desc=f"training, {name}"))
+    config = dataclasses.replace(config, checkpoint_dir=None)  # the temporary one is gone
+    info["training"] = {**info.get("training", {}), "selection": [
+        {"model": net.config, "pilot_steps": res[0].steps_done,
+         "pilot_val": val if np.isfinite(val) else None} for (net, _, res, _), val in zip(runs, pilot_vals)]}
+    return _wrap(network, config, results, labels, x_transform, x_scaler, y_scaler, n_train, len(validation[0]), info)
 
 
 def fit(x, y, model: str = "cinn", *, seed: int = 0, bounds=None, simulator: Simulator | None = None,
@@ -189,31 +247,16 @@ def fit(x, y, model: str = "cinn", *, seed: int = 0, bounds=None, simulator: Sim
     info["training"] = {"data_sha256": data_sha256(x, y)}
     if simulator is not None:
         info.setdefault("simulator", simulator.metadata())
-    candidates = [(model, model_options, train_options)]
+    data, validation = (xs[train_idx], ys[train_idx]), (xs[val_idx], ys[val_idx])
+    setup = (seed, labels, x_transform, x_scaler, y_scaler, data, validation, len(train_idx), info)
     if model == "cinn" and not model_options and n_val > 0 and "checkpoint_dir" not in train_options:
         small = (SMALL_BUDGET["network"], {**SMALL_BUDGET["training"], **train_options})
         if len(train_idx) < ENSEMBLE_BELOW:
-            members = dict(n_members=SMALL_DATA_MEMBERS)
-            candidates = [("ensemble", members, train_options), ("ensemble", {**members, **small[0]}, small[1])]
+            small = ("ensemble", {"n_members": SMALL_DATA_MEMBERS, **small[0]}, small[1])
         else:
-            candidates.append(("cinn", *small))
-    fitted = [_train_estimator(m_name, m_opts, t_opts, seed, labels, x_transform, x_scaler, y_scaler,
-                               (xs[train_idx], ys[train_idx]), (xs[val_idx], ys[val_idx]), len(train_idx),
-                               copy.deepcopy(info))
-              for m_name, m_opts, t_opts in candidates]
-    return _best_on_validation(fitted)
-
-
-def _best_on_validation(fitted: list[Estimator]) -> Estimator:
-    """The candidate with the lowest validation loss; each one's loss is recorded in its metadata."""
-    if len(fitted) == 1:
-        return fitted[0]
-    losses = [est.metadata["training"]["best_val"] for est in fitted]
-    losses = [np.inf if v is None else v for v in losses]
-    best = fitted[int(np.argmin(losses))]
-    best.metadata["training"]["selection"] = [
-        {"model": est.model.config, "best_val": est.metadata["training"]["best_val"]} for est in fitted]
-    return best
+            small = ("cinn", *small)
+        return _select_and_train([("cinn", {}, train_options), small], *setup)
+    return _train_estimator(model, model_options, train_options, *setup)
 
 
 def _grid_labels(ds: xr.Dataset) -> tuple[_Labels, dict]:
