@@ -38,8 +38,8 @@ from report import markdown_table, write_json  # noqa: E402
 
 #: our default posterior model for the sbibm tasks (chosen by this benchmark)
 OURS = dict(model="cinn")
-# fit's default picks the better of the spline and the SMALL_BUDGET network on validation
-# (3-member ensembles of each below 20,000 pairs; inn_engine.fit); the variants show each
+# fit's default pilots the spline and the SMALL_BUDGET network and finishes the better on
+# validation (SMALL_BUDGET as a 3-member ensemble below 20,000 pairs; inn_engine.fit); the variants show each
 # candidate alone as one network, the affine one with a longer patience (and a lower learning
 # rate), and 3- and 5-ensembles of SMALL_BUDGET networks
 SMALL_BUDGET = {**FIT_SMALL_BUDGET["network"], **FIT_SMALL_BUDGET["training"]}

@@ -27,15 +27,15 @@ from inn_engine.transforms import BoundTransform, Standardizer
 __all__ = ["fit", "fit_grid", "default_train_config", "data_sha256"]
 
 _TRAIN_KEYS = {f.name for f in fields(TrainConfig)}
-# A default ``fit(model="cinn")`` trains two candidates, the default spline network and
-# SMALL_BUDGET, and keeps the one with the lower validation loss: on sbibm the spline network
-# is far better on two_moons (C2ST 0.546 vs 0.618 at 10^4 simulations) and worse on the 10-D
-# gaussian_linear (0.574 vs 0.525 at 10^4; 0.532 at 10^5, where zuko reached 0.513), where
-# it overfits. Below ENSEMBLE_BELOW training pairs each candidate is an ensemble of
-# SMALL_DATA_MEMBERS networks: that took two_moons from 0.546 to 0.539 and gaussian_linear
-# from 0.525 to 0.515 at 10^4 (benchmarks/engine.py); at 10^5 three SMALL_BUDGET networks
-# scored 0.517 on gaussian_linear against one's 0.511. The SMALL_BUDGET network stops early
-# and costs a small fraction of the spline network's training.
+# A default ``fit(model="cinn")`` pilots two candidates, the default spline network and
+# SMALL_BUDGET, for PILOT_FRACTION of their steps and finishes the one with the lower
+# validation loss so far: on sbibm the spline network is far better on two_moons (C2ST 0.546
+# vs 0.618 at 10^4 simulations) and worse on the 10-D gaussian_linear (0.574 vs 0.525 at 10^4;
+# 0.532 at 10^5, where zuko reached 0.513), where it overfits within a few hundred steps, so
+# a pilot of one network each tells them apart. Below ENSEMBLE_BELOW training pairs a winning
+# SMALL_BUDGET candidate is trained as an ensemble of SMALL_DATA_MEMBERS networks (0.525 -> 0.515 on gaussian_linear
+# at 10^4; at 10^5 three networks scored 0.517 against one's 0.511); the spline candidate
+# stays one network (a 3-ensemble took two_moons only from 0.546 to 0.539 for 3x the time).
 ENSEMBLE_BELOW = 20_000
 SMALL_DATA_MEMBERS = 3
 PILOT_FRACTION = 0.2
@@ -170,25 +170,34 @@ def _describe(model: str, options: dict) -> str:
 
 def _select_and_train(candidates: list, seed, labels: _Labels, x_transform, x_scaler, y_scaler, data, validation,
                       n_train: int, info: dict) -> Estimator:
-    """Pilot every candidate (model, model_options, train_options) for :data:`PILOT_FRACTION` of
-    its steps, then finish the one with the lowest validation loss so far (its pilot is the
-    start of its run: paused and resumed from a checkpoint, exactly as one run)."""
+    """Pilot every candidate (model_options, train_options, members), one cINN each, for
+    :data:`PILOT_FRACTION` of its steps, and finish the one with the lowest validation loss so
+    far: with ``members == 1`` the piloted network trains on to the end (paused and resumed
+    from a checkpoint, exactly as one run); otherwise an ensemble of ``members`` such networks
+    trains from the start."""
     with tempfile.TemporaryDirectory(prefix="innfer-pilot-") as tmp:
         runs = []
-        for k, (model, model_options, train_options) in enumerate(candidates):
-            network = _network(model, model_options, seed, labels)
-            config = default_train_config(n_train, model, seed=seed, checkpoint_dir=os.path.join(tmp, str(k)),
+        for k, (model_options, train_options, _) in enumerate(candidates):
+            network = _network("cinn", model_options, seed, labels)
+            config = default_train_config(n_train, "cinn", seed=seed, checkpoint_dir=os.path.join(tmp, str(k)),
                                           **train_options)
             pause = max(1, round(PILOT_FRACTION * config.steps))
-            name = _describe(model, model_options)
+            name = _describe("cinn", model_options)
             result = train(network, data, validation, config, desc=f"pilot {k + 1}/{len(candidates)}, {name}",
                            pause_at=pause)
             runs.append((network, config, [result], name))
         pilot_vals = [r[2][0].best_val for r in runs]
-        network, config, results, name = runs[int(np.argmin(pilot_vals))]
-        if results[0].paused:
+        best = int(np.argmin(pilot_vals))
+        network, config, results, name = runs[best]
+        model_options, train_options, members = candidates[best]
+        if members > 1:
+            model_options = {"n_members": members, **model_options}
+            network = _network("ensemble", model_options, seed, labels)
+            config = default_train_config(n_train, "ensemble", seed=seed, **train_options)
+            results = [train(network, data, validation, config, desc=f"training, {_describe('ensemble', model_options)}")]
+        elif results[0].paused:
             results.append(train(network, data, validation, config, desc=f"training, {name}"))
-    config = dataclasses.replace(config, checkpoint_dir=None)  # the temporary one is gone
+    config = dataclasses.replace(config, checkpoint_dir=None)  # a pilot's was temporary
     info["training"] = {**info.get("training", {}), "selection": [
         {"model": net.config, "pilot_steps": res[0].steps_done,
          "pilot_val": val if np.isfinite(val) else None} for (net, _, res, _), val in zip(runs, pilot_vals)]}
@@ -216,11 +225,13 @@ def fit(x, y, model: str = "cinn", *, seed: int = 0, bounds=None, simulator: Sim
             ``batch_size``, ``lr``, ``checkpoint_dir``, ``patience``, ``progress``, ...).
 
     With ``model="cinn"``, no network options, no ``checkpoint_dir`` and a validation split,
-    two candidates are trained, the default spline network and :data:`SMALL_BUDGET`, and
-    the one with the lower validation loss is returned (``metadata['training']['selection']``).
-    Below :data:`ENSEMBLE_BELOW` training pairs each candidate is an ensemble
-    (:class:`~inn_engine.ensemble.EnsembleINN`) of :data:`SMALL_DATA_MEMBERS` cINNs, compared
-    by the mixture's NLL.
+    two candidates, the default spline network and :data:`SMALL_BUDGET`, are trained as one
+    network each for :data:`PILOT_FRACTION` of their steps; the one with the lower validation
+    loss then trains on to the end (``metadata['training']['selection']`` records both pilots).
+    Below :data:`ENSEMBLE_BELOW` training pairs a winning SMALL_BUDGET candidate is trained
+    afresh as an ensemble (:class:`~inn_engine.ensemble.EnsembleINN`) of
+    :data:`SMALL_DATA_MEMBERS` cINNs. ``progress`` (None: a bar on a terminal, plain lines in a log file;
+    False: silent) reports every pilot and the final run.
 
     Returns:
         The trained :class:`~inn_engine.estimator.Estimator`; ``metadata['training']`` holds
@@ -250,12 +261,9 @@ def fit(x, y, model: str = "cinn", *, seed: int = 0, bounds=None, simulator: Sim
     data, validation = (xs[train_idx], ys[train_idx]), (xs[val_idx], ys[val_idx])
     setup = (seed, labels, x_transform, x_scaler, y_scaler, data, validation, len(train_idx), info)
     if model == "cinn" and not model_options and n_val > 0 and "checkpoint_dir" not in train_options:
-        small = (SMALL_BUDGET["network"], {**SMALL_BUDGET["training"], **train_options})
-        if len(train_idx) < ENSEMBLE_BELOW:
-            small = ("ensemble", {"n_members": SMALL_DATA_MEMBERS, **small[0]}, small[1])
-        else:
-            small = ("cinn", *small)
-        return _select_and_train([("cinn", {}, train_options), small], *setup)
+        members = SMALL_DATA_MEMBERS if len(train_idx) < ENSEMBLE_BELOW else 1
+        small = (SMALL_BUDGET["network"], {**SMALL_BUDGET["training"], **train_options}, members)
+        return _select_and_train([({}, train_options, 1), small], *setup)
     return _train_estimator(model, model_options, train_options, *setup)
 
 
