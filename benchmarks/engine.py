@@ -1,9 +1,11 @@
 """Engine benchmarks, each model trained on the same simulations in the same process.
 
 1. sbibm (two_moons, gaussian_linear; 10^4 and 10^5 simulations): C2ST (sbibm's recipe) of
-   10k draws against sbibm's reference posteriors for observations 1-10, for our default
-   cINN, sbi's NPE at its defaults, and a zuko NSF (5 transforms, 2x64, 6000 steps of batch
-   256, Adam 1e-3 with cosine decay, standardized data).
+   10k draws against sbibm's reference posteriors for observations 1-10 (``--observations``),
+   and the training wall time, for our default ``fit``, sbi's NPE at its defaults, and a zuko
+   NSF (5 transforms, 2x64, 6000 steps of batch 256, Adam 1e-3 with cosine decay,
+   standardized data); a table with one row per task and budget, and a plot of C2ST
+   against training time (``<out>.c2st_time.png``).
 2. Inverse kinematics: our cINN and FrEIA's AllInOneBlock cINN of the same size (8 blocks,
    2x128 subnets), 10k training pairs, the same steps and batch: ms/step, test NLL,
    posterior samples/s (1000 observations x 100 draws), re-simulation error.
@@ -36,8 +38,8 @@ from report import markdown_table, write_json  # noqa: E402
 
 #: our default posterior model for the sbibm tasks (chosen by this benchmark)
 OURS = dict(model="cinn")
-# fit's default picks the better of the spline and the SMALL_BUDGET network on validation
-# (3-member ensembles of each below 20,000 pairs; inn_engine.fit); the variants show each
+# fit's default pilots the spline and the SMALL_BUDGET network and finishes the better on
+# validation (SMALL_BUDGET as a 3-member ensemble below 20,000 pairs; inn_engine.fit); the variants show each
 # candidate alone as one network, the affine one with a longer patience (and a lower learning
 # rate), and 3- and 5-ensembles of SMALL_BUDGET networks
 SMALL_BUDGET = {**FIT_SMALL_BUDGET["network"], **FIT_SMALL_BUDGET["training"]}
@@ -115,7 +117,9 @@ def _seeded(seed, fn):
 
 def run_sbibm(tasks, budgets, observations, n_draws, peers, our_options, cache=None, variants=None, methods=None):
     """One row per (task, budget, method). With ``cache`` (a JSON-lines file) finished rows
-    are kept and skipped on a rerun, so an interrupted full run resumes where it stopped.
+    are kept and skipped on a rerun, so an interrupted full run resumes where it stopped (a
+    row counts as finished for the same observations only; rows without the field were
+    scored on 1-10).
     ``variants`` maps a row label to other options of ours; ``methods`` (row labels) limits
     the training to those rows (cached rows of the others are still reported)."""
     done = {}
@@ -123,7 +127,8 @@ def run_sbibm(tasks, budgets, observations, n_draws, peers, our_options, cache=N
         with open(cache) as fh:
             for line in fh:
                 row = json.loads(line)
-                done[(row["task"], row["simulations"], row["method"])] = row
+                row.setdefault("observations", list(range(1, 11)))
+                done[(row["task"], row["simulations"], row["method"], tuple(row["observations"]))] = row
     trainers = {"innfer cINN": lambda task, theta, x: _ours_sampler(train_ours(theta, x, **our_options))}
     for label, options in (variants or {}).items():
         trainers[label] = lambda task, theta, x, options=options: _ours_sampler(train_ours(theta, x, **options))
@@ -140,8 +145,9 @@ def run_sbibm(tasks, budgets, observations, n_draws, peers, our_options, cache=N
         for n in budgets:
             task, theta, x = sbibm_task(name, n)
             for method, trainer in trainers.items():
-                if (name, n, method) in done:
-                    rows.append(done[(name, n, method)])
+                key = (name, n, method, tuple(observations))
+                if key in done:
+                    rows.append(done[key])
                     continue
                 if methods is not None and method not in methods:
                     continue
@@ -154,13 +160,61 @@ def run_sbibm(tasks, budgets, observations, n_draws, peers, our_options, cache=N
                     obs = task.get_observation(num_observation=o)
                     scores.append(c2st(sampler(obs, n_draws, o), ref))
                 rows.append({"task": name, "simulations": n, "method": method, "c2st_mean": float(np.mean(scores)),
-                             "c2st_per_obs": [round(float(s), 4) for s in scores], "train_s": seconds})
+                             "c2st_per_obs": [round(float(s), 4) for s in scores], "train_s": seconds,
+                             "observations": list(observations), "load_avg": os.getloadavg()[0]})
                 if cache:
                     with open(cache, "a") as fh:
                         fh.write(json.dumps(rows[-1]) + "\n")
                 print(markdown_table([rows[-1]], ["task", "simulations", "method", "c2st_mean", "train_s"]).split(
                     "\n")[-1], flush=True)
     return rows
+
+
+#: the methods of the side-by-side sbibm table: (row label, column prefix)
+SBIBM_COLUMNS = (("innfer cINN", "innfer"), ("sbi NPE (defaults)", "sbi NPE"), ("zuko NSF", "zuko NSF"))
+
+
+def sbibm_summary(rows: list[dict]) -> list[dict]:
+    """One row per (task, simulations): C2ST and training seconds of ours and of each peer."""
+    table: dict = {}
+    for row in rows:
+        for method, prefix in SBIBM_COLUMNS:
+            if row["method"] == method:
+                entry = table.setdefault((row["task"], row["simulations"]),
+                                         {"task": row["task"], "simulations": row["simulations"]})
+                entry[f"{prefix} C2ST"], entry[f"{prefix} s"] = row["c2st_mean"], row["train_s"]
+    return list(table.values())
+
+
+def sbibm_columns() -> list[str]:
+    return ["task", "simulations"] + [f"{p} {q}" for _, p in SBIBM_COLUMNS for q in ("C2ST", "s")]
+
+
+def plot_c2st_time(rows: list[dict], path: str) -> None:
+    """C2ST against training wall time (log scale), one marker per method, labelled by task."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    for (method, prefix), marker in zip(SBIBM_COLUMNS, "o^s"):
+        points = [r for r in rows if r["method"] == method]
+        if not points:
+            continue
+        ax.scatter([r["train_s"] for r in points], [r["c2st_mean"] for r in points], marker=marker, label=prefix)
+        for r in points:
+            ax.annotate(f"{r['task']} {r['simulations']:.0e}".replace("e+0", "e"), (r["train_s"], r["c2st_mean"]),
+                        fontsize=7, xytext=(3, 3), textcoords="offset points")
+    ax.set_xscale("log")
+    ax.axhline(0.5, color="grey", lw=0.8, ls=":")
+    ax.set_xlabel("training wall time (s, same machine and process)")
+    ax.set_ylabel("C2ST (0.5 is perfect)")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    print(f"plot written to {path}")
 
 
 # ----------------------------------------------------------------------------- inverse kinematics
@@ -318,6 +372,14 @@ def run_padded(n_train, steps, n_test, n_draws, problems=("8 modes", "inverse ki
     return rows
 
 
+def _observations(text: str) -> list[int]:
+    """'1-3' -> [1, 2, 3]; '1,4' -> [1, 4]."""
+    if "-" in text:
+        first, last = (int(v) for v in text.split("-"))
+        return list(range(first, last + 1))
+    return [int(v) for v in text.split(",")]
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="small, fast run that asserts thresholds")
@@ -327,6 +389,7 @@ def main(argv=None):
     parser.add_argument("--methods", default=None,
                         help="sbibm rows to run, labels separated by ';' (default: all)")
     parser.add_argument("--out", default="benchmarks/results/engine.json")
+    parser.add_argument("--observations", default="1-10", help="sbibm observations, e.g. 1-3 or 1,4,7")
     parser.add_argument("--threads", type=int, default=2, help="torch threads")
     parser.add_argument("--repeats", type=int, default=3, help="ik: sampling timings per sampler (best is kept)")
     args = parser.parse_args(argv)
@@ -342,11 +405,16 @@ def main(argv=None):
             rows = run_sbibm(["two_moons"], [10_000], [1, 2], 2000, [], dict(steps=1500))
         else:
             rows = run_sbibm(args.tasks.split(","), [int(b) for b in args.budgets.split(",")],
-                             range(1, 11), 10_000, peers, {}, cache=args.out + ".sbibm.jsonl", variants=VARIANTS,
-                             methods=args.methods.split(";") if args.methods else None)
+                             _observations(args.observations), 10_000, peers, {}, cache=args.out + ".sbibm.jsonl",
+                             variants=VARIANTS, methods=args.methods.split(";") if args.methods else None)
         print("\n## sbibm: C2ST against reference posteriors (0.5 is perfect)\n")
         print(markdown_table(rows, ["task", "simulations", "method", "c2st_mean", "train_s"]))
+        print("\n## sbibm: C2ST and training seconds side by side\n")
+        print(markdown_table(sbibm_summary(rows), sbibm_columns()))
         results["sbibm"] = rows
+        results["sbibm_summary"] = sbibm_summary(rows)
+        if not args.quick:
+            plot_c2st_time(rows, os.path.splitext(args.out)[0] + ".c2st_time.png")
         if args.quick:
             assert rows[0]["c2st_mean"] < 0.65, f"two_moons quick C2ST {rows[0]['c2st_mean']:.3f} >= 0.65"
 

@@ -6,10 +6,11 @@ it chunk by chunk when it does not.
 """
 from __future__ import annotations
 
-import copy
+import dataclasses
 import hashlib
 import json
 import os
+import tempfile
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,17 +33,18 @@ _TRAIN_DEFAULTS = option_defaults(TrainConfig, exclude=("seed",))
 _TRAIN_KEYS = set(_TRAIN_DEFAULTS)
 _TRAIN_LIMITS = {"steps": (1, 10**9), "batch_size": (1, 2**24), "eval_every": (1, 10**9),
                  "checkpoint_every": (1, 10**9), "max_bad_steps": (1, 10**9), "patience": (1, 10**9)}
-# A default ``fit(model="cinn")`` trains two candidates, the default spline network and
-# SMALL_BUDGET, and keeps the one with the lower validation loss: on sbibm the spline network
-# is far better on two_moons (C2ST 0.546 vs 0.618 at 10^4 simulations) and worse on the 10-D
-# gaussian_linear (0.574 vs 0.525 at 10^4; 0.532 at 10^5, where zuko reached 0.513), where
-# it overfits. Below ENSEMBLE_BELOW training pairs each candidate is an ensemble of
-# SMALL_DATA_MEMBERS networks: that took two_moons from 0.546 to 0.539 and gaussian_linear
-# from 0.525 to 0.515 at 10^4 (benchmarks/engine.py); at 10^5 three SMALL_BUDGET networks
-# scored 0.517 on gaussian_linear against one's 0.511. The SMALL_BUDGET network stops early
-# and costs a small fraction of the spline network's training.
+# A default ``fit(model="cinn")`` pilots two candidates, the default spline network and
+# SMALL_BUDGET, for PILOT_FRACTION of their steps and finishes the one with the lower
+# validation loss so far: on sbibm the spline network is far better on two_moons (C2ST 0.546
+# vs 0.618 at 10^4 simulations) and worse on the 10-D gaussian_linear (0.574 vs 0.525 at 10^4;
+# 0.532 at 10^5, where zuko reached 0.513), where it overfits within a few hundred steps, so
+# a pilot of one network each tells them apart. Below ENSEMBLE_BELOW training pairs a winning
+# SMALL_BUDGET candidate is trained as an ensemble of SMALL_DATA_MEMBERS networks (0.525 -> 0.515 on gaussian_linear
+# at 10^4; at 10^5 three networks scored 0.517 against one's 0.511); the spline candidate
+# stays one network (a 3-ensemble took two_moons only from 0.546 to 0.539 for 3x the time).
 ENSEMBLE_BELOW = 20_000
 SMALL_DATA_MEMBERS = 3
+PILOT_FRACTION = 0.2
 SMALL_BUDGET = {"network": dict(coupling="affine", n_blocks=4, hidden=64),
                 "training": dict(weight_decay=1e-3, batch_size=512, eval_every=25, patience=40)}
 _STREAM_ABOVE_BYTES = 2 * 1024**3  # grids above this (as float64) are streamed, not loaded
@@ -59,16 +61,25 @@ def data_sha256(x: np.ndarray, y: np.ndarray) -> str:
     return digest.hexdigest()
 
 
-def default_train_config(n_train: int, **overrides) -> TrainConfig:
-    """Training settings scaled to the data size: ~120 passes over small sets, ~30 over 1e6 rows.
+def default_train_config(n_train: int, model: str = "cinn", **overrides) -> TrainConfig:
+    """Training settings scaled to the data size (and, below 20,000 pairs, to the model).
 
-    Small sets get small batches: on sbibm's two_moons with 10^4 simulations, batch 128 reached
-    C2ST 0.540 where batch 256 reached 0.553 (the gradient noise regularizes).
+    Flows ("cinn", "ensemble") below 20,000 pairs: batch 512 at learning rate 2e-3 for ~80
+    passes, 500 to 1,500 steps. On sbibm's two_moons with 10^4 simulations one spline network
+    trained so reached C2ST 0.511 (observations 1-3) in 100 s, where batch 256 at 1e-3 for
+    2,100 steps reached 0.544 and the earlier batch 128 for 8,437 steps 0.520 in ~4x the time
+    (one loaded machine). Other models below 20,000 pairs keep batch 128 at 1e-3 (their
+    recipes were tuned so). Above: batch 256-1024 for ~120 passes over small sets and ~30 over
+    10^6 rows (3,000-30,000 steps), as measured at 10^5.
     """
-    batch = 128 if n_train < 20_000 else 256 if n_train < 50_000 else 512 if n_train < 400_000 else 1024
+    if n_train < 20_000 and model in ("cinn", "ensemble"):
+        batch, lr, epochs, low, high = 512, 2e-3, 80, 500, 1500
+    else:
+        batch = 128 if n_train < 20_000 else 256 if n_train < 50_000 else 512 if n_train < 400_000 else 1024
+        lr, epochs, low, high = 1e-3, 120, 3000, 30000
     batch = int(overrides.pop("batch_size", batch))
-    steps = int(np.clip(120 * n_train / batch, 3000, 30000))
-    settings = dict(steps=steps, batch_size=batch, eval_every=max(steps // 40, 50),
+    steps = int(np.clip(epochs * n_train / batch, low, high))
+    settings = dict(steps=steps, batch_size=batch, lr=lr, eval_every=max(steps // 40, 25),
                     checkpoint_every=max(steps // 10, 100))
     settings.update(overrides)
     return TrainConfig(**settings)
@@ -139,21 +150,77 @@ def _split_options(model: str, options: dict) -> tuple[dict, dict]:
     return options, train_options
 
 
-def _train_estimator(model, model_options, train_options, seed, labels: _Labels, x_transform, x_scaler, y_scaler,
-                     data, validation, n_train: int, info: dict) -> Estimator:
-    """Build the network, train it on ``data`` and wrap it with its transforms and metadata."""
+def _network(model: str, model_options: dict, seed: int, labels: _Labels):
     torch.manual_seed(seed)
-    network = MODELS[model](dim_x=len(labels.param_names), dim_y=len(labels.obs_names), seed=seed, **model_options)
-    config = default_train_config(n_train, seed=seed, **train_options)
-    result = train(network, data, validation, config)
+    return MODELS[model](dim_x=len(labels.param_names), dim_y=len(labels.obs_names), seed=seed, **model_options)
+
+
+def _wrap(network, config: TrainConfig, results: list, labels: _Labels, x_transform, x_scaler, y_scaler,
+          n_train: int, n_val: int, info: dict) -> Estimator:
+    """The trained network with its transforms and metadata; ``results``: the TrainResults of its
+    run (a pilot and its continuation, or one call), the last holding the whole history."""
+    result = results[-1]
     info["training"] = {
-        **info.get("training", {}), "n_train": int(n_train), "n_val": int(len(validation[0])),
-        "config": config.to_dict(), "best_val": result.best_val if np.isfinite(result.best_val) else None,
+        **info.get("training", {}), "n_train": int(n_train), "n_val": int(n_val),
+        "config": config.to_dict(),
+        "best_val": result.best_val if np.isfinite(result.best_val) else None,
         "best_step": result.best_step, "steps_done": result.steps_done, "stopped_early": result.stopped_early,
-        "seconds": result.seconds, "history": result.history,
+        "seconds": sum(r.seconds for r in results), "history": result.history,
     }
     return Estimator(network, x_transform, x_scaler, y_scaler, labels.param_names, labels.obs_names,
                      labels.param_units, labels.obs_units, info)
+
+
+def _train_estimator(model, model_options, train_options, seed, labels: _Labels, x_transform, x_scaler, y_scaler,
+                     data, validation, n_train: int, info: dict) -> Estimator:
+    """Build the network, train it on ``data`` and wrap it with its transforms and metadata."""
+    network = _network(model, model_options, seed, labels)
+    config = default_train_config(n_train, model, seed=seed, **train_options)
+    result = train(network, data, validation, config)
+    return _wrap(network, config, [result], labels, x_transform, x_scaler, y_scaler, n_train, len(validation[0]),
+                 info)
+
+
+def _describe(model: str, options: dict) -> str:
+    """A candidate's short name for progress lines, e.g. "spline cINN", "affine ensemble of 3"."""
+    kind = f"ensemble of {options['n_members']}" if model == "ensemble" else "cINN"
+    return f"{options.get('coupling', 'spline')} {kind}"
+
+
+def _select_and_train(candidates: list, seed, labels: _Labels, x_transform, x_scaler, y_scaler, data, validation,
+                      n_train: int, info: dict) -> Estimator:
+    """Pilot every candidate (model_options, train_options, members), one cINN each, for
+    :data:`PILOT_FRACTION` of its steps, and finish the one with the lowest validation loss so
+    far: with ``members == 1`` the piloted network trains on to the end (paused and resumed
+    from a checkpoint, exactly as one run); otherwise an ensemble of ``members`` such networks
+    trains from the start."""
+    with tempfile.TemporaryDirectory(prefix="innfer-pilot-") as tmp:
+        runs = []
+        for k, (model_options, train_options, _) in enumerate(candidates):
+            network = _network("cinn", model_options, seed, labels)
+            config = default_train_config(n_train, "cinn", seed=seed, checkpoint_dir=os.path.join(tmp, str(k)),
+                                          **train_options)
+            pause = max(1, round(PILOT_FRACTION * config.steps))
+            name = _describe("cinn", model_options)
+            result = train(network, data, validation, config, desc=f"pilot {k + 1}/{len(candidates)}, {name}",
+                           pause_at=pause)
+            runs.append((network, config, [result], name))
+        pilot_vals = [r[2][0].best_val for r in runs]
+        best = int(np.argmin(pilot_vals))
+        network, config, results, name = runs[best]
+        model_options, train_options, members = candidates[best]
+        if members > 1:
+            model_options = {"n_members": members, **model_options}
+            network = _network("ensemble", model_options, seed, labels)
+            config = default_train_config(n_train, "ensemble", seed=seed, **train_options)
+            results = [train(network, data, validation, config, desc=f"training, {_describe('ensemble', model_options)}")]
+        elif results[0].paused:
+            results.append(train(network, data, validation, config, desc=f"training, {name}"))
+    config = dataclasses.replace(config, checkpoint_dir=None)  # a pilot's was temporary
+    info["training"] = {**info.get("training", {}), "selection": [
+        {"model": net.config, "pilot_steps": res[0].steps_done,
+         "pilot_val": val if np.isfinite(val) else None} for (net, _, res, _), val in zip(runs, pilot_vals)]}
+    return _wrap(network, config, results, labels, x_transform, x_scaler, y_scaler, n_train, len(validation[0]), info)
 
 
 def fit(x, y, model: str = "cinn", *, seed: int = 0, bounds=None, simulator: Simulator | None = None,
@@ -177,11 +244,13 @@ def fit(x, y, model: str = "cinn", *, seed: int = 0, bounds=None, simulator: Sim
             ``batch_size``, ``lr``, ``checkpoint_dir``, ``patience``, ``progress``, ...).
 
     With ``model="cinn"``, no network options, no ``checkpoint_dir`` and a validation split,
-    two candidates are trained, the default spline network and :data:`SMALL_BUDGET`, and
-    the one with the lower validation loss is returned (``metadata['training']['selection']``).
-    Below :data:`ENSEMBLE_BELOW` training pairs each candidate is an ensemble
-    (:class:`~inn_engine.ensemble.EnsembleINN`) of :data:`SMALL_DATA_MEMBERS` cINNs, compared
-    by the mixture's NLL.
+    two candidates, the default spline network and :data:`SMALL_BUDGET`, are trained as one
+    network each for :data:`PILOT_FRACTION` of their steps; the one with the lower validation
+    loss then trains on to the end (``metadata['training']['selection']`` records both pilots).
+    Below :data:`ENSEMBLE_BELOW` training pairs a winning SMALL_BUDGET candidate is trained
+    afresh as an ensemble (:class:`~inn_engine.ensemble.EnsembleINN`) of
+    :data:`SMALL_DATA_MEMBERS` cINNs. ``progress`` (None: a bar on a terminal, plain lines in a log file;
+    False: silent) reports every pilot and the final run.
 
     Returns:
         The trained :class:`~inn_engine.estimator.Estimator`; ``metadata['training']`` holds
@@ -209,31 +278,13 @@ def fit(x, y, model: str = "cinn", *, seed: int = 0, bounds=None, simulator: Sim
     info["training"] = {"data_sha256": data_sha256(x, y)}
     if simulator is not None:
         info.setdefault("simulator", simulator.metadata())
-    candidates = [(model, model_options, train_options)]
+    data, validation = (xs[train_idx], ys[train_idx]), (xs[val_idx], ys[val_idx])
+    setup = (seed, labels, x_transform, x_scaler, y_scaler, data, validation, len(train_idx), info)
     if model == "cinn" and not model_options and n_val > 0 and "checkpoint_dir" not in train_options:
-        small = (SMALL_BUDGET["network"], {**SMALL_BUDGET["training"], **train_options})
-        if len(train_idx) < ENSEMBLE_BELOW:
-            members = dict(n_members=SMALL_DATA_MEMBERS)
-            candidates = [("ensemble", members, train_options), ("ensemble", {**members, **small[0]}, small[1])]
-        else:
-            candidates.append(("cinn", *small))
-    fitted = [_train_estimator(m_name, m_opts, t_opts, seed, labels, x_transform, x_scaler, y_scaler,
-                               (xs[train_idx], ys[train_idx]), (xs[val_idx], ys[val_idx]), len(train_idx),
-                               copy.deepcopy(info))
-              for m_name, m_opts, t_opts in candidates]
-    return _best_on_validation(fitted)
-
-
-def _best_on_validation(fitted: list[Estimator]) -> Estimator:
-    """The candidate with the lowest validation loss; each one's loss is recorded in its metadata."""
-    if len(fitted) == 1:
-        return fitted[0]
-    losses = [est.metadata["training"]["best_val"] for est in fitted]
-    losses = [np.inf if v is None else v for v in losses]
-    best = fitted[int(np.argmin(losses))]
-    best.metadata["training"]["selection"] = [
-        {"model": est.model.config, "best_val": est.metadata["training"]["best_val"]} for est in fitted]
-    return best
+        members = SMALL_DATA_MEMBERS if len(train_idx) < ENSEMBLE_BELOW else 1
+        small = (SMALL_BUDGET["network"], {**SMALL_BUDGET["training"], **train_options}, members)
+        return _select_and_train([({}, train_options, 1), small], *setup)
+    return _train_estimator(model, model_options, train_options, *setup)
 
 
 def _grid_labels(ds: xr.Dataset) -> tuple[_Labels, dict]:

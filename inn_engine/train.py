@@ -86,6 +86,7 @@ class TrainResult:
     best_step: int = 0
     steps_done: int = 0
     stopped_early: bool = False
+    paused: bool = False
     seconds: float = 0.0
 
 
@@ -138,19 +139,24 @@ def _load_checkpoint(path: Path) -> dict:
 
 
 def train(model: nn.Module, data, validation: tuple[torch.Tensor, torch.Tensor] | None = None,
-          config: TrainConfig | None = None, desc: str = "training") -> TrainResult:
+          config: TrainConfig | None = None, desc: str = "training", pause_at: int | None = None) -> TrainResult:
     """Train ``model`` in place on standardized float32 data.
 
     ``data``: an (x (n, dx), y (n, dy)) pair of tensors or a batch source from
     :mod:`inn_engine.batches` (e.g. a grid streamed from zarr); ``validation``: an (x, y)
     pair of tensors for early stopping and model selection (None: keep the last weights).
-    ``desc`` names the run in the progress report.
+    ``desc`` names the run in the progress report. ``pause_at``: end this call after that
+    step (counted from the run's start) with a checkpoint, which needs ``config.checkpoint_dir``;
+    calling again with the same config resumes the run exactly (a pilot of a longer run). A
+    paused call leaves the model at its latest weights and returns ``paused=True``.
 
     Under torch.distributed every rank passes the same data; each takes its share of every
     global batch and DDP averages the gradients, so the run equals a single-process run with
     the same global batch (for losses that are means over independent rows).
     """
     config = config or TrainConfig()
+    if pause_at is not None and config.checkpoint_dir is None:
+        raise ValueError("train(pause_at=...) needs config.checkpoint_dir to resume from")
     rank, world = _world()
     source = as_source(data)
     batch = min(config.batch_size, source.n_rows)
@@ -163,8 +169,9 @@ def train(model: nn.Module, data, validation: tuple[torch.Tensor, torch.Tensor] 
     _initialize_actnorm(model, *source.first_batch(batch, config.seed), noise)
     objective = _Objective(model)
     net = nn.parallel.DistributedDataParallel(objective) if world > 1 else objective
+    # the fused (one kernel) Adam and the foreach clipping: ~20 % of a small network's step
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, betas=config.betas, eps=config.eps,
-                                 weight_decay=config.weight_decay)
+                                 weight_decay=config.weight_decay, fused=True)
     schedule = _lr_lambda(config)
     plateau_factor, plateau_bad = 1.0, 0
 
@@ -212,7 +219,7 @@ def train(model: nn.Module, data, validation: tuple[torch.Tensor, torch.Tensor] 
             continue
         loss.backward()
         if config.grad_clip:
-            nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+            nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip, foreach=True)
         optimizer.step()
         step += 1
         row = None
@@ -233,9 +240,11 @@ def train(model: nn.Module, data, validation: tuple[torch.Tensor, torch.Tensor] 
             result.history.append(row)
         report.update(1, **({k: v for k, v in row.items() if k in ("train", "val")} if row else {}))
         stop = has_val and config.patience is not None and bad_evals >= config.patience
-        if ckpt_path is not None and (step % config.checkpoint_every == 0 or step == config.steps or stop):
+        pause = step == pause_at and not stop
+        save = ckpt_path is not None and (step % config.checkpoint_every == 0 or step == config.steps or stop or pause)
+        if save:
             noise_states = _all_ranks(noise.get_state(), world)
-        if ckpt_path is not None and rank == 0 and (step % config.checkpoint_every == 0 or step == config.steps or stop):
+        if save and rank == 0:
             ckpt_path.parent.mkdir(parents=True, exist_ok=True)
             _save_checkpoint(ckpt_path, {
                 "model": model.state_dict(), "optimizer": optimizer.state_dict(),
@@ -247,10 +256,13 @@ def train(model: nn.Module, data, validation: tuple[torch.Tensor, torch.Tensor] 
         if stop:
             result.stopped_early = True
             break
+        if pause:
+            result.paused = True
+            break
     result.steps_done = step
     result.seconds = time.perf_counter() - t0
     report.close(_summary(desc, result, has_val))
-    if best_state is not None:
+    if best_state is not None and not result.paused:
         model.load_state_dict(best_state)
     model.eval()
     return result
@@ -258,7 +270,8 @@ def train(model: nn.Module, data, validation: tuple[torch.Tensor, torch.Tensor] 
 
 def _summary(desc: str, result: TrainResult, has_val: bool) -> str:
     """The closing line of a training run's report."""
-    text = f"{desc}: done {result.steps_done} steps in {format_duration(result.seconds)}"
+    verb = "paused after" if result.paused else "done"
+    text = f"{desc}: {verb} {result.steps_done} steps in {format_duration(result.seconds)}"
     if result.stopped_early:
         text += " (stopped early)"
     if has_val and math.isfinite(result.best_val):

@@ -183,20 +183,29 @@ def test_ensemble_is_the_mixture_of_its_members(tmp_path):
         inn_engine.fit(x, y, model="ensemble", n_members=1, steps=10)
 
 
-def test_default_fit_keeps_the_better_of_two_networks_ensembled_on_small_data(monkeypatch):
+def test_default_fit_pilots_two_networks_and_finishes_the_better(monkeypatch):
     import importlib
 
     fit_module = importlib.import_module("inn_engine.fit")  # the package's ``fit`` is the function
-    from inn_engine.fit import SMALL_DATA_MEMBERS
+    from inn_engine.fit import PILOT_FRACTION, SMALL_DATA_MEMBERS
 
     x, y = _gaussian_problem(2000, seed=3)
     est = inn_engine.fit(x, y, seed=0, steps=150, progress=False)
-    selection = est.metadata["training"]["selection"]
+    training = est.metadata["training"]
+    selection = training["selection"]
     assert [c["model"].get("coupling", "spline") for c in selection] == ["spline", "affine"]
-    assert [c["model"]["n_members"] for c in selection] == [SMALL_DATA_MEMBERS] * 2
-    assert len(est.model.members) == SMALL_DATA_MEMBERS
-    assert est.metadata["training"]["best_val"] == min(c["best_val"] for c in selection)
-    assert est.model.config == selection[int(np.argmin([c["best_val"] for c in selection]))]["model"]
+    assert not any("n_members" in c["model"] for c in selection)  # one network each
+    assert [c["pilot_steps"] for c in selection] == [round(PILOT_FRACTION * 150)] * 2
+    winner = selection[int(np.argmin([c["pilot_val"] for c in selection]))]["model"]
+    if winner["coupling"] == "spline":  # the piloted network itself, trained on
+        assert est.model.config == winner
+    else:  # the small-budget network wins on small data as an ensemble, trained afresh
+        assert len(est.model.members) == SMALL_DATA_MEMBERS
+        assert all(m.config == {**winner, "seed": k} for k, m in enumerate(est.model.members))
+    # the winner's run goes on to the end, one history, no temporary checkpoint left
+    assert training["steps_done"] == 150 and training["config"]["checkpoint_dir"] is None
+    assert [row["step"] for row in training["history"]] == sorted({row["step"] for row in training["history"]})
+    assert training["history"][-1]["step"] == 150
     # on more data the same two networks compete, one each
     monkeypatch.setattr(fit_module, "ENSEMBLE_BELOW", 1000)
     single = inn_engine.fit(x, y, seed=0, steps=50, progress=False)

@@ -61,6 +61,26 @@ def test_resume_after_interruption_is_exact(tmp_path):
         assert torch.equal(ref_state[key], res_state[key]), key
 
 
+def test_a_paused_run_resumes_as_one_run(tmp_path):
+    """A pilot (pause_at) and its continuation give exactly the weights of one uninterrupted run."""
+    x, y = _data()
+    config = dict(steps=60, batch_size=100, eval_every=10, checkpoint_every=25, seed=3, progress=False)
+    torch.manual_seed(0)
+    reference = ConditionalINN(3, 2, n_blocks=2, hidden=16)
+    whole = train(reference, (x, y), (x[:100], y[:100]), TrainConfig(**config, checkpoint_dir=str(tmp_path / "a")))
+    torch.manual_seed(0)
+    model = ConditionalINN(3, 2, n_blocks=2, hidden=16)
+    paused_config = TrainConfig(**config, checkpoint_dir=str(tmp_path / "b"))
+    pilot = train(model, (x, y), (x[:100], y[:100]), paused_config, pause_at=17)
+    assert pilot.paused and pilot.steps_done == 17
+    rest = train(model, (x, y), (x[:100], y[:100]), paused_config)
+    assert not rest.paused and rest.steps_done == 60 and rest.history == whole.history
+    for key, value in reference.state_dict().items():
+        assert torch.equal(value, model.state_dict()[key]), key
+    with pytest.raises(ValueError, match="checkpoint_dir"):
+        train(model, (x, y), None, TrainConfig(steps=5, progress=False), pause_at=2)
+
+
 def test_early_stopping_keeps_the_best_weights():
     x, y = _data(300)
     torch.manual_seed(0)
