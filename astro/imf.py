@@ -76,12 +76,15 @@ class IMF:
         return np.minimum(self.mass_with_number_above(n), M_HIGH)
 
 
-@lru_cache(maxsize=None)
 def get_imf(name: str = "kroupa") -> IMF:
     """The named IMF (``kroupa``, ``chabrier`` or ``salpeter``), cached per process."""
     if not isinstance(name, str) or name.lower() not in IMF_NAMES:
         raise ValueError(f"imf must be one of {IMF_NAMES}, got {name!r}")
-    name = name.lower()
+    return _imf(name.lower())
+
+
+@lru_cache(maxsize=None)
+def _imf(name: str) -> IMF:
     ln_m = np.linspace(np.log(M_LOW), np.log(M_HIGH), _N_GRID)
     m = np.exp(ln_m)
     dn_dm = _dn_dm_unnormalized(name, m)

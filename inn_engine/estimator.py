@@ -62,8 +62,8 @@ class Estimator:
     def _check_y(self, y_obs) -> np.ndarray:
         """``y_obs`` as float64 (n_obs, dim_y), or a ValueError naming the first bad row and column:
         not finite, or outside what the network can represent (:meth:`refused_rows`)."""
-        y = check_array("y_obs", y_obs, ndim=(1, 2), last=self.dim_y,
-                        form=f"a real array (n_obs, {self.dim_y}) or ({self.dim_y},) with columns {self.obs_names}")
+        form = f"a real array of shape (n_obs, {self.dim_y}) or ({self.dim_y},), columns {self.obs_names}"
+        y = check_array("y_obs", y_obs, ndim=(1, 2), last=self.dim_y, form=form)
         if y.ndim == 1:
             y = y[None, :]
         if y.shape[0] == 0:
@@ -166,7 +166,7 @@ class Estimator:
             raise ValueError(f"the {self.model.kind!r} model has no tractable density; use model='cinn'")
         y = self._check_y(y)
         x = check_array("x", x, ndim=(1, 2), last=self.dim_x,
-                        form=f"a real array (n, {self.dim_x}) with columns {self.param_names}")
+                        form=f"a real array of shape (n, {self.dim_x}), columns {self.param_names}")
         x = x.reshape(-1, self.dim_x)
         if x.shape[0] != y.shape[0]:
             raise ValueError(f"x and y need the same number of rows, got {x.shape[0]} and {y.shape[0]}")
