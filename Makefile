@@ -7,7 +7,7 @@ STAMP   := $(VENV)/.installed
 # Small matmuls on 2 cores: a passive OpenMP wait policy avoids 20x slow-downs under load.
 RUNENV  := OMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS=2 MKL_NUM_THREADS=2 MPLBACKEND=Agg
 
-.PHONY: demo test install bench pretrain tables clean
+.PHONY: demo test lint install bench pretrain tables clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -26,7 +26,12 @@ demo: $(STAMP)
 	$(RUNENV) $(PY) -m oximetry.demo --figure out/phantom_sO2.png
 	$(RUNENV) $(PY) -m astro.demo --out out/astro_demo.png
 
-test: $(STAMP)
+# Lint and format check (ruff; `$(PY) -m ruff format .` and `ruff check --fix .` repair most findings).
+lint: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+test: lint
 	$(RUNENV) $(PY) -m pytest -q tests
 
 # Side-by-side benchmarks need the peers (sbi, FrEIA, zuko, sbibm): installed without

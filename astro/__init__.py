@@ -5,12 +5,22 @@ dust, stochastic IMF sampling) and :class:`ClusterSimulator` (the engine's Simul
 photometric errors and missing bands); :func:`simulate_grid` makes training grids,
 :func:`train` an estimator for any band set, :func:`infer` posteriors for a catalogue.
 """
+
 from astro.imf import IMF_NAMES, get_imf
 from astro.population import available_bands, parameter_ranges, photometry, star_photometry
 from astro.simulator import LEGUS_BANDS, ClusterSimulator, simulate_grid
 
-__all__ = ["photometry", "star_photometry", "available_bands", "parameter_ranges",
-           "ClusterSimulator", "simulate_grid", "LEGUS_BANDS", "get_imf", "IMF_NAMES"]
+__all__ = [
+    "photometry",
+    "star_photometry",
+    "available_bands",
+    "parameter_ranges",
+    "ClusterSimulator",
+    "simulate_grid",
+    "LEGUS_BANDS",
+    "get_imf",
+    "IMF_NAMES",
+]
 
 from astro.infer import MODEL_ERROR_REAL, infer, load_estimator  # noqa: E402  (shipped or retrained estimators)
 from astro.living_mass import living_mass_fraction  # noqa: E402

@@ -26,6 +26,7 @@ only the two ``.npz`` files written here:
 A star's magnitude is then ``M = table(Teff, log g, A_V) - 2.5 log10(L / L_sun)``, and the
 runtime expands these two files into per-star extincted magnitudes on every isochrone.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -52,26 +53,50 @@ M_MIN, M_MAX = 0.08, 120.0
 SEGMENT_NODES = (100, 40, 160, 80, 40)
 LAYOUT = {
     "turnoff_fraction": 0.85,  # the upper main sequence starts at 0.85 m_turnoff
-    "late_fraction": 0.1,      # the last 10 % of [m_to, m_rem] is the late post-main sequence
-    "late_depth": 1e-4,        # ... resolved down to 1e-4 of its width before m_rem
-    "remnant_depth": 1e-8,     # remnant nodes start 1e-8 (M_MAX - m_rem) above m_rem
+    "late_fraction": 0.1,  # the last 10 % of [m_to, m_rem] is the late post-main sequence
+    "late_depth": 1e-4,  # ... resolved down to 1e-4 of its width before m_rem
+    "remnant_depth": 1e-8,  # remnant nodes start 1e-8 (M_MAX - m_rem) above m_rem
 }
 AV_NODES = np.round(np.arange(0.0, 3.0 + 1e-9, 0.5), 3)
 R_V = 3.1
 BANDS = {  # innfer band name -> filter: "speclite:<name>" or a pyphot library name
     # Johnson-Cousins UBVRI: the Bessell & Murphy (2012) photon-counting curves in speclite
     # (pyphot's GROUND_JOHNSON curves give the solar STIS spectrum B-V = 0.67; these 0.645)
-    "U": "speclite:bessell-U", "B": "speclite:bessell-B", "V": "speclite:bessell-V",
-    "R": "speclite:bessell-R", "I": "speclite:bessell-I",
-    "F275W": "HST_WFC3_F275W", "F336W": "HST_WFC3_F336W", "F438W": "HST_WFC3_F438W",
-    "F555W": "HST_WFC3_F555W", "F814W": "HST_WFC3_F814W",
-    "FUV": "GALEX_FUV", "NUV": "GALEX_NUV",
-    "u": "SDSS_u", "g": "SDSS_g", "r": "SDSS_r", "i": "SDSS_i", "z": "SDSS_z",
-    "J": "2MASS_J", "H": "2MASS_H", "Ks": "2MASS_Ks",
+    "U": "speclite:bessell-U",
+    "B": "speclite:bessell-B",
+    "V": "speclite:bessell-V",
+    "R": "speclite:bessell-R",
+    "I": "speclite:bessell-I",
+    "F275W": "HST_WFC3_F275W",
+    "F336W": "HST_WFC3_F336W",
+    "F438W": "HST_WFC3_F438W",
+    "F555W": "HST_WFC3_F555W",
+    "F814W": "HST_WFC3_F814W",
+    "FUV": "GALEX_FUV",
+    "NUV": "GALEX_NUV",
+    "u": "SDSS_u",
+    "g": "SDSS_g",
+    "r": "SDSS_r",
+    "i": "SDSS_i",
+    "z": "SDSS_z",
+    "J": "2MASS_J",
+    "H": "2MASS_H",
+    "Ks": "2MASS_Ks",
 }
 BLACKBODY_TEFF_LOW = (1000.0, 1500.0, 2000.0, 2500.0, 3000.0)
-BLACKBODY_TEFF_HIGH = (55000.0, 60000.0, 70000.0, 80000.0, 100000.0, 130000.0, 160000.0,
-                       200000.0, 300000.0, 500000.0, 1000000.0)
+BLACKBODY_TEFF_HIGH = (
+    55000.0,
+    60000.0,
+    70000.0,
+    80000.0,
+    100000.0,
+    130000.0,
+    160000.0,
+    200000.0,
+    300000.0,
+    500000.0,
+    1000000.0,
+)
 LOGG_NODES = np.arange(0.0, 5.0 + 1e-9, 0.5)
 MAG_OFFSET, MAG_SCALE = 10.0, 1000.0  # int16 storage: (mag - 10) * 1000, 1 mmag steps
 
@@ -119,12 +144,20 @@ def evolve_single_stars(masses, ages_myr, metallicity: float, nproc: int = 1):
     ages_myr = np.broadcast_to(np.asarray(ages_myr, float), masses.shape)
     zeros = np.zeros_like(masses)
     table = InitialBinaryTable.InitialBinaries(
-        m1=masses, m2=zeros, porb=zeros, ecc=zeros, tphysf=ages_myr,
-        kstar1=np.where(masses < 0.7, 0, 1), kstar2=zeros, metallicity=np.full_like(masses, metallicity))
+        m1=masses,
+        m2=zeros,
+        porb=zeros,
+        ecc=zeros,
+        tphysf=ages_myr,
+        kstar1=np.where(masses < 0.7, 0, 1),
+        kstar2=zeros,
+        metallicity=np.full_like(masses, metallicity),
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        bpp, bcm, _, _ = Evolve.evolve(initialbinarytable=table, BSEDict=_cosmic_bse_settings(),
-                                       randomseed=1, nproc=nproc)
+        bpp, bcm, _, _ = Evolve.evolve(
+            initialbinarytable=table, BSEDict=_cosmic_bse_settings(), randomseed=1, nproc=nproc
+        )
     return bpp, bcm
 
 
@@ -177,17 +210,18 @@ def isochrone_masses(m_turnoff: float, m_remnant: float, segment_nodes=SEGMENT_N
     n_a, n_b, n_c, n_d, n_e = segment_nodes
     f, late = LAYOUT["turnoff_fraction"], LAYOUT["late_fraction"]
     width = m_rem - m_to
-    return np.concatenate([
-        np.geomspace(M_MIN, f * m_to, n_a),
-        np.linspace(f * m_to, m_to, n_b),
-        np.linspace(m_to, m_rem - late * width, n_c),
-        m_rem - late * width * np.geomspace(1.0, LAYOUT["late_depth"], n_d),
-        m_rem + (M_MAX - m_rem) * np.geomspace(LAYOUT["remnant_depth"], 1.0, n_e),
-    ])
+    return np.concatenate(
+        [
+            np.geomspace(M_MIN, f * m_to, n_a),
+            np.linspace(f * m_to, m_to, n_b),
+            np.linspace(m_to, m_rem - late * width, n_c),
+            m_rem - late * width * np.geomspace(1.0, LAYOUT["late_depth"], n_d),
+            m_rem + (M_MAX - m_rem) * np.geomspace(LAYOUT["remnant_depth"], 1.0, n_e),
+        ]
+    )
 
 
-def build_isochrones(metallicity: float, log_ages=LOG_AGES, segment_nodes=SEGMENT_NODES,
-                     nproc: int = 1) -> dict:
+def build_isochrones(metallicity: float, log_ages=LOG_AGES, segment_nodes=SEGMENT_NODES, nproc: int = 1) -> dict:
     """SSE isochrones for one Z on ``log_ages``: masses, log L, log Teff, log g, type."""
     masses_fine, t_ms, t_rem = phase_boundaries(metallicity, 10 ** (log_ages[-1] + 0.3) / 1e6, nproc=nproc)
     ages_myr = 10 ** np.asarray(log_ages) / 1e6
@@ -210,10 +244,18 @@ def build_isochrones(metallicity: float, log_ages=LOG_AGES, segment_nodes=SEGMEN
         log_l = np.where(dark, -np.inf, np.log10(np.where(dark, 1.0, lum)))
         log_teff = np.where(dark, 0.0, np.log10(np.where(dark, 1.0, teff)))
         # g = G M / R^2 in cgs with M, R in solar units: log g_sun = 4.438
-        log_g = np.where(dark, 0.0, 4.438 + np.log10(np.where(dark, 1.0, mass_now))
-                         - 2 * np.log10(np.where(dark, 1.0, rad)))
-    return {"mass": nodes, "log_L": log_l, "log_Teff": log_teff, "log_g": log_g,
-            "kstar": kstar, "m_turnoff": m_to, "m_remnant": m_rem}
+        log_g = np.where(
+            dark, 0.0, 4.438 + np.log10(np.where(dark, 1.0, mass_now)) - 2 * np.log10(np.where(dark, 1.0, rad))
+        )
+    return {
+        "mass": nodes,
+        "log_L": log_l,
+        "log_Teff": log_teff,
+        "log_g": log_g,
+        "kstar": kstar,
+        "m_turnoff": m_to,
+        "m_remnant": m_rem,
+    }
 
 
 # ------------------------------------------------------------------ atmospheres
@@ -229,12 +271,21 @@ class _DataOnlyUnpickler(pickle.Unpickler):
     and Quantity with their units); any other global, e.g. a callable that would run code while
     loading, is refused."""
 
-    ALLOWED = {("astropy.table.column", "Column"), ("astropy.table.table", "Table"),
-               ("astropy.units.core", "CompositeUnit"), ("astropy.units.core", "IrreducibleUnit"),
-               ("astropy.units.core", "PrefixUnit"), ("astropy.units.core", "Unit"),
-               ("astropy.units.core", "_recreate_irreducible_unit"), ("astropy.units.quantity", "Quantity"),
-               ("collections", "OrderedDict"), ("numpy", "dtype"), ("numpy", "ndarray"),
-               ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct")}
+    ALLOWED = {
+        ("astropy.table.column", "Column"),
+        ("astropy.table.table", "Table"),
+        ("astropy.units.core", "CompositeUnit"),
+        ("astropy.units.core", "IrreducibleUnit"),
+        ("astropy.units.core", "PrefixUnit"),
+        ("astropy.units.core", "Unit"),
+        ("astropy.units.core", "_recreate_irreducible_unit"),
+        ("astropy.units.quantity", "Quantity"),
+        ("collections", "OrderedDict"),
+        ("numpy", "dtype"),
+        ("numpy", "ndarray"),
+        ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "_reconstruct"),
+    }
 
     def find_class(self, module: str, name: str):
         if (module, name) not in self.ALLOWED:
@@ -248,8 +299,13 @@ def load_castelli_kurucz():
         log_lam_flam, table, wavelength = _DataOnlyUnpickler(fh).load()  # the sdist ships it as a pickle
     wave = np.asarray(wavelength.to_value("Angstrom"), float)
     log_flam = np.asarray(log_lam_flam, float) - np.log10(wave)
-    return (wave, log_flam, np.asarray(table["teff"], float), np.asarray(table["logg"], float),
-            np.asarray(table["feh"], float))
+    return (
+        wave,
+        log_flam,
+        np.asarray(table["teff"], float),
+        np.asarray(table["logg"], float),
+        np.asarray(table["feh"], float),
+    )
 
 
 def castelli_kurucz_cube(feh_target: float, wave_max: float = 30000.0):
@@ -274,8 +330,11 @@ def castelli_kurucz_cube(feh_target: float, wave_max: float = 30000.0):
             for f in (f0, f1):
                 here = (teff == t) & (feh == f)
                 gs = logg[here]
-                pick = np.flatnonzero(here)[np.argmin(np.where(gs >= g - 1e-6, gs - g, np.inf))] \
-                    if np.any(gs >= g - 1e-6) else np.flatnonzero(here)[np.argmax(gs)]
+                pick = (
+                    np.flatnonzero(here)[np.argmin(np.where(gs >= g - 1e-6, gs - g, np.inf))]
+                    if np.any(gs >= g - 1e-6)
+                    else np.flatnonzero(here)[np.argmax(gs)]
+                )
                 parts.append(log_flam[pick])
             cube[it, ig] = (1 - w1) * parts[0] + w1 * parts[1]
     return wave, teffs, cube
@@ -318,13 +377,15 @@ def load_filter_curve(source: str):
         import speclite.filters
 
         filt = speclite.filters.load_filter(source.split(":", 1)[1])
-        return (np.asarray(filt.wavelength, float), np.clip(np.asarray(filt.response, float), 0, None),
-                "photon")
+        return (np.asarray(filt.wavelength, float), np.clip(np.asarray(filt.response, float), 0, None), "photon")
     from pyphot import get_library
 
     filt = get_library()[source]
-    return (np.asarray(filt.wavelength.to_value("Angstrom"), float),
-            np.clip(np.asarray(filt.transmit, float), 0, None), filt.dtype)
+    return (
+        np.asarray(filt.wavelength.to_value("Angstrom"), float),
+        np.clip(np.asarray(filt.transmit, float), 0, None),
+        filt.dtype,
+    )
 
 
 def ab_flam_band_mean(weights, wave):
@@ -383,23 +444,30 @@ def build_bolometric_corrections(band_names, metallicities) -> dict:
         n_lo = len(BLACKBODY_TEFF_LOW)
         for ig in range(len(LOGG_NODES)):
             ck = absolute_ab_mag_per_lsun(cube[:, ig], teffs, weights, transmission, ab_mean)
-            out[iz, n_lo:n_lo + len(teffs), ig] = ck
+            out[iz, n_lo : n_lo + len(teffs), ig] = ck
         bb_teff = np.array(BLACKBODY_TEFF_LOW + BLACKBODY_TEFF_HIGH)
-        bb = absolute_ab_mag_per_lsun(np.stack([blackbody_log_flam(wave0, t) for t in bb_teff]),
-                                      bb_teff, weights, transmission, ab_mean)
+        bb = absolute_ab_mag_per_lsun(
+            np.stack([blackbody_log_flam(wave0, t) for t in bb_teff]), bb_teff, weights, transmission, ab_mean
+        )
         out[iz, :n_lo] = bb[:n_lo, None]
-        out[iz, n_lo + len(teffs):] = bb[n_lo:, None]
-    return {"mag_per_lsun_ab": out, "log_Teff": np.log10(teff_nodes), "log_g": LOGG_NODES,
-            "vega_minus_ab": vega_minus_ab, "pivot_AA": pivots, "filter_dtype": np.array(dtypes),
-            "vega_source": vega_source}
+        out[iz, n_lo + len(teffs) :] = bb[n_lo:, None]
+    return {
+        "mag_per_lsun_ab": out,
+        "log_Teff": np.log10(teff_nodes),
+        "log_g": LOGG_NODES,
+        "vega_minus_ab": vega_minus_ab,
+        "pivot_AA": pivots,
+        "filter_dtype": np.array(dtypes),
+        "vega_source": vega_source,
+    }
 
 
 # ------------------------------------------------------------------ writing
 def _header(kind: str, extra: dict) -> str:
-    packages = {p: _version(p) for p in ("cosmic-popsynth", "SEDFit", "pyphot", "speclite",
-                                         "dust_extinction", "numpy")}
-    return json.dumps({"table": kind, "built_by": "python -m astro.build_tables",
-                       "packages": packages, **extra}, sort_keys=True)
+    packages = {p: _version(p) for p in ("cosmic-popsynth", "SEDFit", "pyphot", "speclite", "dust_extinction", "numpy")}
+    return json.dumps(
+        {"table": kind, "built_by": "python -m astro.build_tables", "packages": packages, **extra}, sort_keys=True
+    )
 
 
 def write_isochrones(path: Path, jobs: int, log_ages=LOG_AGES, segment_nodes=SEGMENT_NODES) -> dict:
@@ -411,20 +479,41 @@ def write_isochrones(path: Path, jobs: int, log_ages=LOG_AGES, segment_nodes=SEG
     with ProcessPoolExecutor(max_workers=jobs) as pool:
         parts = list(pool.map(build, METALLICITIES))
     arrays = {key: np.stack([p[key] for p in parts]) for key in parts[0]}
-    header = _header("sse_isochrones", {
-        "reference": "Hurley, Pols & Tout 2000, MNRAS 315, 543 (SSE) via cosmic-popsynth "
-                     "(Breivik et al. 2020, ApJ 898, 71), single stars, companion mass 0",
-        "cosmic_flags": {"windflag": 0, "zsun": Z_SUN_TRACKS, "pts1": 0.05,
-                         "others": "cosmic-settings.json defaults"},
-        "segment_nodes": list(segment_nodes), "layout": LAYOUT,
-        "units": {"mass": "Msun (initial)", "log_L": "log10 L/Lsun (-inf: dark remnant)",
-                  "log_Teff": "log10 K", "log_g": "log10 cm s^-2", "log_age": "log10 yr"},
-    })
+    header = _header(
+        "sse_isochrones",
+        {
+            "reference": "Hurley, Pols & Tout 2000, MNRAS 315, 543 (SSE) via cosmic-popsynth "
+            "(Breivik et al. 2020, ApJ 898, 71), single stars, companion mass 0",
+            "cosmic_flags": {
+                "windflag": 0,
+                "zsun": Z_SUN_TRACKS,
+                "pts1": 0.05,
+                "others": "cosmic-settings.json defaults",
+            },
+            "segment_nodes": list(segment_nodes),
+            "layout": LAYOUT,
+            "units": {
+                "mass": "Msun (initial)",
+                "log_L": "log10 L/Lsun (-inf: dark remnant)",
+                "log_Teff": "log10 K",
+                "log_g": "log10 cm s^-2",
+                "log_age": "log10 yr",
+            },
+        },
+    )
     np.savez_compressed(
-        path, header=np.array(header), Z=np.array(METALLICITIES), log_age=np.asarray(log_ages),
-        mass=arrays["mass"].astype(np.float32), log_L=arrays["log_L"].astype(np.float32),
-        log_Teff=arrays["log_Teff"].astype(np.float32), log_g=arrays["log_g"].astype(np.float32),
-        kstar=arrays["kstar"], m_turnoff=arrays["m_turnoff"], m_remnant=arrays["m_remnant"])
+        path,
+        header=np.array(header),
+        Z=np.array(METALLICITIES),
+        log_age=np.asarray(log_ages),
+        mass=arrays["mass"].astype(np.float32),
+        log_L=arrays["log_L"].astype(np.float32),
+        log_Teff=arrays["log_Teff"].astype(np.float32),
+        log_g=arrays["log_g"].astype(np.float32),
+        kstar=arrays["kstar"],
+        m_turnoff=arrays["m_turnoff"],
+        m_remnant=arrays["m_remnant"],
+    )
     return arrays
 
 
@@ -432,21 +521,33 @@ def write_bolometric_corrections(path: Path) -> dict:
     names = list(BANDS)
     bc = build_bolometric_corrections(names, METALLICITIES)
     stored = np.clip(np.round((bc["mag_per_lsun_ab"] - MAG_OFFSET) * MAG_SCALE), -32767, 32767).astype(np.int16)
-    header = _header("bolometric_corrections", {
-        "reference": "Castelli & Kurucz 2003 (IAU Symp. 210) ATLAS9 grid as shipped in SEDFit "
-                     "0.6.1 (sed_kurucz.p); blackbody outside 3500-50000 K; extinction "
-                     f"Gordon et al. 2023 (G23, R_V={R_V}) from dust_extinction; UBVRI: Bessell & "
-                     "Murphy 2012 curves from speclite; other filters and the Vega spectrum "
-                     f"from pyphot ({Path(bc['vega_source']).name})",
-        "metallicity_scale": "[M/H] = log10(Z / 0.02)",
-        "storage": f"int16 mmag: AB mag of a 1 Lsun star at 10 pc = stored / {MAG_SCALE} + {MAG_OFFSET}",
-        "pyphot_names": BANDS,
-        "vega_convention": "Vega has magnitude 0 in every band",
-    })
+    header = _header(
+        "bolometric_corrections",
+        {
+            "reference": "Castelli & Kurucz 2003 (IAU Symp. 210) ATLAS9 grid as shipped in SEDFit "
+            "0.6.1 (sed_kurucz.p); blackbody outside 3500-50000 K; extinction "
+            f"Gordon et al. 2023 (G23, R_V={R_V}) from dust_extinction; UBVRI: Bessell & "
+            "Murphy 2012 curves from speclite; other filters and the Vega spectrum "
+            f"from pyphot ({Path(bc['vega_source']).name})",
+            "metallicity_scale": "[M/H] = log10(Z / 0.02)",
+            "storage": f"int16 mmag: AB mag of a 1 Lsun star at 10 pc = stored / {MAG_SCALE} + {MAG_OFFSET}",
+            "pyphot_names": BANDS,
+            "vega_convention": "Vega has magnitude 0 in every band",
+        },
+    )
     np.savez_compressed(
-        path, header=np.array(header), Z=np.array(METALLICITIES), bands=np.array(names),
-        log_Teff=bc["log_Teff"], log_g=bc["log_g"], A_V=AV_NODES, mag_per_lsun_ab_mmag=stored,
-        vega_minus_ab=bc["vega_minus_ab"], pivot_AA=bc["pivot_AA"], filter_dtype=bc["filter_dtype"])
+        path,
+        header=np.array(header),
+        Z=np.array(METALLICITIES),
+        bands=np.array(names),
+        log_Teff=bc["log_Teff"],
+        log_g=bc["log_g"],
+        A_V=AV_NODES,
+        mag_per_lsun_ab_mmag=stored,
+        vega_minus_ab=bc["vega_minus_ab"],
+        pivot_AA=bc["pivot_AA"],
+        filter_dtype=bc["filter_dtype"],
+    )
     return bc
 
 
@@ -455,8 +556,9 @@ def main(argv=None) -> None:
     parser.add_argument("--out", type=Path, default=OUT_DIR)
     parser.add_argument("--jobs", type=int, default=2, help="processes, one metallicity each")
     parser.add_argument("--only", choices=["isochrones", "bc"], default=None)
-    parser.add_argument("--smoke", action="store_true",
-                        help="a coarse isochrone grid (log age step 0.4, 160 nodes) to try the pipeline")
+    parser.add_argument(
+        "--smoke", action="store_true", help="a coarse isochrone grid (log age step 0.4, 160 nodes) to try the pipeline"
+    )
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     timings = {}
@@ -467,8 +569,12 @@ def main(argv=None) -> None:
     if args.only in (None, "isochrones"):
         t0 = time.perf_counter()
         if args.smoke:
-            write_isochrones(args.out / "sse_isochrones.npz", args.jobs,
-                             np.round(np.arange(5.0, 10.2 + 1e-9, 0.4), 3), (50, 20, 40, 30, 20))
+            write_isochrones(
+                args.out / "sse_isochrones.npz",
+                args.jobs,
+                np.round(np.arange(5.0, 10.2 + 1e-9, 0.4), 3),
+                (50, 20, 40, 30, 20),
+            )
         else:
             write_isochrones(args.out / "sse_isochrones.npz", args.jobs)
         timings["sse_isochrones"] = time.perf_counter() - t0

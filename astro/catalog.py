@@ -9,15 +9,15 @@ NaN / masked magnitude (not observed, no note), sentinel magnitudes (|m| >= 90, 
 input as a whole (no band column, an error column missing, wrong types or shapes, both
 ``distance`` and ``distance_modulus``) raises ValueError naming the field.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
 
-from inn_engine.checks import check_array, label_list, string_labels
-
 from astro.observe import SIGMA_RANGE
+from inn_engine.checks import check_array, label_list, string_labels
 
 __all__ = ["Photometry", "read_photometry", "distance_moduli", "per_cluster"]
 
@@ -61,8 +61,10 @@ def _columns(photometry) -> tuple[dict, int]:
     elif isinstance(photometry, dict):
         raw = dict(photometry)
     else:
-        raise ValueError("photometry must be an astropy Table, a pandas DataFrame or a dict of columns "
-                         f"(one row per cluster), got {type(photometry).__name__}")
+        raise ValueError(
+            "photometry must be an astropy Table, a pandas DataFrame or a dict of columns "
+            f"(one row per cluster), got {type(photometry).__name__}"
+        )
     if not raw:
         raise ValueError("photometry has no columns")
     single = all(np.ndim(np.ma.getdata(v)) == 0 for v in raw.values())
@@ -101,7 +103,7 @@ def read_photometry(photometry, known_bands, bands=None) -> Photometry:
         names = string_labels(list(bands) + list(bands.values()))
         if names is None:
             raise ValueError(f"bands must map column names to band names (strings), got {bands!r}")
-        mapping = dict(zip(names[:len(bands)], names[len(bands):]))
+        mapping = dict(zip(names[: len(bands)], names[len(bands) :]))
     else:
         mapping = {b: b for b in label_list("bands (None, a list of band names or a dict {column: band})", bands)}
     unknown = sorted(b for b in mapping.values() if b not in known_bands)
@@ -111,9 +113,11 @@ def read_photometry(photometry, known_bands, bands=None) -> Photometry:
     if absent:
         raise ValueError(f"photometry has no column(s) {absent}; columns are {sorted(columns)}")
     if not mapping:
-        raise ValueError(f"photometry has no band column: name magnitude columns by band {list(known_bands)} "
-                         f"with errors in '<band>_err', or map them with bands={{column: band}}; "
-                         f"got columns {sorted(columns)}")
+        raise ValueError(
+            f"photometry has no band column: name magnitude columns by band {list(known_bands)} "
+            f"with errors in '<band>_err', or map them with bands={{column: band}}; "
+            f"got columns {sorted(columns)}"
+        )
     if len(set(mapping.values())) != len(mapping):
         raise ValueError(f"bands maps several columns to one band: {mapping}")
     order = [b for b in known_bands if b in mapping.values()]
@@ -124,8 +128,10 @@ def read_photometry(photometry, known_bands, bands=None) -> Photometry:
     for j, band in enumerate(order):
         column = column_of[band]
         if f"{column}_err" not in columns:
-            raise ValueError(f"photometry lacks the error column {column + '_err'!r} for band {band} "
-                             f"(1-sigma magnitude errors are required)")
+            raise ValueError(
+                f"photometry lacks the error column {column + '_err'!r} for band {band} "
+                f"(1-sigma magnitude errors are required)"
+            )
         m = _as_float(columns[column], column, n)
         e = _as_float(columns[f"{column}_err"], f"{column}_err", n)
         _drop_bad_entries(band, m, e, notes)
@@ -179,8 +185,10 @@ def distance_moduli(n: int, distance_modulus=None, distance=None) -> np.ndarray:
     import astropy.units as u
 
     if (distance_modulus is None) == (distance is None):
-        raise ValueError("give exactly one of distance_modulus (mag) or distance (astropy Quantity, e.g. "
-                         "50 * u.kpc): the magnitudes are apparent")
+        raise ValueError(
+            "give exactly one of distance_modulus (mag) or distance (astropy Quantity, e.g. "
+            "50 * u.kpc): the magnitudes are apparent"
+        )
     if distance_modulus is not None:
         return per_cluster(distance_modulus, n, "distance_modulus")
     if not isinstance(distance, u.Quantity) or not distance.unit.is_equivalent(u.pc):

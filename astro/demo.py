@@ -3,6 +3,7 @@
 The catalogue is simulated here (seeded; 12 clusters at the LMC distance, one with a
 sentinel B = 99 and one with a negative error to show the flags), so nothing is downloaded.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -50,15 +51,29 @@ def main(argv=None) -> None:
     result = infer(table, distance_modulus=DM, model_error=0.0, draws=1000, seed=0)  # simulated: no model error
     result["true_log_age"] = x[:, 1]
     result["true_log_mass"] = x[:, 0]
-    show = ["name", "n_bands", "log_mass_median", "log_mass_q16", "log_mass_q84", "true_log_mass",
-            "log_age_median", "log_age_q16", "log_age_q84", "true_log_age", "A_V_median", "flag"]
+    show = [
+        "name",
+        "n_bands",
+        "log_mass_median",
+        "log_mass_q16",
+        "log_mass_q84",
+        "true_log_mass",
+        "log_age_median",
+        "log_age_q16",
+        "log_age_q84",
+        "true_log_age",
+        "A_V_median",
+        "flag",
+    ]
     for c in show[2:-1]:
         result[c].format = ".2f"
     result[show].pprint_all()
     draws = result.meta["draws"]
-    figures = [corner_plot(draws.isel(cluster=0), title=str(table["name"][0])),
-               colour_plots(table["U"], table["B"], table["V"], DM),
-               stacked_age_posteriors(draws, labels=table["name"])]
+    figures = [
+        corner_plot(draws.isel(cluster=0), title=str(table["name"][0])),
+        colour_plots(table["U"], table["B"], table["V"], DM),
+        stacked_age_posteriors(draws, labels=table["name"]),
+    ]
     for i, fig in enumerate(figures):
         path = args.out if i == 0 else args.out.replace(".png", f"_{i}.png")
         fig.savefig(path, dpi=90)

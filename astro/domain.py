@@ -7,11 +7,10 @@ trained on it by ``innfer train`` carries the ``astro`` record (bands, magnitude
 the model check's flag threshold) and the reference library of the model check, as the
 shipped ones do, so ``astro.infer(..., estimator=that directory)`` gives every feature.
 """
+
 from __future__ import annotations
 
 import numpy as np
-
-from inn_engine.domain import Domain, DomainOption, SideModels
 
 from astro.imf import IMF_NAMES
 from astro.library import ClusterLibrarySimulator
@@ -19,6 +18,7 @@ from astro.model_check import LIBRARY_FILE, REFERENCE_SIZE, THRESHOLD_SAMPLE, fl
 from astro.observe import ALL_BANDS_PROBABILITY, MISSING_PROBABILITY, SIGMA_RANGE
 from astro.population import available_bands
 from astro.simulator import LEGUS_BANDS, ClusterSimulator
+from inn_engine.domain import Domain, DomainOption, SideModels
 
 __all__ = ["AstroDomain", "DOMAIN", "parse_bands", "astro_record", "reference_side_models"]
 
@@ -28,26 +28,34 @@ def parse_bands(text: str) -> tuple[str, ...]:
     bands = tuple(b.strip() for b in str(text).split(",") if b.strip())
     unknown = [b for b in bands if b not in available_bands()]
     if not bands or unknown or len(set(bands)) != len(bands):
-        raise ValueError(f"expected distinct comma-separated band names from {list(available_bands())}, "
-                         f"got {text!r}")
+        raise ValueError(f"expected distinct comma-separated band names from {list(available_bands())}, got {text!r}")
     return bands
 
 
 def astro_record(bands, parameters: list[dict], imf: str) -> dict:
     """The ``astro`` record of an estimator for ``bands`` trained with the prior ``parameters``
     (dicts with name, low, high) and IMF ``imf``: what ``astro.infer`` reads."""
-    return {"bands": list(bands), "magnitudes": "absolute Vega", "imf": imf,
-            "prior": {p["name"]: [p["low"], p["high"]] for p in parameters},
-            "sigma_range": list(SIGMA_RANGE), "all_bands_probability": ALL_BANDS_PROBABILITY,
-            "missing_probability": MISSING_PROBABILITY}
+    return {
+        "bands": list(bands),
+        "magnitudes": "absolute Vega",
+        "imf": imf,
+        "prior": {p["name"]: [p["low"], p["high"]] for p in parameters},
+        "sigma_range": list(SIGMA_RANGE),
+        "all_bands_probability": ALL_BANDS_PROBABILITY,
+        "missing_probability": MISSING_PROBABILITY,
+    }
 
 
 def reference_side_models(library_x, library_mag, threshold_mag, bands, seed: int = 2) -> SideModels:
     """The model check of an astro estimator: the reference library file (x (N, 4), noise-free
     magnitudes (N, K)) and the flag threshold from other noise-free clusters (m, K)."""
-    return SideModels(record={"chi2_threshold": flag_threshold(threshold_mag, library_mag, seed=seed),
-                              "n_reference": int(len(library_x))},
-                      files={LIBRARY_FILE: library_bytes(library_x, library_mag, bands)})
+    return SideModels(
+        record={
+            "chi2_threshold": flag_threshold(threshold_mag, library_mag, seed=seed),
+            "n_reference": int(len(library_x)),
+        },
+        files={LIBRARY_FILE: library_bytes(library_x, library_mag, bands)},
+    )
 
 
 class AstroDomain(Domain):
@@ -56,8 +64,12 @@ class AstroDomain(Domain):
     name = "astro"
     description = "star-cluster mass, age, extinction, metallicity -> multi-band photometry"
     options = (
-        DomainOption("bands", "comma-separated filter names, e.g. u,g,r,i,z [default: "
-                              + ",".join(LEGUS_BANDS) + "]", parse_bands, metavar="B1,B2,..."),
+        DomainOption(
+            "bands",
+            "comma-separated filter names, e.g. u,g,r,i,z [default: " + ",".join(LEGUS_BANDS) + "]",
+            parse_bands,
+            metavar="B1,B2,...",
+        ),
         DomainOption("imf", "initial mass function [default: kroupa]", choices=tuple(IMF_NAMES)),
     )
 
@@ -69,13 +81,15 @@ class AstroDomain(Domain):
 
     def record(self, grid_attrs: dict, simulator_metadata: dict) -> dict:
         if simulator_metadata.get("system", "vega") != "vega":
-            raise ValueError("astro estimators work in Vega magnitudes; this grid holds "
-                             f"{simulator_metadata.get('system')!r} magnitudes")
-        return astro_record(simulator_metadata["bands"], simulator_metadata["parameters"],
-                            simulator_metadata.get("imf", "kroupa"))
+            raise ValueError(
+                "astro estimators work in Vega magnitudes; this grid holds "
+                f"{simulator_metadata.get('system')!r} magnitudes"
+            )
+        return astro_record(
+            simulator_metadata["bands"], simulator_metadata["parameters"], simulator_metadata.get("imf", "kroupa")
+        )
 
-    def side_models(self, record: dict, x: np.ndarray, y: np.ndarray, param_names: list[str],
-                    seed: int) -> SideModels:
+    def side_models(self, record: dict, x: np.ndarray, y: np.ndarray, param_names: list[str], seed: int) -> SideModels:
         """A fresh reference library of the grid's prior (noise-free clusters: the grid holds
         only noisy observations) and the flag threshold from further fresh clusters."""
         priors = {name: tuple(bounds) for name, bounds in record["prior"].items()}
@@ -83,14 +97,17 @@ class AstroDomain(Domain):
         rng = np.random.default_rng([seed, 17])
         lib_x = simulator.sample_prior(REFERENCE_SIZE + THRESHOLD_SAMPLE, rng)
         lib_mag = simulator.simulate(lib_x, rng)
-        return reference_side_models(lib_x[:REFERENCE_SIZE], lib_mag[:REFERENCE_SIZE], lib_mag[REFERENCE_SIZE:],
-                                     record["bands"])
+        return reference_side_models(
+            lib_x[:REFERENCE_SIZE], lib_mag[:REFERENCE_SIZE], lib_mag[REFERENCE_SIZE:], record["bands"]
+        )
 
     def check_record(self, metadata: dict) -> None:
         record = metadata.get(self.name)
         if not isinstance(record, dict) or not isinstance(record.get("bands"), list):
-            raise ValueError("not an astro estimator: its metadata has no 'astro' record with its bands; make one "
-                             "with astro.train() or `innfer train` on a grid of `innfer simulate astro`")
+            raise ValueError(
+                "not an astro estimator: its metadata has no 'astro' record with its bands; make one "
+                "with astro.train() or `innfer train` on a grid of `innfer simulate astro`"
+            )
         if "chi2_threshold" not in record:
             raise ValueError("the estimator's 'astro' record lacks the model check's chi2_threshold")
 

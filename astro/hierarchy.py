@@ -34,14 +34,25 @@ API (arrays in physical units, parameters in the order ``names``)::
     kept, ess = population.reweight(draws, keep=1000)    # (n, 1000, 4), (n,)
     population.to_dict(); plot_population(population)
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["fit_population", "Population", "plot_population", "resample", "MIN_CATALOGUE", "MIN_EFFECTIVE_DRAWS",
-           "BIN_WIDTH", "SMOOTHNESS_GRID", "N_POPULATION_DRAWS", "PARAMS"]
+__all__ = [
+    "fit_population",
+    "Population",
+    "plot_population",
+    "resample",
+    "MIN_CATALOGUE",
+    "MIN_EFFECTIVE_DRAWS",
+    "BIN_WIDTH",
+    "SMOOTHNESS_GRID",
+    "N_POPULATION_DRAWS",
+    "PARAMS",
+]
 
 PARAMS = ("log_mass", "log_age", "A_V", "Z")
 #: bin width per parameter, in the coordinate in which the training prior is flat
@@ -51,12 +62,12 @@ BIN_WIDTH = {"log_mass": 0.25, "log_age": 0.15, "A_V": 0.15, "Z": 0.1}
 LOG_FLAT = ("Z",)
 #: candidate prior sd of the log-density step between neighbouring bins (chosen by evidence)
 SMOOTHNESS_GRID = (0.3, 1.0, 3.0, 10.0)
-RIDGE = 1e-3            # weak pull of the log-densities towards flat (fixes softmax's free offset)
+RIDGE = 1e-3  # weak pull of the log-densities towards flat (fixes softmax's free offset)
 N_POPULATION_DRAWS = 64
 MIN_EFFECTIVE_DRAWS = 50
 #: clusters a population is fitted on at most (a random subset of larger catalogues)
 MAX_FIT_CLUSTERS = 2000
-MAX_ALPHA = 2000     # histogram parameters at most (the Hessian is dense)
+MAX_ALPHA = 2000  # histogram parameters at most (the Hessian is dense)
 #: catalogue size from which astro.infer fits the population by default (see the README)
 MIN_CATALOGUE = 50
 
@@ -99,7 +110,7 @@ class Grid:
             with np.errstate(invalid="ignore", divide="ignore"):
                 v = np.log10(x[..., column]) if p in LOG_FLAT else x[..., column]
             k = np.searchsorted(edges, v, side="right") - 1
-            k = np.where(v == edges[-1], len(edges) - 2, k)   # the upper bound belongs to the last bin
+            k = np.where(v == edges[-1], len(edges) - 2, k)  # the upper bound belongs to the last bin
             inside &= (k >= 0) & (k < len(edges) - 1)
             index = index * (len(edges) - 1) + np.clip(k, 0, len(edges) - 2)
         return np.where(inside, index, -1)
@@ -126,8 +137,9 @@ class Grid:
         if self.joint:
             return identity(n, format="csr")
         k = np.stack(np.unravel_index(np.arange(n), self.shape), axis=1) + np.array([b.start for b in self.blocks])
-        return csr_matrix((np.ones(k.size), (np.repeat(np.arange(n), len(self.shape)), k.ravel())),
-                          shape=(n, self.blocks[-1].stop))
+        return csr_matrix(
+            (np.ones(k.size), (np.repeat(np.arange(n), len(self.shape)), k.ravel())), shape=(n, self.blocks[-1].stop)
+        )
 
     def precision(self, smoothness: float) -> np.ndarray:
         """(n_alpha, n_alpha) GMRF prior precision: first differences of the log-density along
@@ -181,7 +193,7 @@ def _difference_precision(shape: tuple, smoothness: float) -> np.ndarray:
         term = np.ones((1, 1))
         for a in range(len(shape)):
             term = np.kron(term, diff.T @ diff if a == axis else eye[a])
-        total += term / smoothness ** 2
+        total += term / smoothness**2
     return total
 
 
@@ -202,8 +214,8 @@ class _Problem:
     def objective(self, alpha):
         """(negative log posterior, gradient (n_alpha,), responsibilities s (n, cells) sparse,
         number of clusters with a draw in the support) at log-densities alpha (n_alpha,)."""
-        ratio = np.exp(self.grid.log_p(alpha) - self.grid.log_q)     # population / training prior
-        likelihood = self.shares @ ratio                              # (n,) mean_j pi_lambda / pi_0
+        ratio = np.exp(self.grid.log_p(alpha) - self.grid.log_q)  # population / training prior
+        likelihood = self.shares @ ratio  # (n,) mean_j pi_lambda / pi_0
         used = likelihood > 0
         value = -np.log(likelihood[used]).sum() + 0.5 * alpha @ self.precision @ alpha
         inverse = np.where(used, 1.0 / np.where(used, likelihood, 1.0), 0.0)
@@ -228,8 +240,9 @@ class _Problem:
     def mode(self, start) -> np.ndarray:
         from scipy.optimize import minimize
 
-        result = minimize(lambda a: self.objective(a)[:2], start, jac=True, method="L-BFGS-B",
-                          options={"maxiter": 2000, "gtol": 1e-6})
+        result = minimize(
+            lambda a: self.objective(a)[:2], start, jac=True, method="L-BFGS-B", options={"maxiter": 2000, "gtol": 1e-6}
+        )
         return result.x
 
     def laplace(self, alpha):
@@ -270,9 +283,9 @@ class Population:
         weights have mean 1 (0 where a row has no draw in the support)."""
         cells = self.grid.cells(x)
         ratio = np.exp(self.grid.log_p(self.alpha_draws) - self.grid.log_q)  # (S, cells)
-        likelihood = _cell_shares(cells, ratio.shape[1]) @ ratio.T            # (n, S)
+        likelihood = _cell_shares(cells, ratio.shape[1]) @ ratio.T  # (n, S)
         inverse = np.where(likelihood > 0, 1.0 / np.where(likelihood > 0, likelihood, 1.0), 0.0)
-        per_cell = inverse @ ratio / len(ratio)                               # (n, cells)
+        per_cell = inverse @ ratio / len(ratio)  # (n, cells)
         return np.where(cells >= 0, np.take_along_axis(per_cell, np.maximum(cells, 0), axis=1), 0.0)
 
     def reweight(self, draws, keep=None, seed=0) -> tuple[np.ndarray, np.ndarray]:
@@ -289,11 +302,11 @@ class Population:
         keep = m if keep is None else int(keep)
         out = np.full((n, keep, draws.shape[2]), np.nan)
         ess = np.zeros(n)
-        for start in range(0, n, 4096):                                      # bounded memory
+        for start in range(0, n, 4096):  # bounded memory
             block = slice(start, min(n, start + 4096))
             w = self.cell_weights(draws[block, :, :4])
             total = w.sum(axis=1)
-            ess[block] = np.where(total > 0, total ** 2 / np.maximum((w ** 2).sum(axis=1), 1e-300), 0.0)
+            ess[block] = np.where(total > 0, total**2 / np.maximum((w**2).sum(axis=1), 1e-300), 0.0)
             out[block] = resample(draws[block], w, keep, seed=(seed, start))
         return out, ess
 
@@ -308,9 +321,13 @@ class Population:
         """(S, len(probs)) quantiles of ``param``'s marginal for every population draw
         (piecewise-linear cdf over the bins; physical units)."""
         edges = self.grid.edges[self.grid.params.index(param)]
-        out = np.array([np.interp(probs, np.concatenate([[0.0], np.cumsum(self.marginal(param, s))]), edges)
-                        for s in range(len(self.alpha_draws))])
-        return 10 ** out if param in LOG_FLAT else out
+        out = np.array(
+            [
+                np.interp(probs, np.concatenate([[0.0], np.cumsum(self.marginal(param, s))]), edges)
+                for s in range(len(self.alpha_draws))
+            ]
+        )
+        return 10**out if param in LOG_FLAT else out
 
     def to_dict(self) -> dict:
         """JSON-safe summary: family, bins, fitted masses, and per parameter the 5/50/95 %
@@ -319,17 +336,27 @@ class Population:
         summary = {}
         for param in self.grid.params:
             q = self.quantiles(param)
-            summary[param] = {f"q{int(round(100 * pr))}": {"median": float(np.median(q[:, k])),
-                                                              "q16": float(np.quantile(q[:, k], 0.16)),
-                                                              "q84": float(np.quantile(q[:, k], 0.84))}
-                              for k, pr in enumerate((0.05, 0.5, 0.95))}
-        return {"family": "histogram (joint, equal-width bins; GMRF smoothness prior on log density)",
-                "params": list(self.grid.params), "edges": [e.tolist() for e in self.grid.edges],
-                "log10_params": [q for q in self.grid.params if q in LOG_FLAT],
-                "cell_mass": p.reshape(self.grid.shape).tolist(), "smoothness": self.smoothness,
-                "log_evidence": {str(k): v for k, v in self.log_evidence.items()},
-                "n_clusters": self.n_clusters, "n_population_draws": len(self.alpha_draws),
-                "av_max": self.av_max, "quantiles": summary}
+            summary[param] = {
+                f"q{int(round(100 * pr))}": {
+                    "median": float(np.median(q[:, k])),
+                    "q16": float(np.quantile(q[:, k], 0.16)),
+                    "q84": float(np.quantile(q[:, k], 0.84)),
+                }
+                for k, pr in enumerate((0.05, 0.5, 0.95))
+            }
+        return {
+            "family": "histogram (joint, equal-width bins; GMRF smoothness prior on log density)",
+            "params": list(self.grid.params),
+            "edges": [e.tolist() for e in self.grid.edges],
+            "log10_params": [q for q in self.grid.params if q in LOG_FLAT],
+            "cell_mass": p.reshape(self.grid.shape).tolist(),
+            "smoothness": self.smoothness,
+            "log_evidence": {str(k): v for k, v in self.log_evidence.items()},
+            "n_clusters": self.n_clusters,
+            "n_population_draws": len(self.alpha_draws),
+            "av_max": self.av_max,
+            "quantiles": summary,
+        }
 
 
 def resample(draws, weights, keep: int, seed=0) -> np.ndarray:
@@ -349,9 +376,21 @@ def resample(draws, weights, keep: int, seed=0) -> np.ndarray:
     return out
 
 
-def fit_population(draws, bounds, *, params=("A_V", "log_age"), names=PARAMS, valid=None, av_max=None,
-                   joint=False, bin_width=None, smoothness=SMOOTHNESS_GRID, n_draws=N_POPULATION_DRAWS,
-                   max_clusters=MAX_FIT_CLUSTERS, seed=0) -> Population:
+def fit_population(
+    draws,
+    bounds,
+    *,
+    params=("A_V", "log_age"),
+    names=PARAMS,
+    valid=None,
+    av_max=None,
+    joint=False,
+    bin_width=None,
+    smoothness=SMOOTHNESS_GRID,
+    n_draws=N_POPULATION_DRAWS,
+    max_clusters=MAX_FIT_CLUSTERS,
+    seed=0,
+) -> Population:
     """Fit a histogram population to a catalogue's posterior draws (module doc).
 
     Args:
@@ -372,25 +411,28 @@ def fit_population(draws, bounds, *, params=("A_V", "log_age"), names=PARAMS, va
     draws = np.asarray(draws, float)
     names = tuple(names)
     if draws.ndim != 3 or draws.shape[2] < len(names) or np.shape(bounds) != (len(names), 2):
-        raise ValueError(f"draws must be (n, m, >= {len(names)}) and bounds ({len(names)}, 2); "
-                         f"got {draws.shape} and {np.shape(bounds)}")
+        raise ValueError(
+            f"draws must be (n, m, >= {len(names)}) and bounds ({len(names)}, 2); "
+            f"got {draws.shape} and {np.shape(bounds)}"
+        )
     if not params or not set(params) <= set(names) or len(set(params)) != len(params):
         raise ValueError(f"params must be distinct names from {names}, got {params!r}")
     if av_max is not None and not (np.ndim(av_max) == 0 and float(av_max) > 0):
         raise ValueError(f"av_max must be a positive scalar [mag] for the population, got {av_max!r}")
     grid = _grid(bounds, tuple(params), names, av_max, {**BIN_WIDTH, **(bin_width or {})}, bool(joint))
     if grid.blocks[-1].stop > MAX_ALPHA:
-        raise ValueError(f"{grid.blocks[-1].stop} histogram parameters (> {MAX_ALPHA}): widen bin_width "
-                         "or fit fewer params jointly")
-    valid = np.isfinite(draws[:, :, :len(names)]).all(axis=(1, 2)) if valid is None else np.asarray(valid, bool)
+        raise ValueError(
+            f"{grid.blocks[-1].stop} histogram parameters (> {MAX_ALPHA}): widen bin_width or fit fewer params jointly"
+        )
+    valid = np.isfinite(draws[:, :, : len(names)]).all(axis=(1, 2)) if valid is None else np.asarray(valid, bool)
     if not valid.any():
         raise ValueError("no valid cluster to fit a population to")
     rows = np.flatnonzero(valid)
     if len(rows) > max_clusters:
         rows = np.sort(np.random.default_rng(seed).choice(rows, max_clusters, replace=False))
-    shares = _cell_shares(grid.cells(draws[rows, :, :len(names)]), len(grid.log_q))
+    shares = _cell_shares(grid.cells(draws[rows, :, : len(names)]), len(grid.log_q))
     fits, alpha = {}, np.zeros(grid.blocks[-1].stop)
-    for tau in np.sort(np.atleast_1d(np.asarray(smoothness, float))):   # each fit starts at the smoother one
+    for tau in np.sort(np.atleast_1d(np.asarray(smoothness, float))):  # each fit starts at the smoother one
         problem = _Problem(grid, shares, grid.indicator(), grid.precision(float(tau)))
         alpha = problem.mode(alpha)
         fits[float(tau)] = (alpha, *problem.laplace(alpha))
@@ -398,8 +440,15 @@ def fit_population(draws, bounds, *, params=("A_V", "log_age"), names=PARAMS, va
     alpha, eigenvalues, vectors, _ = fits[tau]
     z = np.random.default_rng(seed).standard_normal((n_draws, len(alpha)))
     alpha_draws = alpha + (z / np.sqrt(eigenvalues)) @ vectors.T
-    return Population(grid, alpha, alpha_draws, tau, len(rows),
-                      {t: f[3] for t, f in fits.items()}, None if av_max is None else float(av_max))
+    return Population(
+        grid,
+        alpha,
+        alpha_draws,
+        tau,
+        len(rows),
+        {t: f[3] for t, f in fits.items()},
+        None if av_max is None else float(av_max),
+    )
 
 
 def plot_population(population: Population, axes=None):
@@ -427,4 +476,3 @@ def plot_population(population: Population, axes=None):
         ax.set_ylabel("density")
     np.atleast_1d(axes)[0].legend(fontsize=7)
     return np.atleast_1d(axes)[0].figure
-

@@ -11,6 +11,7 @@ for sampling. Three shapes are provided:
   1 Msun (m_c = 0.079 Msun, sigma = 0.69 dex), dN/dlog m ~ m^-1.3 above, continuous at 1.
 - ``salpeter``: Salpeter (1955, ApJ 121, 161), dN/dm ~ m^-2.35.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -5,6 +5,7 @@ One of the shipped estimators (``astro/pretrained/ubvri`` for Johnson-Cousins U 
 band columns. Magnitudes become absolute with the distance modulus and the foreground
 extinction, and enter the cINN with their errors and a mask of observed bands.
 """
+
 from __future__ import annotations
 
 import os
@@ -15,18 +16,26 @@ from pathlib import Path
 import astropy.units as u
 import numpy as np
 
-from inn_engine.checks import check_integer, check_real, check_seed, check_work, torch_seed
-from inn_engine.posterior import summarize
-
+from astro.catalog import distance_moduli, per_cluster, read_photometry
 from astro.hierarchy import MIN_CATALOGUE, fit_population
 from astro.hierarchy import MIN_EFFECTIVE_DRAWS as POPULATION_MIN_DRAWS
-from astro.catalog import distance_moduli, per_cluster, read_photometry
 from astro.living_mass import living_mass_fraction
 from astro.model_check import library_chi2
 from astro.observe import SIGMA_RANGE, condition_vector
+from inn_engine.checks import check_integer, check_real, check_seed, check_work, torch_seed
+from inn_engine.posterior import summarize
 
-__all__ = ["infer", "load_estimator", "AstroEstimator", "PARAMS", "DERIVED", "UNITS", "MODEL_ERROR_REAL", "band_set_for",
-           "foreground_coefficients"]
+__all__ = [
+    "infer",
+    "load_estimator",
+    "AstroEstimator",
+    "PARAMS",
+    "DERIVED",
+    "UNITS",
+    "MODEL_ERROR_REAL",
+    "band_set_for",
+    "foreground_coefficients",
+]
 
 PARAMS = ("log_mass", "log_age", "A_V", "Z")
 #: derived per draw: log10 of the present-day mass in living stars (astro.living_mass)
@@ -34,11 +43,16 @@ DERIVED = ("log_mass_living",)
 #: the training prior of the shipped estimators (recorded as metadata["astro"]["prior"] by astro.train)
 DEFAULT_PRIOR = {"log_mass": [2.0, 7.0], "log_age": [6.0, 10.1], "A_V": [0.0, 3.0], "Z": [0.002, 0.03]}
 #: astropy units of the parameters' summary columns
-UNITS = {"log_mass": u.dex(u.Msun), "log_age": u.dex(u.yr), "A_V": u.mag, "Z": u.dimensionless_unscaled,
-         "log_mass_living": u.dex(u.Msun)}
+UNITS = {
+    "log_mass": u.dex(u.Msun),
+    "log_age": u.dex(u.yr),
+    "A_V": u.mag,
+    "Z": u.dimensionless_unscaled,
+    "log_mass_living": u.dex(u.Msun),
+}
 R_V = 3.1
-Z_KERNEL_DEX = 0.1      # width of the log10 Z kernel that fixes the metallicity
-Z_OVERSAMPLE = 8        # draws made per kept draw when Z is fixed or A_V limited
+Z_KERNEL_DEX = 0.1  # width of the log10 Z kernel that fixes the metallicity
+Z_OVERSAMPLE = 8  # draws made per kept draw when Z is fixed or A_V limited
 MIN_EFFECTIVE_DRAWS = 50
 #: [mag] model error per band recommended for real clusters: the rms difference of our
 #: smooth-population U-B and B-V colours from BPASS v2.2.1's over log age 6.5-10 and
@@ -63,12 +77,11 @@ class AstroEstimator:
 
 @lru_cache(maxsize=8)
 def _load_directory(path: str) -> AstroEstimator:
-    from inn_engine.artifact import ArtifactError
-    from inn_engine.estimator import Estimator
-
     from astro.domain import DOMAIN
     from astro.model_check import LIBRARY_FILE, read_library
     from astro.observe import obs_names
+    from inn_engine.artifact import ArtifactError
+    from inn_engine.estimator import Estimator
 
     estimator = Estimator.load(path)
     try:
@@ -78,15 +91,24 @@ def _load_directory(path: str) -> AstroEstimator:
     record = estimator.metadata["astro"]
     bands = tuple(record["bands"])
     if estimator.param_names != list(PARAMS) or estimator.obs_names != obs_names(bands):
-        raise ArtifactError(f"{path}: an astro estimator infers {list(PARAMS)} from the columns {obs_names(bands)}; "
-                            f"this one infers {estimator.param_names} from {estimator.obs_names}")
+        raise ArtifactError(
+            f"{path}: an astro estimator infers {list(PARAMS)} from the columns {obs_names(bands)}; "
+            f"this one infers {estimator.param_names} from {estimator.obs_names}"
+        )
     library = Path(path) / LIBRARY_FILE
     if not library.is_file():
         raise ArtifactError(f"{path}: missing {LIBRARY_FILE}, the reference library of the model check")
     library_x, library_mag = read_library(library)
     prior = record.get("prior", DEFAULT_PRIOR)
-    return AstroEstimator(record.get("band_set") or Path(path).name, bands, estimator, library_x, library_mag,
-                          float(record["chi2_threshold"]), np.array([prior[p] for p in PARAMS], dtype=float))
+    return AstroEstimator(
+        record.get("band_set") or Path(path).name,
+        bands,
+        estimator,
+        library_x,
+        library_mag,
+        float(record["chi2_threshold"]),
+        np.array([prior[p] for p in PARAMS], dtype=float),
+    )
 
 
 def load_estimator(estimator=None, bands=None) -> AstroEstimator:
@@ -103,8 +125,10 @@ def load_estimator(estimator=None, bands=None) -> AstroEstimator:
     if isinstance(estimator, str) and estimator in BAND_SETS:
         return _load_directory(str(PRETRAINED_DIR / estimator))
     if not isinstance(estimator, (str, os.PathLike)):
-        raise ValueError(f"estimator must be None, a shipped band set ({sorted(BAND_SETS)}) or an estimator "
-                         f"directory, got {type(estimator).__name__}")
+        raise ValueError(
+            f"estimator must be None, a shipped band set ({sorted(BAND_SETS)}) or an estimator "
+            f"directory, got {type(estimator).__name__}"
+        )
     return _load_directory(str(Path(estimator).resolve()))
 
 
@@ -115,9 +139,11 @@ def band_set_for(bands) -> str:
     for name, members in BAND_SETS.items():
         if set(bands) <= set(members):
             return name
-    raise ValueError(f"the catalogue's bands {list(bands)} mix band sets: use bands from one of "
-                     f"{ {k: list(v) for k, v in BAND_SETS.items()} } (select them with bands=[...]), or pass "
-                     f"estimator= an estimator trained for your bands (astro.train)")
+    raise ValueError(
+        f"the catalogue's bands {list(bands)} mix band sets: use bands from one of "
+        f"{ {k: list(v) for k, v in BAND_SETS.items()} } (select them with bands=[...]), or pass "
+        f"estimator= an estimator trained for your bands (astro.train)"
+    )
 
 
 @lru_cache(maxsize=None)
@@ -154,7 +180,7 @@ def _restrict(draws: np.ndarray, z_fixed, av_max, keep: int, rng: np.random.Gene
     w = np.exp(logw - np.where(np.isfinite(top), top, 0.0))
     total = w.sum(axis=1, keepdims=True)
     w /= np.where(total > 0, total, 1.0)
-    ess = np.where(total[:, 0] > 0, 1.0 / np.maximum((w ** 2).sum(axis=1), 1e-300), 0.0)
+    ess = np.where(total[:, 0] > 0, 1.0 / np.maximum((w**2).sum(axis=1), 1e-300), 0.0)
     cdf = np.cumsum(w, axis=1)
     u = (rng.random((len(w), 1)) + np.arange(keep)[None, :]) / keep  # systematic resampling
     index = np.minimum(np.array([np.searchsorted(c, uu) for c, uu in zip(cdf, u)]), draws.shape[1] - 1)
@@ -165,9 +191,22 @@ def _restrict(draws: np.ndarray, z_fixed, av_max, keep: int, rng: np.random.Gene
     return out, ess
 
 
-def infer(photometry, *, bands=None, estimator=None, distance_modulus=None, distance=None, ebv_foreground=0.0,
-          metallicity=None, av_max=None, model_error=MODEL_ERROR_REAL, population="auto", n=1000, draws=None,
-          seed=0):
+def infer(
+    photometry,
+    *,
+    bands=None,
+    estimator=None,
+    distance_modulus=None,
+    distance=None,
+    ebv_foreground=0.0,
+    metallicity=None,
+    av_max=None,
+    model_error=MODEL_ERROR_REAL,
+    population="auto",
+    n=1000,
+    draws=None,
+    seed=0,
+):
     """Posterior summaries of (log_mass, log_age, A_V, Z) for every cluster of a catalogue.
 
     ``log_mass`` is the initial stellar mass (0.08-120 Msun formed); ``log_mass_living``,
@@ -247,8 +286,10 @@ def infer(photometry, *, bands=None, estimator=None, distance_modulus=None, dist
         phot = read_photometry(photometry, model.bands, bands)
     rows, k = phot.n, len(model.bands)
     oversample = 1 if metallicity is None and av_max is None else Z_OVERSAMPLE
-    check_work(f"{rows} clusters x {n_total * oversample} draws x {len(PARAMS) + len(DERIVED)} parameters x 8 bytes",
-               8.0 * rows * n_total * oversample * (len(PARAMS) + len(DERIVED)))
+    check_work(
+        f"{rows} clusters x {n_total * oversample} draws x {len(PARAMS) + len(DERIVED)} parameters x 8 bytes",
+        8.0 * rows * n_total * oversample * (len(PARAMS) + len(DERIVED)),
+    )
     dm = distance_moduli(rows, distance_modulus, distance)
     ebv = per_cluster(ebv_foreground, rows, "ebv_foreground")
     z_fixed = _check_metallicity(metallicity, rows)
@@ -276,8 +317,9 @@ def infer(photometry, *, bands=None, estimator=None, distance_modulus=None, dist
     with np.errstate(invalid="ignore"):
         far = valid & model.estimator.refused_rows(condition_vector(mag, sigma, has))
     for i in np.flatnonzero(far):
-        reasons[i].append("magnitudes far outside the estimator's training range (distance_modulus or "
-                          "ebv_foreground wrong?)")
+        reasons[i].append(
+            "magnitudes far outside the estimator's training range (distance_modulus or ebv_foreground wrong?)"
+        )
     valid &= ~far
     has &= valid[:, None]
     mag = np.where(has, mag, 0.0)
@@ -292,8 +334,13 @@ def infer(photometry, *, bands=None, estimator=None, distance_modulus=None, dist
             samples[valid] = model.estimator.sample(y, n_total, seed=seed)
         else:
             wide = model.estimator.sample(y, n_total * Z_OVERSAMPLE, seed=seed)
-            samples[valid], ess = _restrict(wide, None if z_fixed is None else z_fixed[valid],
-                                            None if av_limit is None else av_limit[valid], n_total, rng)
+            samples[valid], ess = _restrict(
+                wide,
+                None if z_fixed is None else z_fixed[valid],
+                None if av_limit is None else av_limit[valid],
+                n_total,
+                rng,
+            )
             given = " and ".join(g for g, v in (("fixed metallicity", z_fixed), ("av_max", av_limit)) if v is not None)
             for i, e in zip(np.flatnonzero(valid), ess):
                 if e == 0:
@@ -302,8 +349,10 @@ def infer(photometry, *, bands=None, estimator=None, distance_modulus=None, dist
                     notes[i].append(f"{given} improbable for these magnitudes ({e:.0f} effective draws)")
         chi2[valid] = library_chi2(mag[valid], sigma[valid], has[valid], model.library_mag)
         for i in np.flatnonzero(chi2 > model.chi2_threshold):
-            notes[i].append(f"not explained by the model: chi2/band {chi2[i]:.1f} > {model.chi2_threshold:.1f} "
-                            "(worse than 99.9 % of simulated clusters)")
+            notes[i].append(
+                f"not explained by the model: chi2/band {chi2[i]:.1f} > {model.chi2_threshold:.1f} "
+                "(worse than 99.9 % of simulated clusters)"
+            )
     valid &= np.isfinite(samples).all(axis=(1, 2))
     fitted, ess = None, None
     if population is True and valid.any() or population == "auto" and valid.sum() >= MIN_CATALOGUE:
@@ -333,9 +382,12 @@ def infer(photometry, *, bands=None, estimator=None, distance_modulus=None, dist
     table.meta["population"] = None if fitted is None else fitted.to_dict()
     table.meta["population_model"] = fitted
     if n_returned is not None:
-        table.meta["draws"] = xr.DataArray(samples[:, :n_returned], dims=("cluster", "draw", "param"),
-                                           coords={"cluster": phot.names, "param": list(PARAMS + DERIVED)},
-                                           attrs={"units": {p: str(UNITS[p]) for p in PARAMS + DERIVED}})
+        table.meta["draws"] = xr.DataArray(
+            samples[:, :n_returned],
+            dims=("cluster", "draw", "param"),
+            coords={"cluster": phot.names, "param": list(PARAMS + DERIVED)},
+            attrs={"units": {p: str(UNITS[p]) for p in PARAMS + DERIVED}},
+        )
     return table
 
 
@@ -364,7 +416,9 @@ def _check_metallicity(metallicity, n: int):
         return None
     z = per_cluster(metallicity, n, "metallicity")
     if not np.all((z >= 0.002) & (z <= 0.03)):
-        raise ValueError(f"metallicity must be Z (mass fraction) in [0.002, 0.03], scalar or per cluster; got {metallicity!r}")
+        raise ValueError(
+            f"metallicity must be Z (mass fraction) in [0.002, 0.03], scalar or per cluster; got {metallicity!r}"
+        )
     return z
 
 

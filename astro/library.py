@@ -6,13 +6,13 @@ and the ABSOLUTE magnitudes of one stochastic realisation of each cluster, witho
 photometric noise or missing bands. :mod:`astro.observe` adds those afterwards, so one
 library serves any error level, any band mask and several noise realisations per cluster.
 """
+
 from __future__ import annotations
 
 import numpy as np
 
-from inn_engine.simulator import Observable, Simulator
-
 from astro.simulator import ClusterSimulator
+from inn_engine.simulator import Observable, Simulator
 
 __all__ = ["ClusterLibrarySimulator"]
 
@@ -29,8 +29,9 @@ class ClusterLibrarySimulator(Simulator):
         self.bands = self._prior.bands
         self.imf = imf
         self.parameters = self._prior.parameters
-        self.observables = tuple(Observable(f"M_{b}", "mag", f"absolute Vega magnitude in {b}, noise-free")
-                                 for b in self.bands)
+        self.observables = tuple(
+            Observable(f"M_{b}", "mag", f"absolute Vega magnitude in {b}, noise-free") for b in self.bands
+        )
 
     def sample_prior(self, n: int, rng=None) -> np.ndarray:
         """(n, 4) draws of the prior of :class:`ClusterSimulator`."""

@@ -7,6 +7,7 @@ living share is the IMF's mass fraction below that mass. Living stars are counte
 initial masses (their own wind losses are ignored: they matter only for the few massive
 and AGB stars) and remnants are not counted.
 """
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -48,5 +49,6 @@ def living_mass_fraction(log_age, metallicity, imf: str = "kroupa") -> np.ndarra
     zz = np.clip(log_z, z_nodes[0], z_nodes[-1])
     i = np.clip(np.searchsorted(z_nodes, zz, side="right") - 1, 0, len(z_nodes) - 2)
     fz = (zz - z_nodes[i]) / (z_nodes[i + 1] - z_nodes[i])
-    return ((1 - fz) * ((1 - ft) * fraction[i, j] + ft * fraction[i, j + 1])
-            + fz * ((1 - ft) * fraction[i + 1, j] + ft * fraction[i + 1, j + 1]))
+    return (1 - fz) * ((1 - ft) * fraction[i, j] + ft * fraction[i, j + 1]) + fz * (
+        (1 - ft) * fraction[i + 1, j] + ft * fraction[i + 1, j + 1]
+    )

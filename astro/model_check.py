@@ -8,14 +8,23 @@ and stored with the estimator), so about 0.1 % of clusters the model DOES explai
 flagged, and observations unlike any simulated cluster (wrong distance, colours no
 population reaches, a bad band) stand out.
 """
+
 from __future__ import annotations
 
 import numpy as np
 
 from astro.observe import observe
 
-__all__ = ["LIBRARY_FLOOR", "FLAG_QUANTILE", "LIBRARY_FILE", "REFERENCE_SIZE", "library_chi2", "flag_threshold",
-           "library_bytes", "read_library"]
+__all__ = [
+    "LIBRARY_FLOOR",
+    "FLAG_QUANTILE",
+    "LIBRARY_FILE",
+    "REFERENCE_SIZE",
+    "library_chi2",
+    "flag_threshold",
+    "library_bytes",
+    "read_library",
+]
 
 LIBRARY_FLOOR = 0.05  # mag
 FLAG_QUANTILE = 0.999
@@ -31,16 +40,16 @@ def library_chi2(mag, sigma, has, library_mag, block: int = 2048) -> np.ndarray:
     Expanded as sum w M^2 - 2 (w M) . L + w . L^2 (three matrix products per block of rows).
     """
     has = np.asarray(has, dtype=bool)
-    w = np.where(has, 1.0 / (np.asarray(sigma, float) ** 2 + LIBRARY_FLOOR ** 2), 0.0)
+    w = np.where(has, 1.0 / (np.asarray(sigma, float) ** 2 + LIBRARY_FLOOR**2), 0.0)
     m = np.where(has, mag, 0.0)
     lib = np.asarray(library_mag, dtype=float)
     lib = np.where(np.isfinite(lib), lib, 1e3)  # empty library clusters are far from everything
-    lib_sq = lib ** 2
+    lib_sq = lib**2
     out = np.empty(len(m))
     for i in range(0, len(m), block):
-        wb, mb = w[i:i + block], m[i:i + block]
-        chi2 = (wb * mb ** 2).sum(axis=1)[:, None] - 2.0 * (wb * mb) @ lib.T + wb @ lib_sq.T
-        out[i:i + block] = chi2.min(axis=1)
+        wb, mb = w[i : i + block], m[i : i + block]
+        chi2 = (wb * mb**2).sum(axis=1)[:, None] - 2.0 * (wb * mb) @ lib.T + wb @ lib_sq.T
+        out[i : i + block] = chi2.min(axis=1)
     n_bands = has.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(n_bands > 0, np.maximum(out, 0.0) / n_bands, np.nan)
@@ -52,7 +61,7 @@ def flag_threshold(true_mag, reference_mag, seed: int = 2) -> float:
     that are not in the reference library ``reference_mag`` (N, K)."""
     y = observe(true_mag, np.random.default_rng(seed))
     k = np.shape(true_mag)[1]
-    stat = library_chi2(y[:, :k], y[:, k:2 * k], y[:, 2 * k:] > 0.5, reference_mag)
+    stat = library_chi2(y[:, :k], y[:, k : 2 * k], y[:, 2 * k :] > 0.5, reference_mag)
     return float(np.nanquantile(stat, FLAG_QUANTILE))
 
 
@@ -61,9 +70,13 @@ def library_bytes(x, true_mag, bands) -> bytes:
     A_V, Z) and M (N, K) = noise-free absolute magnitudes in ``bands``."""
     from safetensors.numpy import save
 
-    return save({"x": np.asarray(x, np.float32), "M": np.asarray(true_mag, np.float32)},
-                metadata={"about": f"{len(x)} simulated clusters: x = (log_mass, log_age, A_V, Z), M = noise-free "
-                                   "absolute magnitudes, bands " + " ".join(bands)})
+    return save(
+        {"x": np.asarray(x, np.float32), "M": np.asarray(true_mag, np.float32)},
+        metadata={
+            "about": f"{len(x)} simulated clusters: x = (log_mass, log_age, A_V, Z), M = noise-free "
+            "absolute magnitudes, bands " + " ".join(bands)
+        },
+    )
 
 
 def read_library(path) -> tuple[np.ndarray, np.ndarray]:

@@ -7,18 +7,18 @@ The conditioning vector of the pretrained estimators has the layout of
 log-uniformly in ``SIGMA_RANGE`` per cluster and band and masks bands at random, so one
 network serves catalogues of any depth and any subset of bands.
 """
+
 from __future__ import annotations
 
 import numpy as np
 
 from inn_engine.simulator import as_generator
 
-__all__ = ["SIGMA_RANGE", "ALL_BANDS_PROBABILITY", "MISSING_PROBABILITY", "condition_vector",
-           "observe", "obs_names"]
+__all__ = ["SIGMA_RANGE", "ALL_BANDS_PROBABILITY", "MISSING_PROBABILITY", "condition_vector", "observe", "obs_names"]
 
-SIGMA_RANGE = (0.01, 0.5)      # mag: errors below are raised to 0.01, above -> band unusable
-ALL_BANDS_PROBABILITY = 0.4     # share of training rows with every band observed
-MISSING_PROBABILITY = 0.3       # otherwise each band is missing with this probability (>= 1 kept)
+SIGMA_RANGE = (0.01, 0.5)  # mag: errors below are raised to 0.01, above -> band unusable
+ALL_BANDS_PROBABILITY = 0.4  # share of training rows with every band observed
+MISSING_PROBABILITY = 0.3  # otherwise each band is missing with this probability (>= 1 kept)
 
 
 def obs_names(bands) -> list[str]:

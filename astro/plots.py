@@ -7,14 +7,20 @@
 - :func:`stacked_age_posteriors`: each cluster's log age posterior as a normalised
   histogram row (multi-modal ages show as several peaks in a row).
 """
+
 from __future__ import annotations
 
 import numpy as np
 
 __all__ = ["corner_plot", "colour_plots", "stacked_age_posteriors", "model_tracks"]
 
-LABELS = {"log_mass": r"log $M/M_\odot$", "log_age": r"log age/yr", "A_V": r"$A_V$", "Z": "Z",
-          "log_mass_living": r"log $M_{\rm living}/M_\odot$"}
+LABELS = {
+    "log_mass": r"log $M/M_\odot$",
+    "log_age": r"log age/yr",
+    "A_V": r"$A_V$",
+    "Z": "Z",
+    "log_mass_living": r"log $M_{\rm living}/M_\odot$",
+}
 
 
 def corner_plot(draws, title: str = ""):
@@ -51,8 +57,10 @@ def model_tracks(metallicities=(0.004, 0.008, 0.02), log_mass: float = 4.0, n_ag
     from astro.population import photometry
 
     ages = np.linspace(6.0, 10.1, n_ages)
-    return {z: (ages, photometry(np.full(n_ages, log_mass), ages, 0.0, z, ("U", "B", "V"), stochastic=False))
-            for z in metallicities}
+    return {
+        z: (ages, photometry(np.full(n_ages, log_mass), ages, 0.0, z, ("U", "B", "V"), stochastic=False))
+        for z in metallicities
+    }
 
 
 def colour_plots(U, B, V, distance_modulus, log_mass_tracks: float = 4.0):
@@ -71,8 +79,7 @@ def colour_plots(U, B, V, distance_modulus, log_mass_tracks: float = 4.0):
         line = cc.plot(mags[:, 1] - mags[:, 2], mags[:, 0] - mags[:, 1], lw=1, label=f"model Z={z}")[0]
         cmd.plot(mags[:, 1] - mags[:, 2], mags[:, 2], lw=1, color=line.get_color())
     a_u, a_b, a_v = foreground_coefficients(("U", "B", "V"))
-    cc.annotate("", xy=(0.0 + (a_b - a_v), -1.0 + (a_u - a_b)), xytext=(0.0, -1.0),
-                arrowprops=dict(arrowstyle="->"))
+    cc.annotate("", xy=(0.0 + (a_b - a_v), -1.0 + (a_u - a_b)), xytext=(0.0, -1.0), arrowprops=dict(arrowstyle="->"))
     cc.text(0.02, -1.05, r"$A_V=1$", fontsize=8)
     cc.invert_yaxis()
     cc.set_xlabel("B - V")
@@ -97,8 +104,13 @@ def stacked_age_posteriors(draws, bins: int = 60, labels=None):
         if a.size:
             rows[i] = np.histogram(a, bins=edges)[0] / a.size
     fig, ax = plt.subplots(figsize=(7, 0.25 * len(rows) + 1.5))
-    ax.imshow(rows / np.maximum(rows.max(axis=1, keepdims=True), 1e-12), aspect="auto", cmap="Greys",
-              extent=(edges[0], edges[-1], len(rows) - 0.5, -0.5), interpolation="nearest")
+    ax.imshow(
+        rows / np.maximum(rows.max(axis=1, keepdims=True), 1e-12),
+        aspect="auto",
+        cmap="Greys",
+        extent=(edges[0], edges[-1], len(rows) - 0.5, -0.5),
+        interpolation="nearest",
+    )
     ax.set_xlabel("log age / yr")
     if labels is not None:
         ax.set_yticks(range(len(rows)))

@@ -18,16 +18,16 @@ interpolated in (log t, log Z), and fluxes at the same u are blended linearly in
 log Z; magnitudes are interpolated linearly in A_V (extinction is exact at the nodes,
 computed on each star's spectrum).
 """
+
 from __future__ import annotations
 
 import numpy as np
 from numba import njit
 
-from inn_engine.checks import check_array, check_integer, check_seed, label_list
-from inn_engine.simulator import as_generator
-
 from astro.imf import M_HIGH, M_LOW, get_imf
 from astro.stellar_data import load_bolometric_corrections, load_isochrones, star_magnitudes
+from inn_engine.checks import check_array, check_integer, check_seed, label_list
+from inn_engine.simulator import as_generator
 
 __all__ = ["photometry", "star_photometry", "available_bands", "parameter_ranges", "DEFAULT_MAX_STOCHASTIC_STARS"]
 
@@ -45,9 +45,11 @@ def available_bands() -> tuple:
 def parameter_ranges() -> dict:
     """Valid (low, high) of each physical input: log_age [log yr], av [mag], metallicity Z."""
     iso, bc = load_isochrones(), load_bolometric_corrections()
-    return {"log_age": (float(iso.log_age[0]), float(iso.log_age[-1])),
-            "av": (float(bc.A_V[0]), float(bc.A_V[-1])),
-            "metallicity": (float(iso.Z[0]), float(iso.Z[-1]))}
+    return {
+        "log_age": (float(iso.log_age[0]), float(iso.log_age[-1])),
+        "av": (float(bc.A_V[0]), float(bc.A_V[-1])),
+        "metallicity": (float(iso.Z[0]), float(iso.Z[-1])),
+    }
 
 
 @njit(cache=True)
@@ -124,8 +126,9 @@ def _node_position(m, m_to, m_rem, seg, layout):
 
 
 @njit(cache=True)
-def _local_isochrone(mags, log_z_nodes, log_age_nodes, av_nodes, log_mto, log_mrem, seg, layout,
-                     log_age, av, log_z, masses, iso):
+def _local_isochrone(
+    mags, log_z_nodes, log_age_nodes, av_nodes, log_mto, log_mrem, seg, layout, log_age, av, log_z, masses, iso
+):
     """Fill ``masses`` (n_u,) and band fluxes ``iso`` (n_u, n_band) of the isochrone at
     (log_age, av, log_z); return its turn-off and remnant masses."""
     n_u, n_band = mags.shape[2], mags.shape[4]
@@ -138,7 +141,7 @@ def _local_isochrone(mags, log_z_nodes, log_age_nodes, av_nodes, log_mto, log_mr
             w = (wz if dz else 1.0 - wz) * (wt if dt else 1.0 - wt)
             lmto += w * log_mto[iz + dz, it + dt]
             lmrem += w * log_mrem[iz + dz, it + dt]
-    m_to, m_rem = 10.0 ** lmto, 10.0 ** lmrem
+    m_to, m_rem = 10.0**lmto, 10.0**lmrem
     _node_masses(m_to, m_rem, seg, layout, masses)
     iso[:, :] = 0.0
     for dz in range(2):
@@ -166,28 +169,73 @@ def _add_star(iso, m, m_to, m_rem, seg, layout, out_row):
 
 
 @njit(cache=True)
-def _star_fluxes(mags, log_z_nodes, log_age_nodes, av_nodes, log_mto, log_mrem, seg, layout,
-                 star_mass, log_age, av, log_z, out):
+def _star_fluxes(
+    mags, log_z_nodes, log_age_nodes, av_nodes, log_mto, log_mrem, seg, layout, star_mass, log_age, av, log_z, out
+):
     """Band fluxes of single stars (initial mass, age, A_V, Z) into out (n_stars, n_band)."""
     masses = np.empty(mags.shape[2])
     iso = np.empty((mags.shape[2], mags.shape[4]))
     for c in range(star_mass.shape[0]):
-        m_to, m_rem = _local_isochrone(mags, log_z_nodes, log_age_nodes, av_nodes, log_mto, log_mrem,
-                                       seg, layout, log_age[c], av[c], log_z[c], masses, iso)
+        m_to, m_rem = _local_isochrone(
+            mags,
+            log_z_nodes,
+            log_age_nodes,
+            av_nodes,
+            log_mto,
+            log_mrem,
+            seg,
+            layout,
+            log_age[c],
+            av[c],
+            log_z[c],
+            masses,
+            iso,
+        )
         _add_star(iso, star_mass[c], m_to, m_rem, seg, layout, out[c])
 
 
 @njit(cache=True)
-def _cluster_fluxes(mags, log_z_nodes, log_age_nodes, av_nodes, log_mto, log_mrem, seg, layout,
-                    imf_ln_m0, imf_dln, imf_phi, mass, log_age, av, log_z, m_th,
-                    star_offsets, star_masses, out):
+def _cluster_fluxes(
+    mags,
+    log_z_nodes,
+    log_age_nodes,
+    av_nodes,
+    log_mto,
+    log_mrem,
+    seg,
+    layout,
+    imf_ln_m0,
+    imf_dln,
+    imf_phi,
+    mass,
+    log_age,
+    av,
+    log_z,
+    m_th,
+    star_offsets,
+    star_masses,
+    out,
+):
     """Band fluxes (10^(-0.4 M_AB)) of each cluster into out (n_clusters, n_band)."""
     n_u, n_band = mags.shape[2], mags.shape[4]
     masses = np.empty(n_u)
     iso = np.empty((n_u, n_band))
     for c in range(mass.shape[0]):
-        m_to, m_rem = _local_isochrone(mags, log_z_nodes, log_age_nodes, av_nodes, log_mto, log_mrem,
-                                       seg, layout, log_age[c], av[c], log_z[c], masses, iso)
+        m_to, m_rem = _local_isochrone(
+            mags,
+            log_z_nodes,
+            log_age_nodes,
+            av_nodes,
+            log_mto,
+            log_mrem,
+            seg,
+            layout,
+            log_age[c],
+            av[c],
+            log_z[c],
+            masses,
+            iso,
+        )
         # smooth part: M * integral of phi(m) f(m) dm below m_th (trapezoid in ln m)
         ln_th = np.log(m_th[c])
         prev_ln = np.log(masses[0])
@@ -217,8 +265,9 @@ def _cluster_fluxes(mags, log_z_nodes, log_age_nodes, av_nodes, log_mto, log_mre
 def _check_range(name, arr, low, high, unit):
     bad = (arr < low - 1e-9) | (arr > high + 1e-9)
     if np.any(bad):
-        raise ValueError(f"{name} must lie in [{low}, {high}] {unit}; got {arr[bad][0]!r} "
-                         f"({int(bad.sum())} value(s) outside)")
+        raise ValueError(
+            f"{name} must lie in [{low}, {high}] {unit}; got {arr[bad][0]!r} ({int(bad.sum())} value(s) outside)"
+        )
 
 
 def _check_bands(bands) -> tuple:
@@ -233,13 +282,16 @@ def _check_bands(bands) -> tuple:
 def _physical_inputs(first_name, first, log_age, av, metallicity, first_range, first_unit):
     """The four physical inputs as validated float64 columns of equal length n."""
     names = (first_name, "log_age", "av", "metallicity")
-    arrays = [check_array(name, value, ndim=(0, 1), form="a number or a 1-D array of numbers")
-              for name, value in zip(names, (first, log_age, av, metallicity))]
+    arrays = [
+        check_array(name, value, ndim=(0, 1), form="a number or a 1-D array of numbers")
+        for name, value in zip(names, (first, log_age, av, metallicity))
+    ]
     sizes = [a.size for a in arrays]
     n = max(sizes)
     if any(s not in (1, n) for s in sizes):
-        raise ValueError(f"{first_name}, log_age, av, metallicity must have equal lengths or be "
-                         f"scalars, got sizes {sizes}")
+        raise ValueError(
+            f"{first_name}, log_age, av, metallicity must have equal lengths or be scalars, got sizes {sizes}"
+        )
     columns = [np.ascontiguousarray(np.broadcast_to(a.reshape(-1), (n,))) for a in arrays]
     ranges = parameter_ranges()
     _check_range(first_name, columns[0], *first_range, first_unit)
@@ -252,8 +304,16 @@ def _physical_inputs(first_name, first, log_age, av, metallicity, first_range, f
 def _table_arguments(bands):
     """The stellar-table arguments shared by the numba kernels, for these bands."""
     iso, bc = load_isochrones(), load_bolometric_corrections()
-    return (star_magnitudes(bands), np.log10(iso.Z), iso.log_age, bc.A_V, np.log10(iso.m_turnoff),
-            np.log10(iso.m_remnant), np.array(iso.segment_nodes, dtype=np.int64), iso.layout)
+    return (
+        star_magnitudes(bands),
+        np.log10(iso.Z),
+        iso.log_age,
+        bc.A_V,
+        np.log10(iso.m_turnoff),
+        np.log10(iso.m_remnant),
+        np.array(iso.segment_nodes, dtype=np.int64),
+        iso.layout,
+    )
 
 
 def _to_magnitudes(flux, bands, system):
@@ -275,37 +335,46 @@ def star_photometry(initial_mass, log_age, av, metallicity, bands, system="vega"
     """
     bands = _check_bands(bands)
     _to_magnitudes(np.zeros((0, len(bands))), bands, system)  # validates system
-    m, log_age, av, z = _physical_inputs("initial_mass", initial_mass, log_age, av, metallicity,
-                                         (M_LOW, M_HIGH), "Msun")
+    m, log_age, av, z = _physical_inputs(
+        "initial_mass", initial_mass, log_age, av, metallicity, (M_LOW, M_HIGH), "Msun"
+    )
     flux = np.zeros((len(m), len(bands)))
     _star_fluxes(*_table_arguments(bands), m, log_age, av, np.log10(z), flux)
     flux[flux < 1e-30] = 0.0
     return _to_magnitudes(flux, bands, system)
 
 
-def photometry(log_mass, log_age, av, metallicity, bands, stochastic=True, seed=0, system="vega",
-               imf="kroupa", max_stochastic_stars=DEFAULT_MAX_STOCHASTIC_STARS):
+def photometry(
+    log_mass,
+    log_age,
+    av,
+    metallicity,
+    bands,
+    stochastic=True,
+    seed=0,
+    system="vega",
+    imf="kroupa",
+    max_stochastic_stars=DEFAULT_MAX_STOCHASTIC_STARS,
+):
     """Absolute magnitudes of star clusters in the given bands.
 
-    Parameters
-    ----------
-    log_mass : array (n,) or scalar, log10 initial stellar mass [Msun], 0 - 9.
-    log_age : array (n,) or scalar, log10 age [yr], within the tables (5.0 - 10.2).
-    av : array (n,) or scalar, V-band extinction A_V [mag], 0 - 3 (dust_extinction G23,
-        R_V = 3.1, applied to each star's spectrum).
-    metallicity : array (n,) or scalar, Z (mass fraction; Z_sun = 0.02), 0.002 - 0.03.
-    bands : sequence of band names (see :func:`available_bands`), e.g. ("U", "B", "V").
-    stochastic : bool, draw the stars above the threshold one by one (else smooth IMF).
-    seed : int, numpy Generator or None; the only source of randomness.
-    system : "vega" (Vega = 0 mag) or "ab".
-    imf : "kroupa" (default), "chabrier" or "salpeter", 0.08 - 120 Msun.
-    max_stochastic_stars : int, expected number of individually drawn stars per cluster
-        above which the least massive stars are integrated instead.
+    Args:
+        log_mass: array (n,) or scalar, log10 initial stellar mass [Msun], 0 - 9.
+        log_age: array (n,) or scalar, log10 age [yr], within the tables (5.0 - 10.2).
+        av: array (n,) or scalar, V-band extinction A_V [mag], 0 - 3 (dust_extinction G23,
+            R_V = 3.1, applied to each star's spectrum).
+        metallicity: array (n,) or scalar, Z (mass fraction; Z_sun = 0.02), 0.002 - 0.03.
+        bands: sequence of band names (see :func:`available_bands`), e.g. ("U", "B", "V").
+        stochastic: bool, draw the stars above the threshold one by one (else smooth IMF).
+        seed: int, numpy Generator or None; the only source of randomness.
+        system: "vega" (Vega = 0 mag) or "ab".
+        imf: "kroupa" (default), "chabrier" or "salpeter", 0.08 - 120 Msun.
+        max_stochastic_stars: int, expected number of individually drawn stars per cluster
+            above which the least massive stars are integrated instead.
 
-    Returns
-    -------
-    array (n, n_bands) float64: absolute magnitudes (10 pc). A cluster whose Poisson draw
-    leaves no luminous star (possible only for log_mass below ~1.5) comes out at +inf.
+    Returns:
+        array (n, n_bands) float64: absolute magnitudes (10 pc). A cluster whose Poisson draw
+        leaves no luminous star (possible only for log_mass below ~1.5) comes out at +inf.
     """
     bands = _check_bands(bands)
     _to_magnitudes(np.zeros((0, len(bands))), bands, system)  # validates system
@@ -314,10 +383,11 @@ def photometry(log_mass, log_age, av, metallicity, bands, stochastic=True, seed=
         raise ValueError(f"stochastic must be True or False, got {stochastic!r}")
     seed = check_seed("seed", seed, allow_none=True)
     imf_table = get_imf(imf)
-    log_mass, log_age, av, z = _physical_inputs("log_mass", log_mass, log_age, av, metallicity,
-                                                (0.0, 9.0), "log10 Msun")
+    log_mass, log_age, av, z = _physical_inputs(
+        "log_mass", log_mass, log_age, av, metallicity, (0.0, 9.0), "log10 Msun"
+    )
     n = len(log_mass)
-    mass = 10.0 ** log_mass
+    mass = 10.0**log_mass
     if stochastic:
         rng = as_generator(seed)
         m_th = np.maximum(imf_table.mass_with_number_above(max_stochastic_stars / mass), M_LOW)
@@ -329,11 +399,25 @@ def photometry(log_mass, log_age, av, metallicity, bands, stochastic=True, seed=
     flux = np.zeros((n, len(bands)))
     for rows in _star_batches(counts):
         offsets = np.concatenate([[0], np.cumsum(counts[rows])]).astype(np.int64)
-        stars = (imf_table.sample_above(np.repeat(m_th[rows], counts[rows]), rng.random(offsets[-1]))
-                 if stochastic else np.zeros(0))
-        _cluster_fluxes(*tables, imf_table.ln_m[0], imf_table.ln_m[1] - imf_table.ln_m[0], imf_table.phi,
-                        mass[rows], log_age[rows], av[rows], np.log10(z[rows]), m_th[rows], offsets, stars,
-                        flux[rows])
+        stars = (
+            imf_table.sample_above(np.repeat(m_th[rows], counts[rows]), rng.random(offsets[-1]))
+            if stochastic
+            else np.zeros(0)
+        )
+        _cluster_fluxes(
+            *tables,
+            imf_table.ln_m[0],
+            imf_table.ln_m[1] - imf_table.ln_m[0],
+            imf_table.phi,
+            mass[rows],
+            log_age[rows],
+            av[rows],
+            np.log10(z[rows]),
+            m_th[rows],
+            offsets,
+            stars,
+            flux[rows],
+        )
     return _to_magnitudes(flux, bands, system)
 
 

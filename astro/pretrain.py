@@ -16,6 +16,7 @@ Re-running ``library`` with a larger ``--clusters`` (or after an ``--until`` dea
 continues from the next shard; ``train`` then uses every complete shard, with checkpoints
 named by library size, network, steps and batch (a killed run resumes; other settings start fresh).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -48,13 +49,22 @@ def rebuild(band_set: str, workdir=DEFAULT_WORKDIR, install: bool = False, log=p
 
     work = Path(workdir) / band_set
     target = work / "estimator"
-    estimator = build_estimator(BAND_SETS[band_set], load_library(work), work, target, name=band_set,
-                                library_seed=SEED[band_set], training=recorded_training(band_set), log=log)
+    estimator = build_estimator(
+        BAND_SETS[band_set],
+        load_library(work),
+        work,
+        target,
+        name=band_set,
+        library_seed=SEED[band_set],
+        training=recorded_training(band_set),
+        log=log,
+    )
     shipped = json.loads((PRETRAINED_DIR / band_set / "estimator.json").read_text())["metadata"]["evaluation"]
     log(f"[{band_set}] calibration error, rebuilt vs shipped:")
     for name, metrics in estimator.metadata["evaluation"]["parameters"].items():
-        old = shipped.get("calibration_error", {}).get(name, shipped.get("parameters", {}).get(name, {}).get(
-            "calibration_median_abs"))
+        old = shipped.get("calibration_error", {}).get(
+            name, shipped.get("parameters", {}).get(name, {}).get("calibration_median_abs")
+        )
         log(f"  {name}: {metrics['calibration_median_abs']:.4f} vs {old}")
     if install:
         for file in target.iterdir():
@@ -72,8 +82,9 @@ def _utc_today_at(hhmm: str) -> dt.datetime:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(prog="python -m astro.pretrain", description=__doc__.split("\n")[0])
     parser.add_argument("stage", nargs="?", default="all", choices=["all", "library", "train"])
-    parser.add_argument("--set", dest="sets", action="append", choices=sorted(BAND_SETS),
-                        help="band set (repeatable; default both)")
+    parser.add_argument(
+        "--set", dest="sets", action="append", choices=sorted(BAND_SETS), help="band set (repeatable; default both)"
+    )
     parser.add_argument("--clusters", type=int, default=SHIPPED["clusters"], help="library size per band set")
     parser.add_argument("--until", default=None, help="UTC HH:MM after which no new shard starts")
     parser.add_argument("--workdir", default=str(DEFAULT_WORKDIR))
@@ -83,8 +94,14 @@ def main(argv=None) -> None:
     until = _utc_today_at(args.until) if args.until else None
     for band_set in args.sets or sorted(BAND_SETS):
         if args.stage in ("all", "library"):
-            build_library(BAND_SETS[band_set], args.clusters, Path(args.workdir) / band_set, SEED[band_set],
-                          n_workers=args.workers, until=until)
+            build_library(
+                BAND_SETS[band_set],
+                args.clusters,
+                Path(args.workdir) / band_set,
+                SEED[band_set],
+                n_workers=args.workers,
+                until=until,
+            )
         if args.stage in ("all", "train"):
             rebuild(band_set, args.workdir, install=args.install)
 

@@ -3,14 +3,14 @@
 One observation model (:mod:`astro.observe`) serves the grids of ``innfer simulate astro``,
 ``astro.train`` and the shipped estimators.
 """
+
 from __future__ import annotations
 
 import numpy as np
 
-from inn_engine.simulator import Observable, Parameter, Simulator, as_generator
-
 from astro.observe import ALL_BANDS_PROBABILITY, MISSING_PROBABILITY, SIGMA_RANGE, observe
 from astro.population import DEFAULT_MAX_STOCHASTIC_STARS, available_bands, parameter_ranges, photometry
+from inn_engine.simulator import Observable, Parameter, Simulator, as_generator
 
 __all__ = ["ClusterSimulator", "simulate_grid", "LEGUS_BANDS"]
 
@@ -45,8 +45,16 @@ class ClusterSimulator(Simulator):
     dask workers.
     """
 
-    def __init__(self, bands=LEGUS_BANDS, *, system="vega", stochastic=True, imf="kroupa",
-                 max_stochastic_stars=DEFAULT_MAX_STOCHASTIC_STARS, priors=None):
+    def __init__(
+        self,
+        bands=LEGUS_BANDS,
+        *,
+        system="vega",
+        stochastic=True,
+        imf="kroupa",
+        max_stochastic_stars=DEFAULT_MAX_STOCHASTIC_STARS,
+        priors=None,
+    ):
         bands = (bands,) if isinstance(bands, str) else tuple(bands)
         unknown = [b for b in bands if b not in available_bands()]
         if not bands or unknown or len(set(bands)) != len(bands):
@@ -58,19 +66,20 @@ class ClusterSimulator(Simulator):
         self.max_stochastic_stars = int(max_stochastic_stars)
         self.parameters = self._parameters(priors or {})
         self.observables = tuple(
-            [Observable(f"mag_{b}", "mag", f"absolute {system} magnitude in {b} with its noise; 0 if missing")
-             for b in bands]
+            [
+                Observable(f"mag_{b}", "mag", f"absolute {system} magnitude in {b} with its noise; 0 if missing")
+                for b in bands
+            ]
             + [Observable(f"sigma_{b}", "mag", f"1-sigma photometric error in {b}; 0 if missing") for b in bands]
-            + [Observable(f"has_{b}", "", f"1 if {b} was observed, 0 if missing") for b in bands])
+            + [Observable(f"has_{b}", "", f"1 if {b} was observed, 0 if missing") for b in bands]
+        )
         photometry(3.0, 8.0, 0.0, 0.02, bands, stochastic=False, system=system, imf=imf)  # validates
 
     @staticmethod
     def _parameters(priors: dict) -> tuple:
         ranges = parameter_ranges()
-        defaults = {"log_mass": (2.0, 7.0), "log_age": (6.0, 10.1), "A_V": (0.0, 3.0),
-                    "Z": ranges["metallicity"]}
-        limits = {"log_mass": (0.0, 9.0), "log_age": ranges["log_age"], "A_V": ranges["av"],
-                  "Z": ranges["metallicity"]}
+        defaults = {"log_mass": (2.0, 7.0), "log_age": (6.0, 10.1), "A_V": (0.0, 3.0), "Z": ranges["metallicity"]}
+        limits = {"log_mass": (0.0, 9.0), "log_age": ranges["log_age"], "A_V": ranges["av"], "Z": ranges["metallicity"]}
         unknown = set(priors) - set(defaults)
         if unknown:
             raise ValueError(f"priors may only set {sorted(defaults)}, got {sorted(unknown)}")
@@ -101,9 +110,18 @@ class ClusterSimulator(Simulator):
         """Noise-free absolute magnitudes (n, K) of one (stochastic) realisation per row of x (n, 4);
         inf where a cluster has no star shining in a band."""
         x = self.check_x(x)
-        return photometry(x[:, 0], x[:, 1], x[:, 2], x[:, 3], self.bands, stochastic=self.stochastic,
-                          seed=as_generator(rng), system=self.system, imf=self.imf,
-                          max_stochastic_stars=self.max_stochastic_stars)
+        return photometry(
+            x[:, 0],
+            x[:, 1],
+            x[:, 2],
+            x[:, 3],
+            self.bands,
+            stochastic=self.stochastic,
+            seed=as_generator(rng),
+            system=self.system,
+            imf=self.imf,
+            max_stochastic_stars=self.max_stochastic_stars,
+        )
 
     def simulate(self, x, rng=None) -> np.ndarray:
         """Noisy, masked observations (n, 3K) for parameter rows x (n, 4); layout in the class doc."""
@@ -112,15 +130,35 @@ class ClusterSimulator(Simulator):
 
     def metadata(self) -> dict:
         meta = super().metadata()
-        meta.update(bands=list(self.bands), system=self.system, magnitudes="absolute", stochastic=self.stochastic,
-                    imf=self.imf, max_stochastic_stars=self.max_stochastic_stars,
-                    observation={"sigma_range": list(SIGMA_RANGE), "all_bands_probability": ALL_BANDS_PROBABILITY,
-                                 "missing_probability": MISSING_PROBABILITY})
+        meta.update(
+            bands=list(self.bands),
+            system=self.system,
+            magnitudes="absolute",
+            stochastic=self.stochastic,
+            imf=self.imf,
+            max_stochastic_stars=self.max_stochastic_stars,
+            observation={
+                "sigma_range": list(SIGMA_RANGE),
+                "all_bands_probability": ALL_BANDS_PROBABILITY,
+                "missing_probability": MISSING_PROBABILITY,
+            },
+        )
         return meta
 
 
-def simulate_grid(n, path=None, *, simulator=None, seed=0, chunk_size=10_000, scheduler=None,
-                  n_workers=2, progress=True, attrs=None, **simulator_options):
+def simulate_grid(
+    n,
+    path=None,
+    *,
+    simulator=None,
+    seed=0,
+    chunk_size=10_000,
+    scheduler=None,
+    n_workers=2,
+    progress=True,
+    attrs=None,
+    **simulator_options,
+):
     """A grid of ``n`` simulated clusters: :func:`inn_engine.grid.simulate_grid` on a
     :class:`ClusterSimulator` (``simulator``, or one made from ``simulator_options``).
 
@@ -136,5 +174,14 @@ def simulate_grid(n, path=None, *, simulator=None, seed=0, chunk_size=10_000, sc
     from astro.domain import DOMAIN
 
     attrs = {"domain": DOMAIN.name, **DOMAIN.grid_attrs(simulator), **(attrs or {})}
-    return engine_simulate_grid(simulator, n, path, seed=seed, chunk_size=chunk_size, scheduler=scheduler,
-                                n_workers=n_workers, progress=progress, attrs=attrs)
+    return engine_simulate_grid(
+        simulator,
+        n,
+        path,
+        seed=seed,
+        chunk_size=chunk_size,
+        scheduler=scheduler,
+        n_workers=n_workers,
+        progress=progress,
+        attrs=attrs,
+    )

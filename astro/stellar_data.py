@@ -8,6 +8,7 @@ A_V grid per Z and band, from extincted Castelli-Kurucz / blackbody spectra).
 star at every A_V node: shape (n_Z, n_age, n_u, n_AV, n_band). Everything is cached per
 process with ``functools.lru_cache`` (simulators stay small when pickled).
 """
+
 from __future__ import annotations
 
 import json
@@ -17,8 +18,15 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["Isochrones", "BolometricCorrections", "load_isochrones", "load_bolometric_corrections",
-           "star_magnitudes", "DATA_DIR", "DARK_MAG"]
+__all__ = [
+    "Isochrones",
+    "BolometricCorrections",
+    "load_isochrones",
+    "load_bolometric_corrections",
+    "star_magnitudes",
+    "DATA_DIR",
+    "DARK_MAG",
+]
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 DARK_MAG = 99.0  # magnitude of a star that emits nothing (neutron star, black hole)
@@ -65,14 +73,21 @@ def load_isochrones() -> Isochrones:
     with np.load(DATA_DIR / "sse_isochrones.npz", allow_pickle=False) as d:
         header = json.loads(str(d["header"]))
         return Isochrones(
-            Z=d["Z"].astype(float), log_age=d["log_age"].astype(float),
-            mass=d["mass"].astype(float), log_L=d["log_L"].astype(float),
-            log_Teff=d["log_Teff"].astype(float), log_g=d["log_g"].astype(float),
-            kstar=d["kstar"], m_turnoff=d["m_turnoff"].astype(float),
-            m_remnant=d["m_remnant"].astype(float), segment_nodes=tuple(header["segment_nodes"]),
-            layout=np.array([header["layout"][k] for k in
-                             ("turnoff_fraction", "late_fraction", "late_depth", "remnant_depth")]),
-            header=header)
+            Z=d["Z"].astype(float),
+            log_age=d["log_age"].astype(float),
+            mass=d["mass"].astype(float),
+            log_L=d["log_L"].astype(float),
+            log_Teff=d["log_Teff"].astype(float),
+            log_g=d["log_g"].astype(float),
+            kstar=d["kstar"],
+            m_turnoff=d["m_turnoff"].astype(float),
+            m_remnant=d["m_remnant"].astype(float),
+            segment_nodes=tuple(header["segment_nodes"]),
+            layout=np.array(
+                [header["layout"][k] for k in ("turnoff_fraction", "late_fraction", "late_depth", "remnant_depth")]
+            ),
+            header=header,
+        )
 
 
 @lru_cache(maxsize=None)
@@ -81,10 +96,15 @@ def load_bolometric_corrections() -> BolometricCorrections:
         header = json.loads(str(d["header"]))
         scale, offset = 1000.0, 10.0  # int16 millimagnitudes, see the file header
         return BolometricCorrections(
-            Z=d["Z"].astype(float), bands=tuple(str(b) for b in d["bands"]),
-            log_Teff=d["log_Teff"].astype(float), log_g=d["log_g"].astype(float),
-            A_V=d["A_V"].astype(float), mag=d["mag_per_lsun_ab_mmag"].astype(np.float32) / scale + offset,
-            vega_minus_ab=d["vega_minus_ab"].astype(float), header=header)
+            Z=d["Z"].astype(float),
+            bands=tuple(str(b) for b in d["bands"]),
+            log_Teff=d["log_Teff"].astype(float),
+            log_g=d["log_g"].astype(float),
+            A_V=d["A_V"].astype(float),
+            mag=d["mag_per_lsun_ab_mmag"].astype(np.float32) / scale + offset,
+            vega_minus_ab=d["vega_minus_ab"].astype(float),
+            header=header,
+        )
 
 
 def _bracket(nodes: np.ndarray, values: np.ndarray):
@@ -112,8 +132,12 @@ def star_magnitudes(bands: tuple) -> np.ndarray:
     ig, wg = _bracket(bc.log_g, iso.log_g)
     iz = np.arange(len(iso.Z))[:, None, None]
     wt, wg = wt[..., None, None], wg[..., None, None]
-    mag = ((1 - wt) * (1 - wg) * table[iz, it, ig] + wt * (1 - wg) * table[iz, it + 1, ig]
-           + (1 - wt) * wg * table[iz, it, ig + 1] + wt * wg * table[iz, it + 1, ig + 1])
+    mag = (
+        (1 - wt) * (1 - wg) * table[iz, it, ig]
+        + wt * (1 - wg) * table[iz, it + 1, ig]
+        + (1 - wt) * wg * table[iz, it, ig + 1]
+        + wt * wg * table[iz, it + 1, ig + 1]
+    )
     with np.errstate(invalid="ignore"):
         mag = mag - 2.5 * iso.log_L[..., None, None]
     mag = np.where(np.isfinite(iso.log_L)[..., None, None], mag, DARK_MAG)

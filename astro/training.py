@@ -19,6 +19,7 @@ Stages, each resumable under ``workdir``:
 batch 1024: about 3 h on this project's 2-core machine); :data:`QUICK` (``quick=True``) a
 try-out in minutes.
 """
+
 from __future__ import annotations
 
 import os
@@ -32,8 +33,21 @@ from astro.library import ClusterLibrarySimulator
 from astro.model_check import REFERENCE_SIZE, THRESHOLD_SAMPLE
 from astro.observe import obs_names, observe
 
-__all__ = ["train", "BAND_SETS", "PRETRAINED_DIR", "SHIPPED", "QUICK", "NETWORK", "build_library", "load_library",
-           "fit_library", "evaluate_on_held_out", "model_check", "build_estimator", "expected_seconds"]
+__all__ = [
+    "train",
+    "BAND_SETS",
+    "PRETRAINED_DIR",
+    "SHIPPED",
+    "QUICK",
+    "NETWORK",
+    "build_library",
+    "load_library",
+    "fit_library",
+    "evaluate_on_held_out",
+    "model_check",
+    "build_estimator",
+    "expected_seconds",
+]
 
 BAND_SETS = {"ubvri": ("U", "B", "V", "R", "I"), "hst": ("F275W", "F336W", "F438W", "F555W", "F814W")}
 PRETRAINED_DIR = Path(__file__).parent / "pretrained"
@@ -69,8 +83,9 @@ def _shard_path(workdir: Path, k: int) -> Path:
     return Path(workdir) / f"library_{k:04d}.zarr"
 
 
-def build_library(bands, n_clusters: int, workdir, library_seed: int, *, n_workers: int = 1, until=None,
-                  log=print) -> int:
+def build_library(
+    bands, n_clusters: int, workdir, library_seed: int, *, n_workers: int = 1, until=None, log=print
+) -> int:
     """Simulate shards until ``n_clusters`` exist or ``until`` (an aware datetime) passes;
     returns the number of complete shards. Shards already complete are kept (an interrupted
     one is resumed chunk by chunk)."""
@@ -86,12 +101,21 @@ def build_library(bands, n_clusters: int, workdir, library_seed: int, *, n_worke
         if until is not None and dt.datetime.now(dt.timezone.utc) >= until:
             log(f"library: deadline reached after {k} shards")
             return k
-        simulate_grid(simulator, SHARD_SIZE, _shard_path(workdir, k), seed=library_seed + k,
-                      chunk_size=SHARD_SIZE // 2, n_workers=n_workers, progress=False,
-                      attrs={"purpose": "astro training library " + " ".join(bands)})
+        simulate_grid(
+            simulator,
+            SHARD_SIZE,
+            _shard_path(workdir, k),
+            seed=library_seed + k,
+            chunk_size=SHARD_SIZE // 2,
+            n_workers=n_workers,
+            progress=False,
+            attrs={"purpose": "astro training library " + " ".join(bands)},
+        )
         elapsed = time.perf_counter() - started
-        log(f"library: shard {k + 1}/{n_shards} done, elapsed {elapsed:.0f} s, "
-            f"ETA {elapsed / (k + 1 - done) * (n_shards - k - 1):.0f} s")
+        log(
+            f"library: shard {k + 1}/{n_shards} done, elapsed {elapsed:.0f} s, "
+            f"ETA {elapsed / (k + 1 - done) * (n_shards - k - 1):.0f} s"
+        )
     return n_shards
 
 
@@ -114,16 +138,31 @@ def load_library(workdir) -> list[tuple[np.ndarray, np.ndarray]]:
 
 def _split(shards):
     if len(shards) <= HELD_OUT_SHARDS:
-        raise ValueError(f"need more than {HELD_OUT_SHARDS} complete library shards, found {len(shards)}; "
-                         "run the library stage first")
+        raise ValueError(
+            f"need more than {HELD_OUT_SHARDS} complete library shards, found {len(shards)}; "
+            "run the library stage first"
+        )
     train, held_out = shards[:-HELD_OUT_SHARDS], shards[-HELD_OUT_SHARDS:]
     stack = [(np.concatenate([s[0] for s in part]), np.concatenate([s[1] for s in part])) for part in (train, held_out)]
     return stack[0], stack[1]
 
 
-def fit_library(bands, shards, workdir, *, steps: int, batch_size: int, eval_every: int, checkpoint_every: int,
-                seed: int = 0, network: dict | None = None, metadata: dict | None = None, progress=None, log=print,
-                **training):
+def fit_library(
+    bands,
+    shards,
+    workdir,
+    *,
+    steps: int,
+    batch_size: int,
+    eval_every: int,
+    checkpoint_every: int,
+    seed: int = 0,
+    network: dict | None = None,
+    metadata: dict | None = None,
+    progress=None,
+    log=print,
+    **training,
+):
     """Fit the cINN (``network``: :data:`NETWORK`) on every shard but the held-out ones, each
     cluster seen :data:`NOISE_COPIES` times; checkpoints per (library size, network, steps)."""
     from inn_engine.fit import fit
@@ -137,15 +176,31 @@ def fit_library(bands, shards, workdir, *, steps: int, batch_size: int, eval_eve
     tag = "_".join(f"{k}{v}" for k, v in sorted(network.items()))
     checkpoints = Path(workdir) / f"checkpoints_n{len(x)}_{tag}_steps{steps}_batch{batch_size}"
     log(f"training on {len(x)} clusters x {NOISE_COPIES} noise copies, {steps} steps of batch {batch_size}")
-    return fit(xs, ys, "cinn", seed=seed, bounds=simulator.bounds, param_names=simulator.param_names,
-               obs_names=obs_names(bands), param_units=[p.unit for p in simulator.parameters],
-               obs_units=["mag"] * 2 * len(bands) + [""] * len(bands), metadata=metadata,
-               checkpoint_dir=str(checkpoints), progress=progress, steps=steps, batch_size=batch_size,
-               eval_every=eval_every, checkpoint_every=checkpoint_every, **network, **training)
+    return fit(
+        xs,
+        ys,
+        "cinn",
+        seed=seed,
+        bounds=simulator.bounds,
+        param_names=simulator.param_names,
+        obs_names=obs_names(bands),
+        param_units=[p.unit for p in simulator.parameters],
+        obs_units=["mag"] * 2 * len(bands) + [""] * len(bands),
+        metadata=metadata,
+        checkpoint_dir=str(checkpoints),
+        progress=progress,
+        steps=steps,
+        batch_size=batch_size,
+        eval_every=eval_every,
+        checkpoint_every=checkpoint_every,
+        **network,
+        **training,
+    )
 
 
-def evaluate_on_held_out(estimator, shards, n_test: int = SHARD_SIZE, draws: int = EVALUATION_DRAWS,
-                         seed: int = 1) -> dict:
+def evaluate_on_held_out(
+    estimator, shards, n_test: int = SHARD_SIZE, draws: int = EVALUATION_DRAWS, seed: int = 1
+) -> dict:
     """:func:`inn_engine.evaluation.evaluate` on the held-out clusters, one noisy, masked
     observation each."""
     from inn_engine.evaluation import evaluate
@@ -162,34 +217,80 @@ def model_check(shards, bands):
     return reference_side_models(x[:REFERENCE_SIZE], mags[:REFERENCE_SIZE], held_mags[:THRESHOLD_SAMPLE], bands)
 
 
-def build_estimator(bands, shards, workdir, out, *, name: str, library_seed: int, training: dict, seed: int = 0,
-                    network: dict | None = None, n_test: int = SHARD_SIZE, draws: int = EVALUATION_DRAWS,
-                    progress=None, log=print):
+def build_estimator(
+    bands,
+    shards,
+    workdir,
+    out,
+    *,
+    name: str,
+    library_seed: int,
+    training: dict,
+    seed: int = 0,
+    network: dict | None = None,
+    n_test: int = SHARD_SIZE,
+    draws: int = EVALUATION_DRAWS,
+    progress=None,
+    log=print,
+):
     """Fit on the library ``shards``, evaluate on the held-out shard, add the model check and
     save to ``out`` (``training``: TrainConfig fields incl. steps, batch_size, eval_every,
     checkpoint_every). The record names the estimator ``name``; the evaluation uses ``n_test``
     held-out clusters x ``draws``. Returns the fitted Estimator."""
     simulator = ClusterLibrarySimulator(tuple(bands))
-    record = {**astro_record(bands, [p.to_dict() for p in simulator.parameters], simulator.imf),
-              "band_set": name, "n_clusters_train": int(SHARD_SIZE * (len(shards) - HELD_OUT_SHARDS)),
-              "noise_copies": NOISE_COPIES, "library_seed": library_seed, "shard_size": SHARD_SIZE,
-              "library_simulator": simulator.metadata()}
-    estimator = fit_library(bands, shards, workdir, seed=seed, network=network, metadata={"astro": record},
-                            progress=progress, log=log, **training)
+    record = {
+        **astro_record(bands, [p.to_dict() for p in simulator.parameters], simulator.imf),
+        "band_set": name,
+        "n_clusters_train": int(SHARD_SIZE * (len(shards) - HELD_OUT_SHARDS)),
+        "noise_copies": NOISE_COPIES,
+        "library_seed": library_seed,
+        "shard_size": SHARD_SIZE,
+        "library_simulator": simulator.metadata(),
+    }
+    estimator = fit_library(
+        bands,
+        shards,
+        workdir,
+        seed=seed,
+        network=network,
+        metadata={"astro": record},
+        progress=progress,
+        log=log,
+        **training,
+    )
     log("evaluating on the held-out shard")
     estimator.metadata["evaluation"] = evaluate_on_held_out(estimator, shards, n_test, draws)
     side = model_check(shards, bands)
     estimator.metadata["astro"].update(side.record)
     estimator.save(out, side.files)
-    log(f"saved {out}: calibration error " + ", ".join(
-        f"{p} {m['calibration_median_abs']:.4f}" for p, m in estimator.metadata["evaluation"]["parameters"].items()))
+    log(
+        f"saved {out}: calibration error "
+        + ", ".join(
+            f"{p} {m['calibration_median_abs']:.4f}" for p, m in estimator.metadata["evaluation"]["parameters"].items()
+        )
+    )
     return estimator
 
 
-def train(bands, out, *, quick: bool = False, clusters: int | None = None, steps: int | None = None,
-          batch_size: int | None = None, workdir=None, seed: int = 0, library_seed: int = 70_000,
-          n_workers: int = 2, network: dict | None = None, n_test: int = SHARD_SIZE, draws: int = EVALUATION_DRAWS,
-          progress=None, log=print, **training):
+def train(
+    bands,
+    out,
+    *,
+    quick: bool = False,
+    clusters: int | None = None,
+    steps: int | None = None,
+    batch_size: int | None = None,
+    workdir=None,
+    seed: int = 0,
+    library_seed: int = 70_000,
+    n_workers: int = 2,
+    network: dict | None = None,
+    n_test: int = SHARD_SIZE,
+    draws: int = EVALUATION_DRAWS,
+    progress=None,
+    log=print,
+    **training,
+):
     """Build an estimator for ``bands`` into directory ``out``; returns it loaded.
 
     Args:
@@ -209,16 +310,30 @@ def train(bands, out, *, quick: bool = False, clusters: int | None = None, steps
 
     bands = parse_bands(bands) if isinstance(bands, str) else parse_bands(",".join(bands))
     settings = dict(QUICK if quick else SHIPPED)
-    settings.update({k: v for k, v in (("clusters", clusters), ("steps", steps), ("batch_size", batch_size))
-                     if v is not None})
+    settings.update(
+        {k: v for k, v in (("clusters", clusters), ("steps", steps), ("batch_size", batch_size)) if v is not None}
+    )
     workdir = Path(workdir or DEFAULT_WORKDIR / f"astro_train_{'-'.join(bands)}")
-    library_s, training_s = expected_seconds(settings["clusters"], settings["steps"], settings["batch_size"],
-                                             n_workers)
-    log(f"astro.train {','.join(bands)} -> {out}: {settings['clusters']:,} clusters (about {library_s / 60:.0f} min),"
+    library_s, training_s = expected_seconds(settings["clusters"], settings["steps"], settings["batch_size"], n_workers)
+    log(
+        f"astro.train {','.join(bands)} -> {out}: {settings['clusters']:,} clusters (about {library_s / 60:.0f} min),"
         f" {settings['steps']:,} steps of batch {settings['batch_size']} (about {training_s / 60:.0f} min) on a "
-        f"2-core machine; work directory {workdir} (rerun to resume)")
+        f"2-core machine; work directory {workdir} (rerun to resume)"
+    )
     build_library(bands, settings.pop("clusters"), workdir, library_seed, n_workers=n_workers, log=log)
-    build_estimator(bands, load_library(workdir), workdir, out, name=",".join(bands), library_seed=library_seed,
-                    training={**settings, **training}, seed=seed, network=network, n_test=n_test, draws=draws,
-                    progress=progress, log=log)
+    build_estimator(
+        bands,
+        load_library(workdir),
+        workdir,
+        out,
+        name=",".join(bands),
+        library_seed=library_seed,
+        training={**settings, **training},
+        seed=seed,
+        network=network,
+        n_test=n_test,
+        draws=draws,
+        progress=progress,
+        log=log,
+    )
     return Estimator.load(out)

@@ -9,6 +9,7 @@ on 2 cores. Also reports the age agreement of the two methods' medians.
 
 Usage: ``python benchmarks/astro_infer.py [--quick] [--json out.json]``
 """
+
 from __future__ import annotations
 
 import argparse
@@ -51,16 +52,16 @@ def library_summaries(mag, sigma, has, lib_x, lib_mag, probs=(0.5, 0.16, 0.84, 0
     lib = np.where(np.isfinite(lib_mag), lib_mag, 1e3)
     out = np.empty((len(probs), len(mag), lib_x.shape[1]))
     for i in range(0, len(mag), block):
-        w_band = np.where(has[i:i + block], 1.0 / sigma[i:i + block].clip(1e-3) ** 2, 0.0)
-        m = np.where(has[i:i + block], mag[i:i + block], 0.0)
-        chi2 = (w_band * m ** 2).sum(1)[:, None] - 2 * (w_band * m) @ lib.T + w_band @ (lib ** 2).T
+        w_band = np.where(has[i : i + block], 1.0 / sigma[i : i + block].clip(1e-3) ** 2, 0.0)
+        m = np.where(has[i : i + block], mag[i : i + block], 0.0)
+        chi2 = (w_band * m**2).sum(1)[:, None] - 2 * (w_band * m) @ lib.T + w_band @ (lib**2).T
         w = np.exp(-0.5 * (chi2 - chi2.min(axis=1, keepdims=True)))
         for j in range(lib_x.shape[1]):
             cdf = np.cumsum(w[:, order[:, j]], axis=1)
             cdf /= cdf[:, -1:]
             for p, prob in enumerate(probs):
                 idx = (cdf < prob).sum(axis=1)
-                out[p, i:i + block, j] = lib_x[order[np.minimum(idx, len(lib_x) - 1), j], j]
+                out[p, i : i + block, j] = lib_x[order[np.minimum(idx, len(lib_x) - 1), j], j]
     return out
 
 
@@ -88,24 +89,41 @@ def main(argv=None) -> dict:
     sigma = np.column_stack([np.asarray(table[f"{b}_err"]) for b in model.bands])
     has = np.isfinite(mag)
     start = time.perf_counter()
-    lib = library_summaries(np.nan_to_num(mag), np.nan_to_num(sigma, nan=1.0), has, model.library_x,
-                            model.library_mag)
+    lib = library_summaries(np.nan_to_num(mag), np.nan_to_num(sigma, nan=1.0), has, model.library_x, model.library_mag)
     t_library = time.perf_counter() - start
 
     age_err_ours = np.median(np.abs(np.asarray(result["log_age_median"]) - x[:, 1]))
     age_err_lib = np.median(np.abs(lib[0, :, 1] - x[:, 1]))
     rows = [
-        {"method": f"astro.infer (cINN, {draws} draws, summaries, model check)", "clusters": n,
-         "seconds": t_infer, "clusters_per_s": n / t_infer, "median_abs_log_age_error": float(age_err_ours)},
-        {"method": f"library weighting ({len(model.library_x)} clusters, weighted quantiles)", "clusters": n,
-         "seconds": t_library, "clusters_per_s": n / t_library, "median_abs_log_age_error": float(age_err_lib)},
+        {
+            "method": f"astro.infer (cINN, {draws} draws, summaries, model check)",
+            "clusters": n,
+            "seconds": t_infer,
+            "clusters_per_s": n / t_infer,
+            "median_abs_log_age_error": float(age_err_ours),
+        },
+        {
+            "method": f"library weighting ({len(model.library_x)} clusters, weighted quantiles)",
+            "clusters": n,
+            "seconds": t_library,
+            "clusters_per_s": n / t_library,
+            "median_abs_log_age_error": float(age_err_lib),
+        },
     ]
     print(markdown_table(rows, ["method", "clusters", "seconds", "clusters_per_s", "median_abs_log_age_error"]))
     ratio = t_library / t_infer
-    print(f"\nlibrary time / infer time = {ratio:.2f}; 10^4-cluster infer time "
-          f"{'measured' if n == 10_000 else 'extrapolated'}: {t_infer * 10_000 / n:.1f} s (target <= 60 s)")
-    out = {"quick": args.quick, "rows": rows, "ratio_library_over_infer": ratio,
-           "infer_seconds_per_1e4": t_infer * 10_000 / n, "draws": draws, "k_bands": k}
+    print(
+        f"\nlibrary time / infer time = {ratio:.2f}; 10^4-cluster infer time "
+        f"{'measured' if n == 10_000 else 'extrapolated'}: {t_infer * 10_000 / n:.1f} s (target <= 60 s)"
+    )
+    out = {
+        "quick": args.quick,
+        "rows": rows,
+        "ratio_library_over_infer": ratio,
+        "infer_seconds_per_1e4": t_infer * 10_000 / n,
+        "draws": draws,
+        "k_bands": k,
+    }
     if not args.quick or args.json != parser.get_default("json"):
         write_json(args.json, out)
     return out

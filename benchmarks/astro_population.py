@@ -20,6 +20,7 @@ The real Magellanic Cloud clusters with and without the population are rows of
 
 Usage: ``python benchmarks/astro_population.py [--quick] [--json out.json]``
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,11 +37,16 @@ BOUNDS = np.array([[2.0, 7.0], [6.0, 10.1], [0.0, 3.0], [0.002, 0.03]])
 AGE_CENTRE, AGE_WIDTH = 8.0, 0.15
 #: name -> (column, draw n values, log density ratio of the true population over the flat prior)
 POPULATIONS = {
-    "A_V ~ U(0, 0.4)": (2, lambda n, rng: rng.uniform(0.0, 0.4, n),
-                        lambda v: np.where((v >= 0) & (v <= 0.4), np.log(3.0 / 0.4), -np.inf)),
-    f"log_age ~ N({AGE_CENTRE}, {AGE_WIDTH})": (1, lambda n, rng: rng.normal(AGE_CENTRE, AGE_WIDTH, n),
-                                                lambda v: -0.5 * ((v - AGE_CENTRE) / AGE_WIDTH) ** 2
-                                                - np.log(AGE_WIDTH * np.sqrt(2 * np.pi) / 4.1)),
+    "A_V ~ U(0, 0.4)": (
+        2,
+        lambda n, rng: rng.uniform(0.0, 0.4, n),
+        lambda v: np.where((v >= 0) & (v <= 0.4), np.log(3.0 / 0.4), -np.inf),
+    ),
+    f"log_age ~ N({AGE_CENTRE}, {AGE_WIDTH})": (
+        1,
+        lambda n, rng: rng.normal(AGE_CENTRE, AGE_WIDTH, n),
+        lambda v: -0.5 * ((v - AGE_CENTRE) / AGE_WIDTH) ** 2 - np.log(AGE_WIDTH * np.sqrt(2 * np.pi) / 4.1),
+    ),
 }
 PARAMS = ("log_mass", "log_age", "A_V", "Z")
 
@@ -79,17 +85,19 @@ def _true_quantiles(name: str, probs=(0.05, 0.5, 0.95)) -> np.ndarray:
 
 def synthetic(name: str, n: int, n_catalogues: int, draws: int) -> dict:
     """Recovery and pooled calibration for ``n_catalogues`` catalogues of population ``name``."""
-    from inn_engine.diagnostics import calibration_error
-
     from astro import infer
     from astro.hierarchy import fit_population, resample
+    from inn_engine.diagnostics import calibration_error
 
     column, _, true_log_ratio = POPULATIONS[name]
     truth, flat, fitted, oracle, ess, quantiles, seconds = [], [], [], [], [], [], []
     for c in range(n_catalogues):
         x, table = population_catalogue(name, n, seed=1000 + c)
-        samples = infer(table, distance_modulus=DM, model_error=0.0, population=None, n=draws, draws=draws,
-                        seed=c).meta["draws"].values
+        samples = (
+            infer(table, distance_modulus=DM, model_error=0.0, population=None, n=draws, draws=draws, seed=c)
+            .meta["draws"]
+            .values
+        )
         start = time.perf_counter()
         population = fit_population(samples, BOUNDS, seed=c)
         kept, e = population.reweight(samples, seed=c)
@@ -99,13 +107,18 @@ def synthetic(name: str, n: int, n_catalogues: int, draws: int) -> dict:
         oracle.append(resample(samples, weights, draws, seed=c)[:, :, :4])
         quantiles.append(np.median(population.quantiles(PARAMS[column]), axis=0))
     truth = np.concatenate(truth)
-    row = {"population": name, "clusters": n, "catalogues": n_catalogues, "draws": draws,
-           "true_q05_q50_q95": _true_quantiles(name).round(3).tolist(),
-           "fitted_q05_q50_q95": np.mean(quantiles, axis=0).round(3).tolist(),
-           "fitted_q50_spread": float(np.std([q[1] for q in quantiles])),
-           "median_ess": float(np.median(np.concatenate(ess))),
-           "share_ess_below_min": float(np.mean(np.concatenate(ess) < 50)),
-           "fit_seconds_per_catalogue": float(np.mean(seconds))}
+    row = {
+        "population": name,
+        "clusters": n,
+        "catalogues": n_catalogues,
+        "draws": draws,
+        "true_q05_q50_q95": _true_quantiles(name).round(3).tolist(),
+        "fitted_q05_q50_q95": np.mean(quantiles, axis=0).round(3).tolist(),
+        "fitted_q50_spread": float(np.std([q[1] for q in quantiles])),
+        "median_ess": float(np.median(np.concatenate(ess))),
+        "share_ess_below_min": float(np.mean(np.concatenate(ess) < 50)),
+        "fit_seconds_per_catalogue": float(np.mean(seconds)),
+    }
     for label, values in (("flat", flat), ("population", fitted), ("true_population", oracle)):
         values = np.concatenate(values)
         ok = np.isfinite(values).all(axis=(1, 2))
@@ -130,8 +143,13 @@ def cost(n: int, draws: int) -> dict:
             infer(table, distance_modulus=DM, population=population, n=draws, seed=0)
             seconds[label].append(time.perf_counter() - start)
     off, on = min(seconds["off"]), min(seconds["on"])
-    return {"clusters": n, "draws": draws, "infer_seconds_population_off": off, "infer_seconds_population_on": on,
-            "added_fraction": on / off - 1}
+    return {
+        "clusters": n,
+        "draws": draws,
+        "infer_seconds_population_off": off,
+        "infer_seconds_population_on": on,
+        "added_fraction": on / off - 1,
+    }
 
 
 def main(argv=None) -> dict:
@@ -149,15 +167,38 @@ def main(argv=None) -> dict:
         n, catalogues, draws = (100, 1, 300) if args.quick else (300, args.catalogues, 1000)
         out["synthetic"] = [synthetic(name, n, catalogues, draws) for name in POPULATIONS]
         print("## Synthetic catalogues: recovery of the population, calibration error\n")
-        print(markdown_table(out["synthetic"], ["population", "clusters", "catalogues", "true_q05_q50_q95",
-                                                "fitted_q05_q50_q95", "fitted_q50_spread", "median_ess",
-                                                "share_ess_below_min", "fit_seconds_per_catalogue"]))
+        print(
+            markdown_table(
+                out["synthetic"],
+                [
+                    "population",
+                    "clusters",
+                    "catalogues",
+                    "true_q05_q50_q95",
+                    "fitted_q05_q50_q95",
+                    "fitted_q50_spread",
+                    "median_ess",
+                    "share_ess_below_min",
+                    "fit_seconds_per_catalogue",
+                ],
+            )
+        )
         print()
-        print(markdown_table([{"population": r["population"], "posterior": label,
-                               **{p: r[f"cal_{label}_{p}"] for p in PARAMS},
-                               "median_age_error": r[f"age_error_{label}"]}
-                              for r in out["synthetic"] for label in ("flat", "population", "true_population")],
-                             ["population", "posterior", *PARAMS, "median_age_error"]))
+        print(
+            markdown_table(
+                [
+                    {
+                        "population": r["population"],
+                        "posterior": label,
+                        **{p: r[f"cal_{label}_{p}"] for p in PARAMS},
+                        "median_age_error": r[f"age_error_{label}"],
+                    }
+                    for r in out["synthetic"]
+                    for label in ("flat", "population", "true_population")
+                ],
+                ["population", "posterior", *PARAMS, "median_age_error"],
+            )
+        )
     if "cost" in sections:
         out["cost"] = cost(*((500, 200) if args.quick else (10_000, 1000)))
         print("\n## Cost on a catalogue\n")

@@ -18,6 +18,7 @@ Sections (each prints a markdown table; everything goes to one JSON file):
 
 Usage: ``python benchmarks/astro_sim.py [--quick] [--json out.json]``
 """
+
 from __future__ import annotations
 
 import argparse
@@ -74,9 +75,16 @@ def compare_bpass(log_ages):
         for a, t, o in zip(log_ages, theirs, ours):
             ct = np.array([t[0] - t[1], t[1] - t[2], t[2] - t[3]])
             co = np.array([o[0] - o[1], o[1] - o[2], o[2] - o[3]])
-            rows.append({"Z": z, "log_age": round(float(a), 2), "ours": co.round(3).tolist(),
-                         "bpass": ct.round(3).tolist(), "diff": (co - ct).round(3).tolist(),
-                         "in_rsg_window": bool(RSG_WINDOW[0] <= a <= RSG_WINDOW[1])})
+            rows.append(
+                {
+                    "Z": z,
+                    "log_age": round(float(a), 2),
+                    "ours": co.round(3).tolist(),
+                    "bpass": ct.round(3).tolist(),
+                    "diff": (co - ct).round(3).tolist(),
+                    "in_rsg_window": bool(RSG_WINDOW[0] <= a <= RSG_WINDOW[1]),
+                }
+            )
     outside = [max(abs(np.array(r["diff"]))) for r in rows if not r["in_rsg_window"]]
     inside = [max(abs(np.array(r["diff"]))) for r in rows if r["in_rsg_window"]]
     print("\n### Smooth-IMF colours vs BPASS v2.2.1 (binary, imf135_300); diff = ours - BPASS\n")
@@ -86,12 +94,17 @@ def compare_bpass(log_ages):
         cells = " | ".join(f"{o:+.2f} / {t:+.2f}" for o, t in zip(r["ours"], r["bpass"]))
         flag = " (RSG window)" if r["in_rsg_window"] else ""
         print(f"| {r['Z']} | {r['log_age']:.1f}{flag} | {cells} | {max(abs(np.array(r['diff']))):.3f} |")
-    summary = {"max_abs_diff_outside_rsg": float(max(outside)), "max_abs_diff_inside_rsg": float(max(inside)),
-               "n_ages_over_0.15_outside_rsg": int(sum(d > 0.15 for d in outside)),
-               "n_ages_outside_rsg": len(outside)}
-    print(f"\nmax |diff| outside log age 7.0-7.3: {summary['max_abs_diff_outside_rsg']:.3f} mag "
-          f"({summary['n_ages_over_0.15_outside_rsg']} of {len(outside)} ages above 0.15); "
-          f"inside: {summary['max_abs_diff_inside_rsg']:.3f} mag")
+    summary = {
+        "max_abs_diff_outside_rsg": float(max(outside)),
+        "max_abs_diff_inside_rsg": float(max(inside)),
+        "n_ages_over_0.15_outside_rsg": int(sum(d > 0.15 for d in outside)),
+        "n_ages_outside_rsg": len(outside),
+    }
+    print(
+        f"\nmax |diff| outside log age 7.0-7.3: {summary['max_abs_diff_outside_rsg']:.3f} mag "
+        f"({summary['n_ages_over_0.15_outside_rsg']} of {len(outside)} ages above 0.15); "
+        f"inside: {summary['max_abs_diff_inside_rsg']:.3f} mag"
+    )
     return {"rows": rows, **summary}
 
 
@@ -103,8 +116,7 @@ def mass_to_light_v(log_age=10.0):
         wave, ages, spectra = bpass_spectra(ztag)
         spec = spectra[int(np.argmin(abs(ages - log_age)))] * L_SUN_ERG / (4 * np.pi * (3.0856775814913673e19) ** 2)
         bpass_mv = bpass_vega_magnitudes(wave, spec[None], ("V",))[0, 0]
-        out[z] = {"ours": 1e6 / 10 ** (-0.4 * (ours_mv - M_V_SUN)),
-                  "bpass": 1e6 / 10 ** (-0.4 * (bpass_mv - M_V_SUN))}
+        out[z] = {"ours": 1e6 / 10 ** (-0.4 * (ours_mv - M_V_SUN)), "bpass": 1e6 / 10 ** (-0.4 * (bpass_mv - M_V_SUN))}
     print(f"\n### V-band M/L (initial mass, Msun/Lsun,V) at log age {log_age}\n")
     print("| Z | ours (single stars, Kroupa 0.08-120) | BPASS v2.2.1 (binaries, 0.1-300) | ratio |")
     print("|---|---|---|---|")
@@ -117,8 +129,10 @@ def sun_and_scatter(n_clusters):
     sun = astro.star_photometry(1.0, np.log10(4.6e9), 0.0, 0.02, ("B", "V"))[0]
     result = {"sun_M_V": float(sun[1]), "sun_B_V": float(sun[0] - sun[1])}
     print("\n### The Sun and stochastic scatter\n")
-    print(f"Sun (SSE 1 Msun, 4.6 Gyr, Z 0.02): M_V = {sun[1]:.3f} (reference 4.81), "
-          f"B-V = {sun[0] - sun[1]:.3f} (reference 0.65)\n")
+    print(
+        f"Sun (SSE 1 Msun, 4.6 Gyr, Z 0.02): M_V = {sun[1]:.3f} (reference 4.81), "
+        f"B-V = {sun[0] - sun[1]:.3f} (reference 0.65)\n"
+    )
     print("| log M | B-V 5 % | B-V 95 % | 5-95 % range | smooth B-V |")
     print("|---|---|---|---|---|")
     smooth = astro.photometry(3.0, 8.0, 0.0, 0.02, ("B", "V"), stochastic=False)[0]
@@ -129,8 +143,9 @@ def sun_and_scatter(n_clusters):
         result[f"bv_range_logM{log_m:g}"] = [float(lo), float(hi)]
         print(f"| {log_m:g} | {lo:+.3f} | {hi:+.3f} | {hi - lo:.3f} | {smooth[0] - smooth[1]:+.3f} |")
     # the threshold approximation: every star drawn (no smooth part) at 10^5 Msun
-    m = astro.photometry(np.full(min(n_clusters, 1000), 5.0), 8.0, 0.0, 0.02, ("B", "V"), seed=2,
-                         max_stochastic_stars=10**6)
+    m = astro.photometry(
+        np.full(min(n_clusters, 1000), 5.0), 8.0, 0.0, 0.02, ("B", "V"), seed=2, max_stochastic_stars=10**6
+    )
     lo, hi = np.percentile(m[:, 0] - m[:, 1], [5, 95])
     result["bv_range_logM5_all_stars_drawn"] = [float(lo), float(hi)]
     print(f"| 5, all stars drawn | {lo:+.3f} | {hi:+.3f} | {hi - lo:.3f} | {smooth[0] - smooth[1]:+.3f} |")
@@ -147,22 +162,30 @@ def throughput(n_single, n_grid, quick):
     sim.simulate(x, rng)
     single = n_single / (time.perf_counter() - t0)
     single_cpu = n_single / (time.process_time() - c0)
-    result = {"clusters_per_s_1_process": single, "clusters_per_cpu_s": single_cpu, "n_single": n_single,
-              "load_average_1min": os.getloadavg()[0]}
+    result = {
+        "clusters_per_s_1_process": single,
+        "clusters_per_cpu_s": single_cpu,
+        "n_single": n_single,
+        "load_average_1min": os.getloadavg()[0],
+    }
     print("\n### Throughput (stochastic, prior log M 2-7, 5 LEGUS bands)\n")
     print(f"(machine load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores while measuring)\n")
     print("| setting | clusters/s | 10^6 clusters |")
     print("|---|---|---|")
-    print(f"| ClusterSimulator.simulate, 1 process, wall ({n_single} clusters) | {single:,.0f} | "
-          f"{1e6 / single / 60:.1f} min |")
+    print(
+        f"| ClusterSimulator.simulate, 1 process, wall ({n_single} clusters) | {single:,.0f} | "
+        f"{1e6 / single / 60:.1f} min |"
+    )
     print(f"| same, per CPU second (2 cores: x2) | {single_cpu:,.0f} | {1e6 / single_cpu / 120:.1f} min on 2 cores |")
     if not quick:
         t0 = time.perf_counter()
         astro.simulate_grid(n_grid, simulator=sim, chunk_size=max(n_grid // 20, 1), n_workers=2, progress=False)
         grid = n_grid / (time.perf_counter() - t0)
         result.update(clusters_per_s_grid_2_workers=grid, n_grid=n_grid)
-        print(f"| simulate_grid, 2 workers ({n_grid} clusters, incl. start-up) | {grid:,.0f} | "
-              f"{1e6 / grid / 60:.1f} min |")
+        print(
+            f"| simulate_grid, 2 workers ({n_grid} clusters, incl. start-up) | {grid:,.0f} | "
+            f"{1e6 / grid / 60:.1f} min |"
+        )
     return result
 
 

@@ -26,6 +26,7 @@ Sections (markdown tables; everything goes to one JSON file):
 
 Usage: ``python benchmarks/astro_validation.py [--quick] [--json out.json]``
 """
+
 from __future__ import annotations
 
 import argparse
@@ -72,9 +73,14 @@ def _coverage(result, truth, param, truth_err=None, seed: int = 0) -> dict:
     t = truth[ok]
     in68 = (np.asarray(result[f"{param}_q16"])[ok] <= t) & (t <= np.asarray(result[f"{param}_q84"])[ok])
     in95 = (np.asarray(result[f"{param}_q025"])[ok] <= t) & (t <= np.asarray(result[f"{param}_q975"])[ok])
-    out = {"n": int(ok.sum()), "median_abs_error_dex": float(np.median(np.abs(med - t))),
-           "median_offset_dex": float(np.median(med - t)), "spearman": float(spearmanr(med, t)[0]),
-           "coverage_68": float(in68.mean()), "coverage_95": float(in95.mean())}
+    out = {
+        "n": int(ok.sum()),
+        "median_abs_error_dex": float(np.median(np.abs(med - t))),
+        "median_offset_dex": float(np.median(med - t)),
+        "spearman": float(spearmanr(med, t)[0]),
+        "coverage_68": float(in68.mean()),
+        "coverage_95": float(in95.mean()),
+    }
     if truth_err is not None:
         draws = result.meta["draws"].sel(param=param).values[ok]
         err = np.nan_to_num(np.asarray(truth_err, float)[ok])
@@ -91,23 +97,30 @@ def real_clusters(draws: int, max_av: float = 0.6) -> list[dict]:
 
     cat, dm, z, raw = magellanic_catalogue()
     log_mass_err = raw["P17_e_mass"] / (raw["P17_mass"] * np.log(10))
-    truths = [("log age vs P17 CMD", raw["P17_logt"], "log_age", raw["P17_e_logt"]),
-              ("log age vs median of CMD ages", raw["logt_cmd_median"], "log_age", None),
-              ("log initial mass vs P17 CMD", np.log10(raw["P17_mass"]), "log_mass", log_mass_err),
-              ("log living mass vs P17 CMD", np.log10(raw["P17_mass"]), "log_mass_living", log_mass_err)]
+    truths = [
+        ("log age vs P17 CMD", raw["P17_logt"], "log_age", raw["P17_e_logt"]),
+        ("log age vs median of CMD ages", raw["logt_cmd_median"], "log_age", None),
+        ("log initial mass vs P17 CMD", np.log10(raw["P17_mass"]), "log_mass", log_mass_err),
+        ("log living mass vs P17 CMD", np.log10(raw["P17_mass"]), "log_mass_living", log_mass_err),
+    ]
     flat = dict(population=None, model_error=0.0)
-    settings = [("flat A_V 0-3 (trained), no model error", flat),
-                (f"flat, A_V <= {max_av} (MC dust)", {**flat, "av_max": max_av}),
-                (f"flat, A_V <= {max_av}, model error {MODEL_ERROR_REAL} mag",
-                 dict(population=None, av_max=max_av, model_error=MODEL_ERROR_REAL)),
-                ("population, no model error", dict(model_error=0.0)),
-                (f"defaults (population, model error {MODEL_ERROR_REAL} mag)", dict())]
+    settings = [
+        ("flat A_V 0-3 (trained), no model error", flat),
+        (f"flat, A_V <= {max_av} (MC dust)", {**flat, "av_max": max_av}),
+        (
+            f"flat, A_V <= {max_av}, model error {MODEL_ERROR_REAL} mag",
+            dict(population=None, av_max=max_av, model_error=MODEL_ERROR_REAL),
+        ),
+        ("population, no model error", dict(model_error=0.0)),
+        (f"defaults (population, model error {MODEL_ERROR_REAL} mag)", dict()),
+    ]
     rows = []
     for label, options in settings:
         result = infer(cat, distance_modulus=dm, metallicity=z, n=draws, draws=draws, seed=0, **options)
         flagged = int(np.sum(np.char.str_len(np.asarray(result["flag"], dtype=str)) > 0))
-        rows += [{"quantity": q, "prior": label, **_coverage(result, t, p, e), "flagged": flagged}
-                 for q, t, p, e in truths]
+        rows += [
+            {"quantity": q, "prior": label, **_coverage(result, t, p, e), "flagged": flagged} for q, t, p, e in truths
+        ]
     return rows
 
 
@@ -124,9 +137,8 @@ def simulated_observations(n: int, seed: int):
 
 
 def calibration(n: int, draws: int) -> dict:
-    from inn_engine.evaluation import evaluate
-
     from astro.infer import load_estimator
+    from inn_engine.evaluation import evaluate
 
     x, _, y = simulated_observations(n, seed=424242)
     return evaluate(load_estimator("ubvri").estimator, x, y, draws, seed=3)
@@ -157,12 +169,12 @@ def library_posterior(y_row: np.ndarray, lib_t, lib_mag, draws: int, rng) -> tup
     kernel-density posterior), reflected at the library's edges (the flat prior's bounds),
     and the library's effective sample size."""
     k = lib_mag.shape[1]
-    mag, sigma, has = y_row[:k], y_row[k:2 * k], y_row[2 * k:] > 0.5
+    mag, sigma, has = y_row[:k], y_row[k : 2 * k], y_row[2 * k :] > 0.5
     chi2 = (((lib_mag[:, has] - mag[has]) / sigma[has]) ** 2).sum(axis=1)
     chi2 = np.where(np.isfinite(chi2), chi2, np.inf)
     w = np.exp(-0.5 * (chi2 - chi2.min()))
     w /= w.sum()
-    ess = float(1.0 / np.sum(w ** 2))
+    ess = float(1.0 / np.sum(w**2))
     picked = lib_t[rng.choice(len(w), size=draws, p=w)]
     d = lib_t.shape[1]
     cov = np.cov(lib_t.T, aweights=w) * ess ** (-2.0 / (d + 4))
@@ -173,10 +185,9 @@ def library_posterior(y_row: np.ndarray, lib_t, lib_mag, draws: int, rng) -> tup
 
 
 def c2st_section(n_clusters: int, draws: int) -> list[dict]:
-    from inn_engine.diagnostics import c2st
-
     from astro.infer import load_estimator
     from astro.observe import condition_vector
+    from inn_engine.diagnostics import c2st
 
     lib_x, lib_mag, source = _library("ubvri")
     # the clusters are held out of the library: the last 5 % of it is never used as reference
@@ -190,14 +201,21 @@ def c2st_section(n_clusters: int, draws: int) -> list[dict]:
     rows = []
     for i in pick:
         sigma = np.full((1, test_mag.shape[1]), 0.1)
-        has = np.isfinite(test_mag[i:i + 1])
-        y = condition_vector(test_mag[i:i + 1] + sigma * rng.standard_normal(sigma.shape), sigma, has)
+        has = np.isfinite(test_mag[i : i + 1])
+        y = condition_vector(test_mag[i : i + 1] + sigma * rng.standard_normal(sigma.shape), sigma, has)
         resampled, smoothed, ess = library_posterior(y[0], lib_t, lib_mag, draws, rng)
         ours = _log_z(estimator.sample(y, draws, seed=int(i))[0])
-        rows.append({"log_mass": float(test_x[i, 0]), "log_age": float(test_x[i, 1]), "A_V": float(test_x[i, 2]),
-                     "library_ess": ess, "c2st_resampled": float(c2st(resampled, ours)),
-                     "c2st_kde": float(c2st(smoothed, ours)),
-                     "library": f"{source} ({n_ref})"})
+        rows.append(
+            {
+                "log_mass": float(test_x[i, 0]),
+                "log_age": float(test_x[i, 1]),
+                "A_V": float(test_x[i, 2]),
+                "library_ess": ess,
+                "c2st_resampled": float(c2st(resampled, ours)),
+                "c2st_kde": float(c2st(smoothed, ours)),
+                "library": f"{source} ({n_ref})",
+            }
+        )
     return rows
 
 
@@ -214,24 +232,51 @@ def main(argv=None) -> dict:
     if VALIDATION_CSV.exists():
         out["real_clusters"] = real_clusters(draws=1000 if quick else 2000)
         print("## Magellanic Cloud clusters (Hunter+03 UBVR vs CMD ages/masses)\n")
-        print(markdown_table(out["real_clusters"], ["quantity", "prior", "n", "median_abs_error_dex",
-                                                    "median_offset_dex", "spearman", "coverage_68", "coverage_95",
-                                                    "coverage_68_with_ref_error", "coverage_95_with_ref_error",
-                                                    "flagged"]))
+        print(
+            markdown_table(
+                out["real_clusters"],
+                [
+                    "quantity",
+                    "prior",
+                    "n",
+                    "median_abs_error_dex",
+                    "median_offset_dex",
+                    "spearman",
+                    "coverage_68",
+                    "coverage_95",
+                    "coverage_68_with_ref_error",
+                    "coverage_95_with_ref_error",
+                    "flagged",
+                ],
+            )
+        )
     else:
         print(f"(no {VALIDATION_CSV}: real-cluster section skipped)")
     cal = calibration(200 if quick else 2000, 200 if quick else 1000)
     out["calibration"] = cal
     print("\n## Calibration on simulated clusters\n")
-    print(markdown_table([{"param": p, "calibration_error": cal["parameters"][p]["calibration_median_abs"],
-                           "error_at_68": cal["parameters"][p]["calibration_error_68"],
-                           "sbc_p_value": cal["parameters"][p]["sbc_p_value"],
-                           "median_abs_error": cal["parameters"][p]["median_abs_error"]} for p in PARAMS],
-                         ["param", "calibration_error", "error_at_68", "sbc_p_value", "median_abs_error"]))
+    print(
+        markdown_table(
+            [
+                {
+                    "param": p,
+                    "calibration_error": cal["parameters"][p]["calibration_median_abs"],
+                    "error_at_68": cal["parameters"][p]["calibration_error_68"],
+                    "sbc_p_value": cal["parameters"][p]["sbc_p_value"],
+                    "median_abs_error": cal["parameters"][p]["median_abs_error"],
+                }
+                for p in PARAMS
+            ],
+            ["param", "calibration_error", "error_at_68", "sbc_p_value", "median_abs_error"],
+        )
+    )
     out["c2st"] = c2st_section(2 if quick else 20, 500 if quick else 2000)
     print("\n## C2ST vs likelihood-weighted library posterior (sigma = 0.1 mag, all bands)\n")
-    print(markdown_table(out["c2st"], ["log_mass", "log_age", "A_V", "library_ess", "c2st_resampled", "c2st_kde",
-                                       "library"]))
+    print(
+        markdown_table(
+            out["c2st"], ["log_mass", "log_age", "A_V", "library_ess", "c2st_resampled", "c2st_kde", "library"]
+        )
+    )
     for column in ("c2st_resampled", "c2st_kde"):
         values = [r[column] for r in out["c2st"]]
         print(f"{column}: median {np.median(values):.3f}, range {min(values):.3f}-{max(values):.3f}")

@@ -16,6 +16,7 @@ Usage: python benchmarks/engine.py [--quick] [--sections sbibm,ik,padded] [--out
 ``--quick`` (used by the test suite) runs a small sbibm check of our model alone and asserts
 thresholds; peers run only when their packages are installed (``make bench``).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,10 +32,11 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import inn_engine  # noqa: E402
-from inn_engine.fit import SMALL_BUDGET as FIT_SMALL_BUDGET  # noqa: E402
-from inn_engine.diagnostics import c2st  # noqa: E402
 from report import markdown_table, write_json  # noqa: E402
+
+import inn_engine  # noqa: E402
+from inn_engine.diagnostics import c2st  # noqa: E402
+from inn_engine.fit import SMALL_BUDGET as FIT_SMALL_BUDGET  # noqa: E402
 
 #: our default posterior model for the sbibm tasks (chosen by this benchmark)
 OURS = dict(model="cinn")
@@ -43,12 +45,14 @@ OURS = dict(model="cinn")
 # candidate alone as one network, the affine one with a longer patience (and a lower learning
 # rate), and 3- and 5-ensembles of SMALL_BUDGET networks
 SMALL_BUDGET = {**FIT_SMALL_BUDGET["network"], **FIT_SMALL_BUDGET["training"]}
-VARIANTS = {"innfer cINN, one spline network": dict(coupling="spline"),
-            "innfer cINN, affine 4x64, wd 1e-3": SMALL_BUDGET,
-            "innfer cINN, affine 4x64, wd 1e-3, patience 200": dict(SMALL_BUDGET, patience=200),
-            "innfer cINN, affine 4x64, wd 1e-3, patience 200, lr 5e-4": dict(SMALL_BUDGET, patience=200, lr=5e-4),
-            "innfer ensemble of 3 (same members)": dict(SMALL_BUDGET, model="ensemble", n_members=3),
-            "innfer ensemble of 5 (same members)": dict(SMALL_BUDGET, model="ensemble", n_members=5)}
+VARIANTS = {
+    "innfer cINN, one spline network": dict(coupling="spline"),
+    "innfer cINN, affine 4x64, wd 1e-3": SMALL_BUDGET,
+    "innfer cINN, affine 4x64, wd 1e-3, patience 200": dict(SMALL_BUDGET, patience=200),
+    "innfer cINN, affine 4x64, wd 1e-3, patience 200, lr 5e-4": dict(SMALL_BUDGET, patience=200, lr=5e-4),
+    "innfer ensemble of 3 (same members)": dict(SMALL_BUDGET, model="ensemble", n_members=3),
+    "innfer ensemble of 5 (same members)": dict(SMALL_BUDGET, model="ensemble", n_members=5),
+}
 
 
 def have(package: str) -> bool:
@@ -66,8 +70,9 @@ def sbibm_task(name: str, n: int, seed: int = 0):
 
 
 def train_ours(theta, x, seed=0, **options):
-    return inn_engine.fit(theta.numpy().astype(float), x.numpy().astype(float), seed=seed, progress=False,
-                          **{**OURS, **options})
+    return inn_engine.fit(
+        theta.numpy().astype(float), x.numpy().astype(float), seed=seed, progress=False, **{**OURS, **options}
+    )
 
 
 def _ours_sampler(est):
@@ -107,6 +112,7 @@ def train_zuko_nsf(theta, x, seed=0, steps=6000, batch=256):
         with torch.no_grad():
             draws = _seeded(s, lambda: flow((obs - x_mean) / x_std).sample((n,)))
         return (draws.reshape(n, -1) * t_std + t_mean).numpy()
+
     return sample
 
 
@@ -159,14 +165,27 @@ def run_sbibm(tasks, budgets, observations, n_draws, peers, our_options, cache=N
                     ref = task.get_reference_posterior_samples(num_observation=o)[:n_draws].numpy()
                     obs = task.get_observation(num_observation=o)
                     scores.append(c2st(sampler(obs, n_draws, o), ref))
-                rows.append({"task": name, "simulations": n, "method": method, "c2st_mean": float(np.mean(scores)),
-                             "c2st_per_obs": [round(float(s), 4) for s in scores], "train_s": seconds,
-                             "observations": list(observations), "load_avg": os.getloadavg()[0]})
+                rows.append(
+                    {
+                        "task": name,
+                        "simulations": n,
+                        "method": method,
+                        "c2st_mean": float(np.mean(scores)),
+                        "c2st_per_obs": [round(float(s), 4) for s in scores],
+                        "train_s": seconds,
+                        "observations": list(observations),
+                        "load_avg": os.getloadavg()[0],
+                    }
+                )
                 if cache:
                     with open(cache, "a") as fh:
                         fh.write(json.dumps(rows[-1]) + "\n")
-                print(markdown_table([rows[-1]], ["task", "simulations", "method", "c2st_mean", "train_s"]).split(
-                    "\n")[-1], flush=True)
+                print(
+                    markdown_table([rows[-1]], ["task", "simulations", "method", "c2st_mean", "train_s"]).split("\n")[
+                        -1
+                    ],
+                    flush=True,
+                )
     return rows
 
 
@@ -180,8 +199,9 @@ def sbibm_summary(rows: list[dict]) -> list[dict]:
     for row in rows:
         for method, prefix in SBIBM_COLUMNS:
             if row["method"] == method:
-                entry = table.setdefault((row["task"], row["simulations"]),
-                                         {"task": row["task"], "simulations": row["simulations"]})
+                entry = table.setdefault(
+                    (row["task"], row["simulations"]), {"task": row["task"], "simulations": row["simulations"]}
+                )
                 entry[f"{prefix} C2ST"], entry[f"{prefix} s"] = row["c2st_mean"], row["train_s"]
     return list(table.values())
 
@@ -204,8 +224,13 @@ def plot_c2st_time(rows: list[dict], path: str) -> None:
             continue
         ax.scatter([r["train_s"] for r in points], [r["c2st_mean"] for r in points], marker=marker, label=prefix)
         for r in points:
-            ax.annotate(f"{r['task']} {r['simulations']:.0e}".replace("e+0", "e"), (r["train_s"], r["c2st_mean"]),
-                        fontsize=7, xytext=(3, 3), textcoords="offset points")
+            ax.annotate(
+                f"{r['task']} {r['simulations']:.0e}".replace("e+0", "e"),
+                (r["train_s"], r["c2st_mean"]),
+                fontsize=7,
+                xytext=(3, 3),
+                textcoords="offset points",
+            )
     ax.set_xscale("log")
     ax.axhline(0.5, color="grey", lw=0.8, ls=":")
     ax.set_xlabel("training wall time (s, same machine and process)")
@@ -234,8 +259,13 @@ def train_freia(x, y, steps, batch, seed=0):
     torch.manual_seed(seed)
 
     def subnet(c_in, c_out):
-        net = torch.nn.Sequential(torch.nn.Linear(c_in, 128), torch.nn.ReLU(), torch.nn.Linear(128, 128),
-                                  torch.nn.ReLU(), torch.nn.Linear(128, c_out))
+        net = torch.nn.Sequential(
+            torch.nn.Linear(c_in, 128),
+            torch.nn.ReLU(),
+            torch.nn.Linear(128, 128),
+            torch.nn.ReLU(),
+            torch.nn.Linear(128, c_out),
+        )
         torch.nn.init.zeros_(net[-1].weight)
         torch.nn.init.zeros_(net[-1].bias)
         return net
@@ -249,7 +279,7 @@ def train_freia(x, y, steps, batch, seed=0):
     for _ in range(steps):
         idx = torch.randint(0, len(x), (batch,), generator=gen)
         z, log_det = inn(x[idx], c=[y[idx]])
-        loss = (0.5 * (z ** 2).sum(1) - log_det).mean() / x.shape[1]
+        loss = (0.5 * (z**2).sum(1) - log_det).mean() / x.shape[1]
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(inn.parameters(), 10.0)
@@ -283,20 +313,41 @@ def run_ik(n_train, steps, batch, n_obs, n_draws, peers, repeats=3):
     xtr, ytr, xte, yte = x[:n_train], y[:n_train], x[n_train:], y[n_train:]
     y_obs = yte[:n_obs]
     # the structure of FrEIA's AllInOneBlock: one subnet per block, affine, soft clamp 2
-    est = inn_engine.fit(xtr, ytr, model="cinn", coupling="affine", two_sided=False, seed=0, n_blocks=8,
-                         hidden=128, steps=steps, batch_size=batch, validation_fraction=0.0, progress=False,
-                         eval_every=steps)
+    est = inn_engine.fit(
+        xtr,
+        ytr,
+        model="cinn",
+        coupling="affine",
+        two_sided=False,
+        seed=0,
+        n_blocks=8,
+        hidden=128,
+        steps=steps,
+        batch_size=batch,
+        validation_fraction=0.0,
+        progress=False,
+        eval_every=steps,
+    )
     ours = "innfer cINN (8 one-sided affine blocks, 2x128)"
-    rows = {ours: {"method": ours, "ms_per_step": 1e3 * est.metadata["training"]["seconds"] / steps,
-                   "test_nll": -float(np.mean(est.log_prob(xte, yte))) / x.shape[1],
-                   "resim_error": _resimulation(sim, est.sample(y_obs, n=n_draws, seed=0), y_obs)}}
+    rows = {
+        ours: {
+            "method": ours,
+            "ms_per_step": 1e3 * est.metadata["training"]["seconds"] / steps,
+            "test_nll": -float(np.mean(est.log_prob(xte, yte))) / x.shape[1],
+            "resim_error": _resimulation(sim, est.sample(y_obs, n=n_draws, seed=0), y_obs),
+        }
+    }
     # ours is timed on the full user path: numpy in, standardization, bounds, numpy out
     samplers = {ours: lambda: est.sample(y_obs, n=n_draws, seed=0)}
     if "freia" in peers:
         # FrEIA sees the same standardization our Estimator applies (physical NLL = ours + log|std|).
         xs, ys = est.x_scaler, est.y_scaler
-        inn, sec = train_freia(torch.as_tensor(xs.forward(xtr), dtype=torch.float32),
-                               torch.as_tensor(ys.forward(ytr), dtype=torch.float32), steps, batch)
+        inn, sec = train_freia(
+            torch.as_tensor(xs.forward(xtr), dtype=torch.float32),
+            torch.as_tensor(ys.forward(ytr), dtype=torch.float32),
+            steps,
+            batch,
+        )
         inn.eval()
         cond = torch.as_tensor(ys.forward(y_obs), dtype=torch.float32).repeat_interleave(n_draws, 0)
 
@@ -305,13 +356,19 @@ def run_ik(n_train, steps, batch, n_obs, n_draws, peers, repeats=3):
                 return inn(torch.randn(len(cond), 4), c=[cond], rev=True)[0]
 
         with torch.no_grad():
-            z, log_det = inn(torch.as_tensor(xs.forward(xte), dtype=torch.float32),
-                             c=[torch.as_tensor(ys.forward(yte), dtype=torch.float32)])
-            logq = -0.5 * (z ** 2).sum(1) - 2 * np.log(2 * np.pi) + log_det - float(np.log(xs.std).sum())
+            z, log_det = inn(
+                torch.as_tensor(xs.forward(xte), dtype=torch.float32),
+                c=[torch.as_tensor(ys.forward(yte), dtype=torch.float32)],
+            )
+            logq = -0.5 * (z**2).sum(1) - 2 * np.log(2 * np.pi) + log_det - float(np.log(xs.std).sum())
         draws = xs.inverse(freia_sample().double().numpy()).reshape(n_obs, n_draws, 4)
         name = "FrEIA AllInOneBlock cINN (8x2x128)"
-        rows[name] = {"method": name, "ms_per_step": 1e3 * sec, "test_nll": -float(logq.mean()) / 4,
-                      "resim_error": _resimulation(sim, draws, y_obs)}
+        rows[name] = {
+            "method": name,
+            "ms_per_step": 1e3 * sec,
+            "test_nll": -float(logq.mean()) / 4,
+            "resim_error": _resimulation(sim, draws, y_obs),
+        }
         samplers[name] = freia_sample
     for name, (rate, cpu_rate) in _best_rates(samplers, n_obs * n_draws, repeats).items():
         rows[name]["samples_per_s"], rows[name]["samples_per_cpu_s"] = rate, cpu_rate
@@ -323,9 +380,20 @@ def run_ik(n_train, steps, batch, n_obs, n_draws, peers, repeats=3):
 #: the paper's 8-mode toy recipe (REFERENCES.md): 8 GLOW blocks of one hidden layer of 512,
 #: clamp 2, width 16, y-fit 3, latent MMD 300, backward MMD 400 (ramped), IMQ widths 0.05/0.2/0.9
 TOY_IMQ = [(h * h, 1.0) for h in (0.05, 0.2, 0.9)]
-PADDED_TOY = dict(model="padded", n_blocks=8, hidden=512, n_hidden_layers=1, clamp=2.0, width=16,
-                  weights={"fit": 3.0, "latent": 300.0, "backward": 400.0, "reconstruction": 1.0},
-                  latent_kernel=TOY_IMQ, backward_kernel=TOY_IMQ, y_sigma=None, lr=1e-3, betas=(0.8, 0.9))
+PADDED_TOY = dict(
+    model="padded",
+    n_blocks=8,
+    hidden=512,
+    n_hidden_layers=1,
+    clamp=2.0,
+    width=16,
+    weights={"fit": 3.0, "latent": 300.0, "backward": 400.0, "reconstruction": 1.0},
+    latent_kernel=TOY_IMQ,
+    backward_kernel=TOY_IMQ,
+    y_sigma=None,
+    lr=1e-3,
+    betas=(0.8, 0.9),
+)
 
 
 def _posterior_scores(draws, x_true, reference):
@@ -357,17 +425,27 @@ def run_padded(n_train, steps, n_test, n_draws, problems=("8 modes", "inverse ki
         if isinstance(sim, EightModes):
             reference = sim.reference_posterior(ref_obs, 1000, seed=1)
         else:
-            reference = sim.reference_posterior(ref_obs, 1000, library_size=10**6 if n_train > 5000 else 2 * 10**5,
-                                                seed=1)
+            reference = sim.reference_posterior(
+                ref_obs, 1000, library_size=10**6 if n_train > 5000 else 2 * 10**5, seed=1
+            )
         for label, options in (("cINN", {"model": "cinn"}), ("padded INN (paper recipe)", padded_options)):
             t0 = time.perf_counter()
-            est = inn_engine.fit(xtr, ytr, seed=0, steps=steps, batch_size=500, progress=False,
-                                 validation_fraction=0.05, **options)
+            est = inn_engine.fit(
+                xtr, ytr, seed=0, steps=steps, batch_size=500, progress=False, validation_fraction=0.05, **options
+            )
             seconds = time.perf_counter() - t0
             draws = est.sample(yte, n=n_draws, seed=0)
             cal, mmd2 = _posterior_scores(draws, xte, reference)
-            rows.append({"problem": problem, "model": label, "calibration_error_pct": cal,
-                         "mmd_to_reference": mmd2, "train_s": seconds, "steps": steps})
+            rows.append(
+                {
+                    "problem": problem,
+                    "model": label,
+                    "calibration_error_pct": cal,
+                    "mmd_to_reference": mmd2,
+                    "train_s": seconds,
+                    "steps": steps,
+                }
+            )
             print(markdown_table([rows[-1]], list(rows[-1])).split("\n")[-1], flush=True)
     return rows
 
@@ -386,8 +464,7 @@ def main(argv=None):
     parser.add_argument("--sections", default="sbibm,ik,padded")
     parser.add_argument("--budgets", default="10000,100000")
     parser.add_argument("--tasks", default="two_moons,gaussian_linear", help="sbibm tasks")
-    parser.add_argument("--methods", default=None,
-                        help="sbibm rows to run, labels separated by ';' (default: all)")
+    parser.add_argument("--methods", default=None, help="sbibm rows to run, labels separated by ';' (default: all)")
     parser.add_argument("--out", default="benchmarks/results/engine.json")
     parser.add_argument("--observations", default="1-10", help="sbibm observations, e.g. 1-3 or 1,4,7")
     parser.add_argument("--threads", type=int, default=2, help="torch threads")
@@ -404,9 +481,17 @@ def main(argv=None):
         if args.quick:
             rows = run_sbibm(["two_moons"], [10_000], [1, 2], 2000, [], dict(steps=1500))
         else:
-            rows = run_sbibm(args.tasks.split(","), [int(b) for b in args.budgets.split(",")],
-                             _observations(args.observations), 10_000, peers, {}, cache=args.out + ".sbibm.jsonl",
-                             variants=VARIANTS, methods=args.methods.split(";") if args.methods else None)
+            rows = run_sbibm(
+                args.tasks.split(","),
+                [int(b) for b in args.budgets.split(",")],
+                _observations(args.observations),
+                10_000,
+                peers,
+                {},
+                cache=args.out + ".sbibm.jsonl",
+                variants=VARIANTS,
+                methods=args.methods.split(";") if args.methods else None,
+            )
         print("\n## sbibm: C2ST against reference posteriors (0.5 is perfect)\n")
         print(markdown_table(rows, ["task", "simulations", "method", "c2st_mean", "train_s"]))
         print("\n## sbibm: C2ST and training seconds side by side\n")
@@ -424,8 +509,20 @@ def main(argv=None):
             kw.update(steps=300, n_obs=100, repeats=1)
         rows = run_ik(peers=peers, **kw)
         print("\n## Inverse kinematics: cINN against FrEIA (same size, data and steps)\n")
-        print(markdown_table(rows, ["method", "ms_per_step", "test_nll", "samples_per_s", "samples_per_cpu_s",
-                                    "resim_error", "load_avg_1min"]))
+        print(
+            markdown_table(
+                rows,
+                [
+                    "method",
+                    "ms_per_step",
+                    "test_nll",
+                    "samples_per_s",
+                    "samples_per_cpu_s",
+                    "resim_error",
+                    "load_avg_1min",
+                ],
+            )
+        )
         results["inverse_kinematics"] = rows
         if args.quick:
             assert rows[0]["resim_error"] < 0.3, f"IK re-simulation error {rows[0]['resim_error']:.3f} >= 0.3"

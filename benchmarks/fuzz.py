@@ -7,6 +7,7 @@ Outcomes (tests/fuzz/hostile.py): ValueError (refused, allowed), other exception
 flag, shape mismatch (broken contracts) and ok. Prints a markdown table and the first
 ``--show`` details of every broken-contract outcome; ``--json`` keeps the counts.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -53,8 +54,14 @@ def fuzz(strategy, run, n: int, seed: int) -> tuple[Counter, dict]:
     """Counts by outcome of ``n`` inputs drawn from ``strategy``, and the first details of each."""
     counts, details = Counter(), {}
 
-    @settings(max_examples=n, deadline=None, database=None, derandomize=False, phases=["generate"],
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=n,
+        deadline=None,
+        database=None,
+        derandomize=False,
+        phases=["generate"],
+        suppress_health_check=list(HealthCheck),
+    )
     @given(args=strategy())
     def one(args):
         kind, detail = run(args)
@@ -85,10 +92,14 @@ def main() -> None:
         counts, details = fuzz(strategy, make_run(), args.n, args.seed)
         seconds = time.perf_counter() - start
         rows[name] = {**{k: counts.get(k, 0) for k in hostile.OUTCOMES}, "seconds": round(seconds, 1)}
-        print(f"| {name} | {sum(counts.values())} | " + " | ".join(str(counts.get(k, 0)) for k in hostile.OUTCOMES)
-              + f" | {seconds:.0f} |", flush=True)
+        print(
+            f"| {name} | {sum(counts.values())} | "
+            + " | ".join(str(counts.get(k, 0)) for k in hostile.OUTCOMES)
+            + f" | {seconds:.0f} |",
+            flush=True,
+        )
         for kind, texts in details.items():
-            for text in texts[:args.show]:
+            for text in texts[: args.show]:
                 print(f"    {kind}: {text}", file=sys.stderr, flush=True)
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1))

@@ -25,6 +25,7 @@ worker in this session adds no CPU and the 1-to-2 speed-up cannot be measured.
 Usage: python benchmarks/grid_scaling.py [--quick] [--repeats R] [--out results.json]
 Prints a markdown table and writes JSON.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -45,8 +46,11 @@ class DrivenOscillator(Simulator):
     """x'' = -omega^2 x - 2 zeta omega x' + a sin(t), integrated with ``n_steps`` semi-implicit
     Euler steps of 0.01 s; y = x(t) at 8 equally spaced times plus 1 % Gaussian noise."""
 
-    parameters = (Parameter("omega", "rad/s", 0.5, 5.0), Parameter("zeta", "", 0.01, 0.5),
-                  Parameter("drive", "m/s^2", 0.0, 2.0))
+    parameters = (
+        Parameter("omega", "rad/s", 0.5, 5.0),
+        Parameter("zeta", "", 0.01, 0.5),
+        Parameter("drive", "m/s^2", 0.0, 2.0),
+    )
     observables = tuple(Observable(f"x_{k}", "m") for k in range(8))
 
     def __init__(self, n_steps: int = 2000):
@@ -64,7 +68,7 @@ class DrivenOscillator(Simulator):
         record = np.linspace(0, self.n_steps, 9).astype(int)[1:] - 1
         out = np.empty((len(x), 8))
         for step in range(self.n_steps):
-            vel += dt * (-omega**2 * pos - 2 * zeta * omega * vel + drive * np.sin(step * dt))
+            vel += dt * (-(omega**2) * pos - 2 * zeta * omega * vel + drive * np.sin(step * dt))
             pos += dt * vel
             hits = np.flatnonzero(record == step)
             if hits.size:
@@ -101,20 +105,27 @@ def main(argv=None) -> dict:
     def on(cluster):
         """A run on a running cluster, after a warm-up grid (imports, the simulator) on every worker."""
         address = cluster.scheduler_address
-        simulate_grid(simulator, 2 * len(cluster.workers), None, scheduler=address, seed=1, chunk_size=1,
-                      progress=False)
+        simulate_grid(
+            simulator, 2 * len(cluster.workers), None, scheduler=address, seed=1, chunk_size=1, progress=False
+        )
         return lambda path: simulate_grid(simulator, n, path, scheduler=address, **grid_kwargs)
 
     try:
         with local_cluster(1) as one, local_cluster(2) as two:
-            runs = [("in-process", 1, lambda path: simulate_grid(simulator, n, path, n_workers=1, **grid_kwargs)),
-                    ("dask, 1 worker", 1, on(one)), ("dask, 2 workers", 2, on(two))]
+            runs = [
+                ("in-process", 1, lambda path: simulate_grid(simulator, n, path, n_workers=1, **grid_kwargs)),
+                ("dask, 1 worker", 1, on(one)),
+                ("dask, 2 workers", 2, on(two)),
+            ]
             for _ in range(repeats):  # interleaved, so changes in the machine's load hit all alike
                 for label, workers, run in runs:
                     timed(label, workers, run)
         for _ in range(repeats):
-            timed("LocalCluster(2) incl. start", 2,
-                  lambda path: simulate_grid(simulator, n, path, n_workers=2, **grid_kwargs))
+            timed(
+                "LocalCluster(2) incl. start",
+                2,
+                lambda path: simulate_grid(simulator, n, path, n_workers=2, **grid_kwargs),
+            )
         # last: a plain LocalCluster leaves MALLOC_TRIM_THRESHOLD_ in this process's
         # environment, which every process spawned after it would inherit
         with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0") as plain:
@@ -123,28 +134,53 @@ def main(argv=None) -> dict:
                 timed("dask, 1 worker, dask's default environment", 1, run)
         grids = {label: open_grid(path) for label, path in last_path.items()}
         reference = grids["in-process"]
-        identical = all(np.array_equal(g.x.values, reference.x.values)
-                        and np.array_equal(g.y.values, reference.y.values) for g in grids.values())
+        identical = all(
+            np.array_equal(g.x.values, reference.x.values) and np.array_equal(g.y.values, reference.y.values)
+            for g in grids.values()
+        )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
-    rows = [{"configuration": label, "workers": workers_of[label], "seconds": min(t), "all_seconds": t,
-             "rows_per_s": n / min(t)} for label, t in times.items()]
+    rows = [
+        {
+            "configuration": label,
+            "workers": workers_of[label],
+            "seconds": min(t),
+            "all_seconds": t,
+            "rows_per_s": n / min(t),
+        }
+        for label, t in times.items()
+    ]
     speedup = min(times["dask, 1 worker"]) / min(times["dask, 2 workers"])
     paired = float(np.median(np.array(times["dask, 1 worker"]) / np.array(times["dask, 2 workers"])))
     result = {
-        "benchmark": "grid_scaling", "quick": args.quick, "n": n, "chunk_size": chunk_size,
-        "simulator": simulator.metadata()["simulator"], "n_steps": simulator.n_steps,
-        "repeats": repeats, "load_average_1min": os.getloadavg()[0], "cpu_count": os.cpu_count(), "machine": platform.machine(), "python": platform.python_version(),
-        "results": rows, "speedup_2_vs_1_workers": speedup, "speedup_median_of_interleaved_pairs": paired, "grids_identical": identical,
+        "benchmark": "grid_scaling",
+        "quick": args.quick,
+        "n": n,
+        "chunk_size": chunk_size,
+        "simulator": simulator.metadata()["simulator"],
+        "n_steps": simulator.n_steps,
+        "repeats": repeats,
+        "load_average_1min": os.getloadavg()[0],
+        "cpu_count": os.cpu_count(),
+        "machine": platform.machine(),
+        "python": platform.python_version(),
+        "results": rows,
+        "speedup_2_vs_1_workers": speedup,
+        "speedup_median_of_interleaved_pairs": paired,
+        "grids_identical": identical,
     }
-    print(f"Grid generation, {n} rows in chunks of {chunk_size}, DrivenOscillator ({simulator.n_steps} steps), "
-          f"{os.cpu_count()} cores, best of {repeats} runs, load average {os.getloadavg()[0]:.1f}\n")
+    print(
+        f"Grid generation, {n} rows in chunks of {chunk_size}, DrivenOscillator ({simulator.n_steps} steps), "
+        f"{os.cpu_count()} cores, best of {repeats} runs, load average {os.getloadavg()[0]:.1f}\n"
+    )
     print("| configuration | workers | seconds | rows/s |\n|---|---:|---:|---:|")
     for r in rows:
         print(f"| {r['configuration']} | {r['workers']} | {r['seconds']:.2f} | {r['rows_per_s']:.0f} |")
-    print(f"\nspeed-up 2 vs 1 dask workers: {speedup:.2f}x (best times), {paired:.2f}x (median of interleaved "
-          f"pairs); all grids bit-for-bit identical: {identical}")
+    print(
+        f"\nspeed-up 2 vs 1 dask workers: {speedup:.2f}x (best times), {paired:.2f}x (median of interleaved "
+        f"pairs); all grids bit-for-bit identical: {identical}"
+    )
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     with open(args.out, "w") as f:
         json.dump(result, f, indent=2)

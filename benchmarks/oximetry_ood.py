@@ -11,6 +11,7 @@ be expected to beat that classifier.
 
 Usage: python benchmarks/oximetry_ood.py [--quick] [--n 10000] [--out results.json]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,8 +37,9 @@ def supervised_auroc(inliers, outliers, seed: int = 0) -> float:
 
     x = np.r_[features(inliers), features(outliers)]
     label = np.r_[np.zeros(len(inliers)), np.ones(len(outliers))]
-    p = cross_val_predict(HistGradientBoostingClassifier(max_iter=300, random_state=seed), x, label, cv=5,
-                          method="predict_proba")[:, 1]
+    p = cross_val_predict(
+        HistGradientBoostingClassifier(max_iter=300, random_state=seed), x, label, cv=5, method="predict_proba"
+    )[:, 1]
     return float(roc_auc_score(label, p))
 
 
@@ -57,10 +59,15 @@ def run(n: int, seed: int = 11) -> list[dict]:
     detector = _highlight_detector(_estimator_dir())
     rows = [{"outliers": "in-distribution (colon)", "flagged": float(estimate(inliers, n=16)["ood"].mean())}]
     for name, r in outliers.items():
-        rows.append({"outliers": name, "auroc_density": ood_auroc(density, inliers, r),
-                     "auroc_highlight_detector": ood_auroc(detector, inliers, r),
-                     "flagged": float(estimate(r, n=16)["ood"].mean()),
-                     "auroc_supervised_classifier": supervised_auroc(inliers, r, seed)})
+        rows.append(
+            {
+                "outliers": name,
+                "auroc_density": ood_auroc(density, inliers, r),
+                "auroc_highlight_detector": ood_auroc(detector, inliers, r),
+                "flagged": float(estimate(r, n=16)["ood"].mean()),
+                "auroc_supervised_classifier": supervised_auroc(inliers, r, seed),
+            }
+        )
     return rows
 
 
@@ -73,8 +80,11 @@ def main(argv=None) -> list[dict]:
     parser.add_argument("--out", default=None, help="JSON file to write")
     args = parser.parse_args(argv)
     rows = run(1000 if args.quick else args.n)
-    print(markdown_table(rows, ["outliers", "auroc_density", "auroc_highlight_detector", "flagged",
-                                "auroc_supervised_classifier"]))
+    print(
+        markdown_table(
+            rows, ["outliers", "auroc_density", "auroc_highlight_detector", "flagged", "auroc_supervised_classifier"]
+        )
+    )
     if args.out:
         write_json(args.out, {"quick": args.quick, "rows": rows})
     return rows

@@ -7,6 +7,7 @@ second of this process (the latter is robust to other load on the machine; on 2 
 the wall rate approaches 2x the CPU-second rate of a 2-thread run). ``--quick`` uses tiny
 photon and tissue counts (a smoke test, not a measurement).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,9 +42,15 @@ def mc_throughput(photons: int) -> list[dict]:
     for wl in (470.0, 560.0, 700.0):
         slab = COLON.slab(x, [wl])
         result, wall, cpu = timed(monte_carlo, slab, photons, 1)
-        rows.append({"wavelength_nm": wl, "photons": photons, "photons_per_s_wall": photons / wall,
-                     "photons_per_cpu_s": photons / cpu,
-                     "rel_noise": float(result.diffuse_reflectance_std.item() / result.diffuse_reflectance.item())})
+        rows.append(
+            {
+                "wavelength_nm": wl,
+                "photons": photons,
+                "photons_per_s_wall": photons / wall,
+                "photons_per_cpu_s": photons / cpu,
+                "rel_noise": float(result.diffuse_reflectance_std.item() / result.diffuse_reflectance.item()),
+            }
+        )
     return rows
 
 
@@ -64,8 +71,16 @@ def reference_values(photons: int) -> list[dict]:
         else:
             mc_value, sigma = getattr(mc, field), getattr(mc, field + "_std")
             ad_value = getattr(ad, field)
-        rows.append({"case": name, "reference": reference, "mc": float(mc_value), "mc_sigma": float(sigma),
-                     "mc_z": float((mc_value - reference) / sigma), "adding_doubling_N16": float(ad_value)})
+        rows.append(
+            {
+                "case": name,
+                "reference": reference,
+                "mc": float(mc_value),
+                "mc_sigma": float(sigma),
+                "mc_z": float((mc_value - reference) / sigma),
+                "adding_doubling_N16": float(ad_value),
+            }
+        )
     return rows
 
 
@@ -75,8 +90,15 @@ def solver_throughput(n_tissues: int) -> list[dict]:
     rows = []
     for n_quad in (12, 16):
         _, wall, cpu = timed(band_reflectance, x, n_quad=n_quad)
-        rows.append({"n_quad": n_quad, "tissues": n_tissues, "wavelengths_per_spectrum": default_camera().wavelengths_nm.size,
-                     "spectra_per_s_wall": n_tissues / wall, "spectra_per_cpu_s": n_tissues / cpu})
+        rows.append(
+            {
+                "n_quad": n_quad,
+                "tissues": n_tissues,
+                "wavelengths_per_spectrum": default_camera().wavelengths_nm.size,
+                "spectra_per_s_wall": n_tissues / wall,
+                "spectra_per_cpu_s": n_tissues / cpu,
+            }
+        )
     return rows
 
 
@@ -87,16 +109,25 @@ def solver_vs_mc(n_tissues: int, photons: int) -> dict:
     mc, wall, _ = timed(monte_carlo, slab, photons, 5)
     rel = fast / mc.diffuse_reflectance - 1
     noise = mc.diffuse_reflectance_std / mc.diffuse_reflectance
-    return {"tissues": n_tissues, "wavelengths": list(PAPER_BAND_CENTRES_NM), "photons_per_wavelength": photons,
-            "median_abs_rel_dev": float(np.median(np.abs(rel))), "p99_abs_rel_dev": float(np.percentile(np.abs(rel), 99)),
-            "max_abs_rel_dev": float(np.abs(rel).max()), "median_signed_rel_dev": float(np.median(rel)),
-            "mc_rel_noise_median": float(np.median(noise)), "mc_rel_noise_max": float(noise.max()),
-            "rms_z": float(np.sqrt(np.mean((rel / noise) ** 2))), "mc_seconds": wall}
+    return {
+        "tissues": n_tissues,
+        "wavelengths": list(PAPER_BAND_CENTRES_NM),
+        "photons_per_wavelength": photons,
+        "median_abs_rel_dev": float(np.median(np.abs(rel))),
+        "p99_abs_rel_dev": float(np.percentile(np.abs(rel), 99)),
+        "max_abs_rel_dev": float(np.abs(rel).max()),
+        "median_signed_rel_dev": float(np.median(rel)),
+        "mc_rel_noise_median": float(np.median(noise)),
+        "mc_rel_noise_max": float(noise.max()),
+        "rms_z": float(np.sqrt(np.mean((rel / noise) ** 2))),
+        "mc_seconds": wall,
+    }
 
 
 def surrogate_figures(n_check: int, n_speed: int) -> dict | None:
     try:
         from oximetry.surrogate import colon_surrogate, surrogate_report
+
         model = colon_surrogate()
     except (ValueError, OSError) as error:
         return {"available": False, "reason": str(error)}
@@ -107,9 +138,16 @@ def surrogate_figures(n_check: int, n_speed: int) -> dict | None:
     model.predict(big[:1000])
     _, wall, cpu = timed(model.predict, big)
     report = surrogate_report()
-    return {"available": True, "check_tissues": len(x), "median_abs_rel_dev": float(np.median(rel)),
-            "p99_abs_rel_dev": float(np.percentile(rel, 99)), "max_abs_rel_dev": float(rel.max()),
-            "spectra_per_s_wall": len(big) / wall, "spectra_per_cpu_s": len(big) / cpu, "training_report": report}
+    return {
+        "available": True,
+        "check_tissues": len(x),
+        "median_abs_rel_dev": float(np.median(rel)),
+        "p99_abs_rel_dev": float(np.percentile(rel, 99)),
+        "max_abs_rel_dev": float(rel.max()),
+        "spectra_per_s_wall": len(big) / wall,
+        "spectra_per_cpu_s": len(big) / cpu,
+        "training_report": report,
+    }
 
 
 PARTS = ("mc", "reference", "solver", "accuracy", "surrogate")
@@ -118,35 +156,52 @@ PARTS = ("mc", "reference", "solver", "accuracy", "surrogate")
 def markdown(results: dict) -> str:
     lines = ["| quantity | value |", "|---|---|"]
     for row in results.get("mc_throughput", []):
-        lines.append(f"| MC photons/s at {row['wavelength_nm']:g} nm (wall / per CPU-s) | "
-                     f"{row['photons_per_s_wall']:,.0f} / {row['photons_per_cpu_s']:,.0f} |")
+        lines.append(
+            f"| MC photons/s at {row['wavelength_nm']:g} nm (wall / per CPU-s) | "
+            f"{row['photons_per_s_wall']:,.0f} / {row['photons_per_cpu_s']:,.0f} |"
+        )
     for row in results.get("reference_values", []):
-        lines.append(f"| {row['case']}: reference {row['reference']} | MC {row['mc']:.5f} ± {row['mc_sigma']:.5f} "
-                     f"(z {row['mc_z']:+.2f}); AD N16 {row['adding_doubling_N16']:.5f} |")
+        lines.append(
+            f"| {row['case']}: reference {row['reference']} | MC {row['mc']:.5f} ± {row['mc_sigma']:.5f} "
+            f"(z {row['mc_z']:+.2f}); AD N16 {row['adding_doubling_N16']:.5f} |"
+        )
     for row in results.get("solver_throughput", []):
-        lines.append(f"| adding-doubling N={row['n_quad']} 8-band spectra/s ({row['wavelengths_per_spectrum']} "
-                     f"wavelengths; wall / per CPU-s) | {row['spectra_per_s_wall']:.1f} / {row['spectra_per_cpu_s']:.1f} |")
+        lines.append(
+            f"| adding-doubling N={row['n_quad']} 8-band spectra/s ({row['wavelengths_per_spectrum']} "
+            f"wavelengths; wall / per CPU-s) | {row['spectra_per_s_wall']:.1f} / {row['spectra_per_cpu_s']:.1f} |"
+        )
     acc = results.get("solver_vs_mc")
     if acc:
-        lines.append(f"| AD N16 vs MC ({acc['tissues']} colon tissues x 8 band wavelengths, {acc['photons_per_wavelength']:,} "
-                     f"photons): median / p99 / max abs rel dev | {100 * acc['median_abs_rel_dev']:.3f} % / "
-                     f"{100 * acc['p99_abs_rel_dev']:.3f} % / {100 * acc['max_abs_rel_dev']:.3f} % |")
-        lines.append(f"| ... signed median dev; MC noise median / max; rms z | {100 * acc['median_signed_rel_dev']:+.3f} %; "
-                     f"{100 * acc['mc_rel_noise_median']:.3f} % / {100 * acc['mc_rel_noise_max']:.3f} %; "
-                     f"{acc['rms_z']:.2f} |")
+        lines.append(
+            f"| AD N16 vs MC ({acc['tissues']} colon tissues x 8 band wavelengths, {acc['photons_per_wavelength']:,} "
+            f"photons): median / p99 / max abs rel dev | {100 * acc['median_abs_rel_dev']:.3f} % / "
+            f"{100 * acc['p99_abs_rel_dev']:.3f} % / {100 * acc['max_abs_rel_dev']:.3f} % |"
+        )
+        lines.append(
+            f"| ... signed median dev; MC noise median / max; rms z | {100 * acc['median_signed_rel_dev']:+.3f} %; "
+            f"{100 * acc['mc_rel_noise_median']:.3f} % / {100 * acc['mc_rel_noise_max']:.3f} %; "
+            f"{acc['rms_z']:.2f} |"
+        )
     sur = results.get("surrogate", {})
     if sur.get("available"):
         rep = sur["training_report"]
-        lines.append(f"| surrogate vs AD ({sur['check_tissues']} fresh tissues): median / p99 / max | "
-                     f"{100 * sur['median_abs_rel_dev']:.3f} % / {100 * sur['p99_abs_rel_dev']:.3f} % / "
-                     f"{100 * sur['max_abs_rel_dev']:.3f} % |")
-        lines.append(f"| surrogate held-out at training ({rep.get('n_test')} tissues): median / p99 | "
-                     f"{100 * rep['test_median_rel_error']:.3f} % / {100 * rep['test_p99_rel_error']:.3f} % |")
-        lines.append(f"| surrogate spectra/s (wall / per CPU-s) | {sur['spectra_per_s_wall']:,.0f} / "
-                     f"{sur['spectra_per_cpu_s']:,.0f} |")
+        lines.append(
+            f"| surrogate vs AD ({sur['check_tissues']} fresh tissues): median / p99 / max | "
+            f"{100 * sur['median_abs_rel_dev']:.3f} % / {100 * sur['p99_abs_rel_dev']:.3f} % / "
+            f"{100 * sur['max_abs_rel_dev']:.3f} % |"
+        )
+        lines.append(
+            f"| surrogate held-out at training ({rep.get('n_test')} tissues): median / p99 | "
+            f"{100 * rep['test_median_rel_error']:.3f} % / {100 * rep['test_p99_rel_error']:.3f} % |"
+        )
+        lines.append(
+            f"| surrogate spectra/s (wall / per CPU-s) | {sur['spectra_per_s_wall']:,.0f} / "
+            f"{sur['spectra_per_cpu_s']:,.0f} |"
+        )
     elif sur:
         lines.append(f"| surrogate | not available: {sur.get('reason')} |")
-    lines.append(f"| load average during the run (1 min, start / end) | {results['load_start']:.1f} / {results['load_end']:.1f} |")
+    load = f"{results['load_start']:.1f} / {results['load_end']:.1f}"
+    lines.append(f"| load average during the run (1 min, start / end) | {load} |")
     return "\n".join(lines)
 
 

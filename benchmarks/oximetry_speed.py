@@ -17,6 +17,7 @@ default to those of ``python -m oximetry.pretrain`` (its --work dir) and are sim
 (3000 / 1000 spectra) when absent; ``--quick`` uses small simulated grids, a 96 x 96
 image and n=16 (a smoke test). Prints a markdown table and writes JSON.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,8 +45,13 @@ def load_grid(pattern: str | None, n: int, seed: int):
     from inn_engine.grid import open_grid
 
     paths = sorted(glob.glob(pattern)) if pattern else []
-    ds = open_grid(paths[0]) if paths else simulate_grid(n, "colon", None, None, n_quad=8, seed=seed,
-                                                          chunk_size=max(n // 4, 1), n_workers=1, progress=False)
+    ds = (
+        open_grid(paths[0])
+        if paths
+        else simulate_grid(
+            n, "colon", None, None, n_quad=8, seed=seed, chunk_size=max(n // 4, 1), n_workers=1, progress=False
+        )
+    )
     return ds["x"].values, ds["y"].values
 
 
@@ -67,10 +73,15 @@ def coverage_error(lo, hi, truth) -> float:
 
 def _row(method: str, timing, train_seconds, lo, hi, median, truth) -> dict:
     _, wall, cpu, load = timing
-    return {"method": method, "image_seconds": wall, "cpu_seconds": cpu, "load_avg_1min": load,
-            "train_seconds": train_seconds,
-            "coverage_error_68_pct": None if lo is None else 100 * coverage_error(lo, hi, truth),
-            "mae_sO2_pct": 100 * float(np.abs(median - truth).mean())}
+    return {
+        "method": method,
+        "image_seconds": wall,
+        "cpu_seconds": cpu,
+        "load_avg_1min": load,
+        "train_seconds": train_seconds,
+        "coverage_error_68_pct": None if lo is None else 100 * coverage_error(lo, hi, truth),
+        "mae_sO2_pct": 100 * float(np.abs(median - truth).mean()),
+    }
 
 
 def run(quick: bool, grid: str | None, test: str | None, side: int, n_sample: int) -> dict:
@@ -84,49 +95,100 @@ def run(quick: bool, grid: str | None, test: str | None, side: int, n_sample: in
     estimate(image[:4, :4], method="quantiles")  # load the estimator, head and detector once
     timing = best_of(3, estimate, image)
     default, heads = timing[0], estimate(y_test, method="quantiles")
-    rows.append(_row(f"estimate(image) defaults: method={default.attrs['method']!r}", timing, None,
-                     heads["sO2_q16"].values, heads["sO2_q84"].values, heads["sO2_median"].values, so2_test))
+    rows.append(
+        _row(
+            f"estimate(image) defaults: method={default.attrs['method']!r}",
+            timing,
+            None,
+            heads["sO2_q16"].values,
+            heads["sO2_q84"].values,
+            heads["sO2_median"].values,
+            so2_test,
+        )
+    )
 
     timing = timed(estimate, image, method="sample", n=n_sample)
-    sampled = [v[:-len("_median")] for v in timing[0].data_vars if v.endswith("_median")]
+    sampled = [v[: -len("_median")] for v in timing[0].data_vars if v.endswith("_median")]
     draws = estimate(y_test, method="sample", n=n_sample)
-    rows.append(_row(f"estimate(image, method='sample', n={n_sample}): {len(sampled)} parameters", timing, None,
-                     draws["sO2_q16"].values, draws["sO2_q84"].values, draws["sO2_median"].values, so2_test))
+    rows.append(
+        _row(
+            f"estimate(image, method='sample', n={n_sample}): {len(sampled)} parameters",
+            timing,
+            None,
+            draws["sO2_q16"].values,
+            draws["sO2_q84"].values,
+            draws["sO2_median"].values,
+            so2_test,
+        )
+    )
 
-    head, train_seconds = timed(fit_quantile_head, reflectance_features(y), so2, steps=300 if quick else 4000,
-                                hidden=64)[:2]
+    head, train_seconds = timed(
+        fit_quantile_head, reflectance_features(y), so2, steps=300 if quick else 4000, hidden=64
+    )[:2]
     timing = timed(lambda img: head.predict(reflectance_features(img.reshape(-1, 8))), image)
     q_test = head.predict(reflectance_features(y_test))
-    rows.append(_row("quantile head trained here (pinball loss, 16/50/84 %, 3x64 MLP; network only)", timing,
-                     train_seconds, q_test[:, 0], q_test[:, 2], q_test[:, 1], so2_test))
+    rows.append(
+        _row(
+            "quantile head trained here (pinball loss, 16/50/84 %, 3x64 MLP; network only)",
+            timing,
+            train_seconds,
+            q_test[:, 0],
+            q_test[:, 2],
+            q_test[:, 1],
+            so2_test,
+        )
+    )
 
     from sklearn.ensemble import RandomForestRegressor
 
     forest = RandomForestRegressor(n_estimators=10, max_depth=9, min_samples_leaf=10, n_jobs=2, random_state=0)
     train_seconds = timed(forest.fit, reflectance_features(y), so2)[1]
     timing = timed(lambda img: forest.predict(reflectance_features(img.reshape(-1, 8))), image)
-    rows.append(_row("random forest (10 trees, depth 9, point only)", timing, train_seconds, None, None,
-                     forest.predict(reflectance_features(y_test)), so2_test))
+    rows.append(
+        _row(
+            "random forest (10 trees, depth 9, point only)",
+            timing,
+            train_seconds,
+            None,
+            None,
+            forest.predict(reflectance_features(y_test)),
+            so2_test,
+        )
+    )
     for row in rows:
         row["pixels_per_second"] = pixels / row["image_seconds"]
-    return {"image": [side, side, 8], "pixels": pixels, "n_train": int(len(y)), "n_test": int(len(y_test)),
-            "estimator_n_train": load_estimator().metadata["training"]["n_train"],
-            "default_method": default.attrs["method"], "default_method_reason": default.attrs["method_reason"],
-            "sample_n": n_sample, "sample_parameters": sampled,
-            "default_over_forest_time": rows[0]["image_seconds"] / rows[-1]["image_seconds"], "rows": rows,
-            "torch_threads": __import__("torch").get_num_threads(), "quick": quick}
+    return {
+        "image": [side, side, 8],
+        "pixels": pixels,
+        "n_train": int(len(y)),
+        "n_test": int(len(y_test)),
+        "estimator_n_train": load_estimator().metadata["training"]["n_train"],
+        "default_method": default.attrs["method"],
+        "default_method_reason": default.attrs["method_reason"],
+        "sample_n": n_sample,
+        "sample_parameters": sampled,
+        "default_over_forest_time": rows[0]["image_seconds"] / rows[-1]["image_seconds"],
+        "rows": rows,
+        "torch_threads": __import__("torch").get_num_threads(),
+        "quick": quick,
+    }
 
 
 def markdown(result: dict) -> str:
-    lines = [f"Image {result['image'][0]} x {result['image'][1]} x 8 ({result['pixels']} pixels), "
-             f"train grid {result['n_train']}, test {result['n_test']}; default: {result['default_method_reason']}",
-             "", "| method | image time (s) | CPU (s) | load | pixels/s | train (s) | 68 % coverage error (pp) "
-             "| sO2 MAE (pp) |", "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"Image {result['image'][0]} x {result['image'][1]} x 8 ({result['pixels']} pixels), "
+        f"train grid {result['n_train']}, test {result['n_test']}; default: {result['default_method_reason']}",
+        "",
+        "| method | image time (s) | CPU (s) | load | pixels/s | train (s) | 68 % coverage error (pp) | sO2 MAE (pp) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     fmt = lambda v, f: "-" if v is None else format(v, f)  # noqa: E731
     for r in result["rows"]:
-        lines.append(f"| {r['method']} | {r['image_seconds']:.3f} | {r['cpu_seconds']:.2f} | "
-                     f"{r['load_avg_1min']:.1f} | {r['pixels_per_second']:.0f} | {fmt(r['train_seconds'], '.1f')} | "
-                     f"{fmt(r['coverage_error_68_pct'], '+.1f')} | {r['mae_sO2_pct']:.1f} |")
+        lines.append(
+            f"| {r['method']} | {r['image_seconds']:.3f} | {r['cpu_seconds']:.2f} | "
+            f"{r['load_avg_1min']:.1f} | {r['pixels_per_second']:.0f} | {fmt(r['train_seconds'], '.1f')} | "
+            f"{fmt(r['coverage_error_68_pct'], '+.1f')} | {r['mae_sO2_pct']:.1f} |"
+        )
     lines.append(f"\nestimate(image) defaults / random forest time: {result['default_over_forest_time']:.2f}")
     return "\n".join(lines)
 

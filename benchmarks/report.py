@@ -1,4 +1,5 @@
 """Shared output of the benchmark scripts: a markdown table on stdout and a JSON file."""
+
 from __future__ import annotations
 
 import json
@@ -10,10 +11,12 @@ from pathlib import Path
 
 def markdown_table(rows: list[dict], columns: list[str]) -> str:
     """Rows of dicts as a markdown table over ``columns`` (floats to 4 significant digits)."""
+
     def cell(v):
         if isinstance(v, float):
             return f"{v:.4g}"
         return "" if v is None else str(v)
+
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(cell(r.get(c)) for c in columns) + " |" for r in rows]
     return "\n".join(lines)
@@ -23,9 +26,14 @@ def machine() -> dict:
     """Where the figures were measured: cores, load, torch threads."""
     import torch
 
-    return {"platform": platform.platform(), "cpus": os.cpu_count(), "load_avg": os.getloadavg(),
-            "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
-            "date": time.strftime("%Y-%m-%d %H:%M:%S")}
+    return {
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "load_avg": os.getloadavg(),
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "date": time.strftime("%Y-%m-%d %H:%M:%S"),
+    }
 
 
 def write_json(path: str | os.PathLike, payload: dict) -> None:

@@ -12,6 +12,7 @@ rounding of the network) and the share of draws differing by more than 1e-4 of t
 parameter's range. Observations are the estimator's standardized space drawn N(0, 1) and
 mapped back, so no data file is needed. Prints a markdown table and writes JSON.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,8 +33,11 @@ from report import markdown_table, write_json  # noqa: E402
 from inn_engine.estimator import Estimator  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-ESTIMATORS = {"oximetry": "oximetry/pretrained", "astro ubvri": "astro/pretrained/ubvri",
-              "astro hst": "astro/pretrained/hst"}
+ESTIMATORS = {
+    "oximetry": "oximetry/pretrained",
+    "astro ubvri": "astro/pretrained/ubvri",
+    "astro hst": "astro/pretrained/hst",
+}
 
 
 def previous_sample(est: Estimator, y_obs: np.ndarray, n: int, seed: int) -> np.ndarray:
@@ -69,16 +73,28 @@ def run(n_obs: int, n_draws: int, repeats: int) -> list[dict]:
         y_obs = est.y_scaler.inverse(rng.standard_normal((n_obs, est.dim_y)))
         now, before = est.sample(y_obs, n=n_draws, seed=0), previous_sample(est, y_obs, n_draws, seed=0)
         span = est.x_transform.high - est.x_transform.low
-        rates = best_rates({"now": lambda: est.sample(y_obs, n=n_draws, seed=0),
-                            "before": lambda: previous_sample(est, y_obs, n_draws, seed=0)},
-                           n_obs * n_draws, repeats)
+        rates = best_rates(
+            {
+                "now": lambda: est.sample(y_obs, n=n_draws, seed=0),
+                "before": lambda: previous_sample(est, y_obs, n_draws, seed=0),
+            },
+            n_obs * n_draws,
+            repeats,
+        )
         (now_rate, now_cpu), (before_rate, before_cpu) = rates["now"], rates["before"]
-        rows.append({"estimator": name, "draws_per_s": now_rate, "before_draws_per_s": before_rate,
-                     "speed_up": now_rate / before_rate, "draws_per_cpu_s": now_cpu,
-                     "before_draws_per_cpu_s": before_cpu,
-                     "max_abs_diff": float(np.abs(now - before).max()),
-                     "share_diff_above_1e-4_range": float((np.abs(now - before) > 1e-4 * span).any(-1).mean()),
-                     "load_avg_1min": os.getloadavg()[0]})
+        rows.append(
+            {
+                "estimator": name,
+                "draws_per_s": now_rate,
+                "before_draws_per_s": before_rate,
+                "speed_up": now_rate / before_rate,
+                "draws_per_cpu_s": now_cpu,
+                "before_draws_per_cpu_s": before_cpu,
+                "max_abs_diff": float(np.abs(now - before).max()),
+                "share_diff_above_1e-4_range": float((np.abs(now - before) > 1e-4 * span).any(-1).mean()),
+                "load_avg_1min": os.getloadavg()[0],
+            }
+        )
         print(markdown_table([rows[-1]], list(rows[-1])).split("\n")[-1], flush=True)
     return rows
 

@@ -12,6 +12,7 @@ specular highlight (a wavelength-flat +0.25-0.9 reflectance blob) that the OOD f
 should catch. Variables: ``reflectance`` (y, x, band), ``sO2_true`` (y, x), ``specular``
 (y, x, bool), ``illumination`` (y, x).
 """
+
 from pathlib import Path
 
 import numpy as np
@@ -48,13 +49,18 @@ def main(path=Path(__file__).resolve().parent / "phantom.nc", seed=2024):
     spot = (xx - 0.2) ** 2 + (yy - 0.75) ** 2 < 0.05**2
     r[spot] += rng.uniform(0.25, 0.9, (spot.sum(), 1))
     ds = xr.Dataset(
-        {"reflectance": (("y", "x", "band"), r, {"units": "fraction"}),
-         "sO2_true": (("y", "x"), so2, {"units": "fraction"}),
-         "specular": (("y", "x"), spot.astype("u1"), {"description": "1 where a specular highlight was added"}),
-         "illumination": (("y", "x"), illumination, {"units": "relative"})},
+        {
+            "reflectance": (("y", "x", "band"), r, {"units": "fraction"}),
+            "sO2_true": (("y", "x"), so2, {"units": "fraction"}),
+            "specular": (("y", "x"), spot.astype("u1"), {"description": "1 where a specular highlight was added"}),
+            "illumination": (("y", "x"), illumination, {"units": "relative"}),
+        },
         coords={"band": simulator.obs_names},
-        attrs={"made_by": "data/make_phantom.py", "seed": seed, "simulator": "OximetrySimulator('colon', n_quad=8), "
-               "paper-8band camera, multiplicative noise SNR 10"},
+        attrs={
+            "made_by": "data/make_phantom.py",
+            "seed": seed,
+            "simulator": "OximetrySimulator('colon', n_quad=8), paper-8band camera, multiplicative noise SNR 10",
+        },
     )
     ds.to_netcdf(path, engine="h5netcdf")
     print(f"wrote {path}")

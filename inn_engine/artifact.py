@@ -5,6 +5,7 @@ SHA-256 of the weights file and of every side file, so a truncated, tampered or 
 file is refused with a clear error instead of producing silent nonsense; the JSON itself is
 checked against :mod:`inn_engine.schema` before anything is built from it.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -37,8 +38,9 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def write_artifact(path: str | os.PathLike, state_dict: dict, metadata: dict,
-                   side_files: dict[str, bytes] | None = None) -> Path:
+def write_artifact(
+    path: str | os.PathLike, state_dict: dict, metadata: dict, side_files: dict[str, bytes] | None = None
+) -> Path:
     """Write weights, ``side_files`` (name -> bytes, e.g. a domain's side models) and metadata
     into directory ``path`` (created if needed); returns it. The SHA-256 of the weights and of
     every side file is recorded in the metadata and checked by :func:`read_artifact`."""
@@ -77,15 +79,18 @@ def read_artifact(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dic
     try:
         meta = json.loads(meta_file.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as err:
-        raise ArtifactError(f"{meta_file} is not valid JSON ({type(err).__name__}: {err}); the file is damaged") \
-            from err
+        raise ArtifactError(
+            f"{meta_file} is not valid JSON ({type(err).__name__}: {err}); the file is damaged"
+        ) from err
     except OSError as err:
         raise ArtifactError(f"{meta_file} cannot be read: {err}") from err
     check_metadata(meta, str(meta_file), FORMAT, FORMAT_VERSION)
     actual = sha256_file(weights)
     if actual != meta["weights_sha256"]:
-        raise ArtifactError(f"{weights}: SHA-256 {actual[:12]}... does not match the metadata's "
-                            f"{meta['weights_sha256'][:12]}...: the weights are truncated or were modified")
+        raise ArtifactError(
+            f"{weights}: SHA-256 {actual[:12]}... does not match the metadata's "
+            f"{meta['weights_sha256'][:12]}...: the weights are truncated or were modified"
+        )
     _check_side_files(path, meta.get("side_files", {}))
     try:
         state = load_file(str(weights))
@@ -101,4 +106,6 @@ def _check_side_files(path: Path, digests: dict) -> None:
         if Path(str(name)).name != name or not file.is_file():
             raise ArtifactError(f"{path}: missing side file {name!r} listed in {METADATA}")
         if sha256_file(file) != digest:
-            raise ArtifactError(f"{file}: the side file's SHA-256 does not match {METADATA}: it is truncated or was modified")
+            raise ArtifactError(
+                f"{file}: the side file's SHA-256 does not match {METADATA}: it is truncated or was modified"
+            )

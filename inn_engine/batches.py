@@ -4,6 +4,7 @@ interrupted run resumes on exactly the batches it would have seen.
 
 A source yields, from a given step on, this rank's share of every global batch.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
@@ -36,15 +37,16 @@ class TensorBatches:
         per_epoch = max(self.n_rows // batch, 1)
         epoch, k = divmod(step, per_epoch)
         order = torch.randperm(self.n_rows, generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch))
-        return order[k * batch: (k + 1) * batch]
+        return order[k * batch : (k + 1) * batch]
 
     def first_batch(self, batch: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
         """The global batch of step 0 (the same on every rank: used for data-dependent init)."""
         idx = self.indices(0, batch, seed)
         return self.x[idx], self.y[idx]
 
-    def iterate(self, start_step: int, batch: int, seed: int, rank: int = 0,
-                world: int = 1) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    def iterate(
+        self, start_step: int, batch: int, seed: int, rank: int = 0, world: int = 1
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         step = start_step
         while True:
             idx = self.indices(step, batch, seed)[rank::world]
@@ -69,8 +71,9 @@ class StreamBatches:
         stream.set_epoch(0)
         return self.prepare(*next(iter(stream)))
 
-    def iterate(self, start_step: int, batch: int, seed: int, rank: int = 0,
-                world: int = 1) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    def iterate(
+        self, start_step: int, batch: int, seed: int, rank: int = 0, world: int = 1
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         if batch % world:
             raise ValueError(f"batch_size {batch} must be divisible by the world size {world}")
         stream = self.make_stream(batch // world, seed, rank, world)

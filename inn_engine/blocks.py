@@ -9,14 +9,14 @@ feature-major chunks without autograd (see :meth:`inn_engine.flow.InvertibleSequ
 permutations only relabel rows, and a coupling's subnet applies its condition once per
 observation instead of once per draw.
 """
+
 from __future__ import annotations
 
 import abc
 import math
-
-import torch
 from typing import Callable, NamedTuple
 
+import torch
 from torch import nn
 
 from inn_engine.subnets import mlp
@@ -86,8 +86,9 @@ class Coupling(InvertibleBlock):
     #: faster for few elementwise ops per parameter (affine); row-major suits per-row work (splines)
     param_major_inverse: bool = False
 
-    def __init__(self, dim: int, cond_dim: int = 0, hidden: int = 128, n_hidden_layers: int = 2,
-                 two_sided: bool = True):
+    def __init__(
+        self, dim: int, cond_dim: int = 0, hidden: int = 128, n_hidden_layers: int = 2, two_sided: bool = True
+    ):
         super().__init__(dim, cond_dim)
         if dim == 1 and cond_dim == 0:
             raise ValueError("a coupling block on 1 feature needs a condition (cond_dim > 0)")
@@ -95,8 +96,11 @@ class Coupling(InvertibleBlock):
         self.len2 = dim - self.len1
         k = self.params_per_dim
         self.subnet1 = mlp(self.len1 + cond_dim, k * self.len2, hidden, n_hidden_layers, zero_last=True)
-        self.subnet2 = (mlp(self.len2 + cond_dim, k * self.len1, hidden, n_hidden_layers, zero_last=True)
-                        if self.len1 > 0 and two_sided else None)
+        self.subnet2 = (
+            mlp(self.len2 + cond_dim, k * self.len1, hidden, n_hidden_layers, zero_last=True)
+            if self.len1 > 0 and two_sided
+            else None
+        )
 
     def _params(self, net: nn.Module, inp: torch.Tensor, c: torch.Tensor | None) -> torch.Tensor:
         """Subnet output reshaped to (batch, n_features, params_per_dim)."""
@@ -110,7 +114,7 @@ class Coupling(InvertibleBlock):
         """Elementwise map of ``x`` (batch, m) with ``params`` (batch, m, k) -> (out, log_det (batch,))."""
 
     def forward(self, x, c=None):
-        x1, x2 = x[:, : self.len1], x[:, self.len1:]
+        x1, x2 = x[:, : self.len1], x[:, self.len1 :]
         v2, log_det = self._transform(x2, self._params(self.subnet1, x1, c), inverse=False)
         if self.subnet2 is None:
             return torch.cat([x1, v2], dim=1), log_det
@@ -118,14 +122,14 @@ class Coupling(InvertibleBlock):
         return torch.cat([v1, v2], dim=1), log_det + log_det1
 
     def inverse(self, out, c=None):
-        v1, v2 = out[:, : self.len1], out[:, self.len1:]
+        v1, v2 = out[:, : self.len1], out[:, self.len1 :]
         if self.subnet2 is not None:
             v1, _ = self._transform(v1, self._params(self.subnet2, v2, c), inverse=True)
         x2, _ = self._transform(v2, self._params(self.subnet1, v1, c), inverse=True)
         return torch.cat([v1, x2], dim=1)
 
     def inverse_steps(self, layout):
-        first, second = layout[: self.len1], layout[self.len1:]
+        first, second = layout[: self.len1], layout[self.len1 :]
         steps = [] if self.subnet2 is None else [_SubnetInverse(self, self.subnet2, passive=second, active=first)]
         return steps + [_SubnetInverse(self, self.subnet1, passive=first, active=second)], layout
 
@@ -194,8 +198,15 @@ class AffineCoupling(Coupling):
     params_per_dim = 2
     param_major_inverse = True
 
-    def __init__(self, dim: int, cond_dim: int = 0, hidden: int = 128, n_hidden_layers: int = 2,
-                 two_sided: bool = True, clamp: float = 2.0):
+    def __init__(
+        self,
+        dim: int,
+        cond_dim: int = 0,
+        hidden: int = 128,
+        n_hidden_layers: int = 2,
+        two_sided: bool = True,
+        clamp: float = 2.0,
+    ):
         if clamp <= 0:
             raise ValueError(f"clamp must be > 0, got {clamp}")
         super().__init__(dim, cond_dim, hidden, n_hidden_layers, two_sided)

@@ -5,6 +5,7 @@ argument and the form expected, so a bad argument never fails from deep inside a
 and never turns into a silently different one (a float seed truncated, a complex array
 losing its imaginary part, band labels read by position).
 """
+
 from __future__ import annotations
 
 import inspect
@@ -12,9 +13,22 @@ import numbers
 
 import numpy as np
 
-__all__ = ["MAX_WORK_BYTES", "SEED_LIMIT", "check_integer", "check_work", "check_seed", "torch_seed", "check_real",
-           "check_array", "string_labels", "label_list", "check_labels", "check_shape", "option_defaults",
-           "check_options"]
+__all__ = [
+    "MAX_WORK_BYTES",
+    "SEED_LIMIT",
+    "check_integer",
+    "check_work",
+    "check_seed",
+    "torch_seed",
+    "check_real",
+    "check_array",
+    "string_labels",
+    "label_list",
+    "check_labels",
+    "check_shape",
+    "option_defaults",
+    "check_options",
+]
 
 #: the largest float64 result one call may allocate (e.g. n_obs x draws x params x 8 bytes);
 #: raise it for machines with more memory
@@ -25,8 +39,12 @@ SEED_LIMIT = 2**63
 def check_integer(name: str, value, minimum: int, maximum: int | None = None) -> int:
     """``value`` as an int in ``[minimum, maximum)`` (no upper bound when ``maximum`` is None),
     or a ValueError naming ``name`` and the expected form. Booleans and floats are refused."""
-    valid = (not isinstance(value, bool) and isinstance(value, (int, np.integer)) and value >= minimum
-             and (maximum is None or value < maximum))
+    valid = (
+        not isinstance(value, bool)
+        and isinstance(value, (int, np.integer))
+        and value >= minimum
+        and (maximum is None or value < maximum)
+    )
     if not valid:
         expected = f">= {minimum}" if maximum is None else f"in [{minimum}, {maximum})"
         raise ValueError(f"{name} must be an integer {expected}, got {_shown(value)}")
@@ -38,8 +56,10 @@ def check_work(what: str, n_bytes: float, limit: int | None = None) -> None:
     bytes; ``what`` spells the product, e.g. ``"100 observations x 10^9 draws x 4 params x 8 bytes"``."""
     limit = MAX_WORK_BYTES if limit is None else limit
     if n_bytes > limit:
-        raise ValueError(f"{what} = {_bytes(n_bytes)} exceeds the {_bytes(limit)} one call may allocate "
-                         f"(inn_engine.checks.MAX_WORK_BYTES): ask for fewer draws or split the input")
+        raise ValueError(
+            f"{what} = {_bytes(n_bytes)} exceeds the {_bytes(limit)} one call may allocate "
+            f"(inn_engine.checks.MAX_WORK_BYTES): ask for fewer draws or split the input"
+        )
 
 
 def check_seed(name: str, value, allow_none: bool = False):
@@ -62,14 +82,18 @@ def check_real(name: str, value, low: float | None = None, high: float | None = 
     ok = isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)) and np.isfinite(value)
     ok = ok and (low is None or value >= low) and (high is None or value <= high)
     if not ok:
-        span = "" if low is None and high is None else f" in [{'-inf' if low is None else low}, " \
-                                                      f"{'inf' if high is None else high}]"
+        span = (
+            ""
+            if low is None and high is None
+            else f" in [{'-inf' if low is None else low}, {'inf' if high is None else high}]"
+        )
         raise ValueError(f"{name} must be a finite real number{span}, got {_shown(value)}")
     return float(value)
 
 
-def check_array(name: str, value, ndim=None, last: int | None = None, finite: bool = True,
-                form: str | None = None) -> np.ndarray:
+def check_array(
+    name: str, value, ndim=None, last: int | None = None, finite: bool = True, form: str | None = None
+) -> np.ndarray:
     """``value`` as a float64 array of real numbers (float or integer dtype; bool, complex, str
     and object arrays are refused) with ``ndim`` dims (an int or a tuple of allowed ones) and
     ``last`` entries on its last axis; with ``finite``, NaN and inf are refused (naming the
@@ -128,8 +152,10 @@ def check_labels(name: str, given, expected) -> np.ndarray:
     missing = [e for e in expected if e not in labels]
     repeated = sorted({v for v in labels if labels.count(v) > 1})
     if unknown or missing or repeated:
-        raise ValueError(f"{name} {labels} does not name each of {expected} once "
-                         f"(unknown: {unknown}, missing: {missing}, repeated: {repeated})")
+        raise ValueError(
+            f"{name} {labels} does not name each of {expected} once "
+            f"(unknown: {unknown}, missing: {missing}, repeated: {repeated})"
+        )
     return np.array([labels.index(e) for e in expected])
 
 
@@ -137,16 +163,21 @@ def check_shape(name: str, shape: tuple, expected: tuple) -> None:
     """ValueError when an array derived from the data (e.g. broadcast against references) does
     not keep the data's shape."""
     if tuple(shape) != tuple(expected):
-        raise ValueError(f"{name} must broadcast to the data's shape {tuple(expected)}, not enlarge or change it "
-                         f"(got {tuple(shape)})")
+        raise ValueError(
+            f"{name} must broadcast to the data's shape {tuple(expected)}, not enlarge or change it "
+            f"(got {tuple(shape)})"
+        )
 
 
 def option_defaults(signature_of, exclude=("self",)) -> dict:
     """{option: (default, annotation text)} of a callable's keyword options (a class: its
     ``__init__``; a dataclass: its fields), leaving out ``exclude``, ``*args`` and ``**kwargs``."""
     parameters = inspect.signature(signature_of).parameters.values()
-    return {p.name: (p.default, str(p.annotation)) for p in parameters
-            if p.name not in exclude and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)}
+    return {
+        p.name: (p.default, str(p.annotation))
+        for p in parameters
+        if p.name not in exclude and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)
+    }
 
 
 def check_options(what: str, options: dict, defaults: dict, limits: dict) -> None:
@@ -167,12 +198,18 @@ def check_options(what: str, options: dict, defaults: dict, limits: dict) -> Non
             ok, form = isinstance(value, (bool, np.bool_)), "true or false"
         elif kind is int:
             low, high = limits.get(name, (0, None))
-            ok = not isinstance(value, bool) and isinstance(value, (int, np.integer)) and low <= value \
+            ok = (
+                not isinstance(value, bool)
+                and isinstance(value, (int, np.integer))
+                and low <= value
                 and (high is None or value <= high)
+            )
             form = f"an integer in [{low}, {'inf' if high is None else high}]"
         elif kind is float:
-            ok, form = isinstance(value, numbers.Real) and not isinstance(value, bool) and np.isfinite(value), \
-                "a finite real number"
+            ok, form = (
+                isinstance(value, numbers.Real) and not isinstance(value, bool) and np.isfinite(value),
+                "a finite real number",
+            )
         elif kind is str:
             ok, form = isinstance(value, str), "a string"
         else:

@@ -4,6 +4,7 @@ Trained by maximum likelihood: with z = f(x; c(y)) and z ~ N(0, I),
 ``log q(x | y) = log N(f(x; c(y)); 0, I) + log|det df/dx|``. Posterior sampling inverts f
 for fresh z. All tensors here live in the standardized spaces the Estimator prepares.
 """
+
 from __future__ import annotations
 
 import math
@@ -41,23 +42,50 @@ class ConditionalINN(nn.Module):
 
     kind = "cinn"
 
-    def __init__(self, dim_x: int, dim_y: int, n_blocks: int = 6, hidden: int = 128, n_hidden_layers: int = 2,
-                 coupling: str = "spline", cond_features: int = 0, cond_hidden: int = 128, actnorm: bool = True,
-                 two_sided: bool = True, seed: int = 0, clamp: float = 2.0, n_bins: int = 8, bound: float = 5.0):
+    def __init__(
+        self,
+        dim_x: int,
+        dim_y: int,
+        n_blocks: int = 6,
+        hidden: int = 128,
+        n_hidden_layers: int = 2,
+        coupling: str = "spline",
+        cond_features: int = 0,
+        cond_hidden: int = 128,
+        actnorm: bool = True,
+        two_sided: bool = True,
+        seed: int = 0,
+        clamp: float = 2.0,
+        n_bins: int = 8,
+        bound: float = 5.0,
+    ):
         super().__init__()
         if dim_x < 1 or dim_y < 1:
             raise ValueError(f"dim_x and dim_y must be >= 1, got {dim_x}, {dim_y}")
-        self.config = dict(dim_x=dim_x, dim_y=dim_y, n_blocks=n_blocks, hidden=hidden,
-                           n_hidden_layers=n_hidden_layers, coupling=coupling, cond_features=cond_features,
-                           cond_hidden=cond_hidden, actnorm=actnorm, two_sided=two_sided, seed=seed, clamp=clamp,
-                           n_bins=n_bins, bound=bound)
+        self.config = dict(
+            dim_x=dim_x,
+            dim_y=dim_y,
+            n_blocks=n_blocks,
+            hidden=hidden,
+            n_hidden_layers=n_hidden_layers,
+            coupling=coupling,
+            cond_features=cond_features,
+            cond_hidden=cond_hidden,
+            actnorm=actnorm,
+            two_sided=two_sided,
+            seed=seed,
+            clamp=clamp,
+            n_bins=n_bins,
+            bound=bound,
+        )
         self.dim_x, self.dim_y = dim_x, dim_y
         self.cond_net = mlp(dim_y, cond_features, cond_hidden, 2) if cond_features > 0 else nn.Identity()
         cond_dim = cond_features if cond_features > 0 else dim_y
         options = {"clamp": clamp} if coupling == "affine" else {"n_bins": n_bins, "bound": bound}
         options["two_sided"] = two_sided
-        self.flow = coupling_stack(dim_x, n_blocks, cond_dim, coupling, hidden, n_hidden_layers, actnorm, seed,
-                                   **options)
+        self.flow = coupling_stack(
+            dim_x, n_blocks, cond_dim, coupling, hidden, n_hidden_layers, actnorm, seed, **options
+        )
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``x`` (batch, dim_x), ``y`` (batch, dim_y) -> ``(z (batch, dim_x), log|det J| (batch,))``."""

@@ -9,6 +9,7 @@ Exit codes: 0 success, 1 failure (bad data, a failed run; the message says why),
 2 usage error (a bad option or argument; the message names it). Under ``torchrun`` the
 training joins the launcher's process group (see :mod:`inn_engine.launch`).
 """
+
 from __future__ import annotations
 
 import json
@@ -79,8 +80,9 @@ def _model_options(ctx, param, values):
 
 
 def _progress_option(f):
-    return click.option("--progress/--no-progress", default=None,
-                        help="Show progress bars (default: when stderr is a terminal).")(f)
+    return click.option(
+        "--progress/--no-progress", default=None, help="Show progress bars (default: when stderr is a terminal)."
+    )(f)
 
 
 @click.group(name="innfer", cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -92,45 +94,124 @@ def main(ctx, debug):
     ctx.obj = {"debug": debug}
 
 
-main.add_command(SimulateGroup(
-    name="simulate", subcommand_metavar="DOMAIN [OPTIONS]",
-    help="Simulate a training grid of DOMAIN into a zarr store (`innfer simulate DOMAIN --help` for its options). "
-         "DOMAIN is any registered domain plug-in (entry-point group innfer.domains)."))
+main.add_command(
+    SimulateGroup(
+        name="simulate",
+        subcommand_metavar="DOMAIN [OPTIONS]",
+        help="Simulate a training grid of DOMAIN into a zarr store (`innfer simulate DOMAIN --help` for its options). "
+        "DOMAIN is any registered domain plug-in (entry-point group innfer.domains).",
+    )
+)
 
 
 @main.command()
 @click.argument("grid", type=click.Path(exists=True, file_okay=False), callback=_existing_grid)
 @click.option("--out", type=click.Path(file_okay=False), required=True, help="Directory for the trained estimator.")
-@click.option("--model", type=click.Choice(["cinn", "padded", "mc_dropout", "cvae", "cvae_iaf"]), default="cinn",
-              show_default=True, help="Network: conditional INN, padded INN, or a baseline.")
-@click.option("--model-option", "-o", "model_options", multiple=True, callback=_model_options, metavar="KEY=VALUE",
-              help="A network option (repeatable), e.g. -o n_blocks=4 -o hidden=64 (see the model's class).")
-@click.option("--steps", type=int, default=None, callback=_positive,
-              help="Optimizer steps [default: scaled to the grid, 3000-30000].")
-@click.option("--batch-size", type=int, default=None, callback=_positive,
-              help="Global batch (split over processes) [default: 256-1024 by grid size].")
-@click.option("--holdout", type=click.IntRange(min=0), default=None,
-              help="Last rows of GRID never trained on, for `innfer evaluate` [default: 10%, at most 1000].")
-@click.option("--checkpoint-dir", type=click.Path(file_okay=False), default=None,
-              help="Write resumable checkpoints here; rerunning the command resumes from the last one.")
-@click.option("--checkpoint-every", type=int, default=None, callback=_positive,
-              help="Steps between checkpoints [default: a tenth of the steps, >= 100].")
-@click.option("--stream/--no-stream", default=None,
-              help="Read the grid chunk by chunk while training instead of loading it [default: above 2 GiB].")
-@click.option("--validation-rows", type=int, default=None, callback=_positive,
-              help="With --stream: first rows of GRID held out for model selection [default: 2%, 1000-50000].")
-@click.option("--nproc-per-node", type=int, default=1, show_default=True, callback=_positive,
-              help="Train data-parallel in this many processes (gloo on CPU, nccl on GPU).")
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
-              help="Seeds weights, data split, batch order and noise.")
+@click.option(
+    "--model",
+    type=click.Choice(["cinn", "padded", "mc_dropout", "cvae", "cvae_iaf"]),
+    default="cinn",
+    show_default=True,
+    help="Network: conditional INN, padded INN, or a baseline.",
+)
+@click.option(
+    "--model-option",
+    "-o",
+    "model_options",
+    multiple=True,
+    callback=_model_options,
+    metavar="KEY=VALUE",
+    help="A network option (repeatable), e.g. -o n_blocks=4 -o hidden=64 (see the model's class).",
+)
+@click.option(
+    "--steps",
+    type=int,
+    default=None,
+    callback=_positive,
+    help="Optimizer steps [default: scaled to the grid, 3000-30000].",
+)
+@click.option(
+    "--batch-size",
+    type=int,
+    default=None,
+    callback=_positive,
+    help="Global batch (split over processes) [default: 256-1024 by grid size].",
+)
+@click.option(
+    "--holdout",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Last rows of GRID never trained on, for `innfer evaluate` [default: 10%, at most 1000].",
+)
+@click.option(
+    "--checkpoint-dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Write resumable checkpoints here; rerunning the command resumes from the last one.",
+)
+@click.option(
+    "--checkpoint-every",
+    type=int,
+    default=None,
+    callback=_positive,
+    help="Steps between checkpoints [default: a tenth of the steps, >= 100].",
+)
+@click.option(
+    "--stream/--no-stream",
+    default=None,
+    help="Read the grid chunk by chunk while training instead of loading it [default: above 2 GiB].",
+)
+@click.option(
+    "--validation-rows",
+    type=int,
+    default=None,
+    callback=_positive,
+    help="With --stream: first rows of GRID held out for model selection [default: 2%, 1000-50000].",
+)
+@click.option(
+    "--nproc-per-node",
+    type=int,
+    default=1,
+    show_default=True,
+    callback=_positive,
+    help="Train data-parallel in this many processes (gloo on CPU, nccl on GPU).",
+)
+@click.option(
+    "--seed",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Seeds weights, data split, batch order and noise.",
+)
 @_progress_option
-def train(grid, out, model, model_options, steps, batch_size, holdout, checkpoint_dir, checkpoint_every, stream,
-          validation_rows, nproc_per_node, seed, progress):
+def train(
+    grid,
+    out,
+    model,
+    model_options,
+    steps,
+    batch_size,
+    holdout,
+    checkpoint_dir,
+    checkpoint_every,
+    stream,
+    validation_rows,
+    nproc_per_node,
+    seed,
+    progress,
+):
     """Train an estimator on GRID (a zarr grid from `innfer simulate`) and save it to --out."""
     import torch.distributed as dist
 
-    from inn_engine.cli_train import (TrainRequest, check_manifest, check_options, checkpoint_step, default_holdout,
-                                      grid_identity, run_training)
+    from inn_engine.cli_train import (
+        TrainRequest,
+        check_manifest,
+        check_options,
+        checkpoint_step,
+        default_holdout,
+        grid_identity,
+        run_training,
+    )
     from inn_engine.grid import open_grid
     from inn_engine.launch import init_from_env, is_rank_zero, launch
 
@@ -140,21 +221,34 @@ def train(grid, out, model, model_options, steps, batch_size, holdout, checkpoin
         raise click.BadParameter(str(err), param_hint="--model-option") from err
     distributed = init_from_env()
     if distributed and nproc_per_node > 1:
-        raise click.BadParameter("must be 1 under torchrun (torchrun starts the processes)",
-                                 param_hint="--nproc-per-node")
+        raise click.BadParameter(
+            "must be 1 under torchrun (torchrun starts the processes)", param_hint="--nproc-per-node"
+        )
     world = dist.get_world_size() if distributed else nproc_per_node
     ds = open_grid(grid)
     n = ds.sizes["sample"]
     holdout = default_holdout(n) if holdout is None else holdout
     if holdout > n - 20:
-        raise click.BadParameter(f"{holdout} leaves fewer than 20 of the grid's {n} rows to train on",
-                                 param_hint="--holdout")
+        raise click.BadParameter(
+            f"{holdout} leaves fewer than 20 of the grid's {n} rows to train on", param_hint="--holdout"
+        )
     if batch_size is not None and batch_size % world:
         raise click.BadParameter(f"{batch_size} is not divisible by the {world} processes", param_hint="--batch-size")
-    request = TrainRequest(grid=str(grid), out=str(out), model=model, model_options=model_options, holdout=holdout,
-                           seed=seed, steps=steps, batch_size=batch_size, checkpoint_dir=checkpoint_dir,
-                           checkpoint_every=checkpoint_every,
-                           stream=stream, validation_rows=validation_rows, progress=progress)
+    request = TrainRequest(
+        grid=str(grid),
+        out=str(out),
+        model=model,
+        model_options=model_options,
+        holdout=holdout,
+        seed=seed,
+        steps=steps,
+        batch_size=batch_size,
+        checkpoint_dir=checkpoint_dir,
+        checkpoint_every=checkpoint_every,
+        stream=stream,
+        validation_rows=validation_rows,
+        progress=progress,
+    )
     if is_rank_zero():
         try:
             check_manifest(request, grid_identity(ds), world)
@@ -167,9 +261,11 @@ def train(grid, out, model, model_options, steps, batch_size, holdout, checkpoin
         dist.barrier()  # the manifest is checked before any rank trains
     summary = launch(run_training, nproc_per_node, (request,)) if nproc_per_node > 1 else run_training(request)
     if is_rank_zero():
-        click.echo(f"model {out}: {summary['steps_done']} steps on {summary['n_train']} rows "
-                   f"({world} process{'es' if world > 1 else ''}), best validation loss {summary['best_val']} "
-                   f"at step {summary['best_step']}; rows {n - holdout}..{n - 1} of the grid held out")
+        click.echo(
+            f"model {out}: {summary['steps_done']} steps on {summary['n_train']} rows "
+            f"({world} process{'es' if world > 1 else ''}), best validation loss {summary['best_val']} "
+            f"at step {summary['best_step']}; rows {n - holdout}..{n - 1} of the grid held out"
+        )
     if distributed:
         dist.destroy_process_group()
 
@@ -177,23 +273,35 @@ def train(grid, out, model, model_options, steps, batch_size, holdout, checkpoin
 @main.command()
 @click.argument("model_dir", metavar="MODEL", type=click.Path(exists=True, file_okay=False))
 @click.argument("grid", type=click.Path(exists=True, file_okay=False), callback=_existing_grid)
-@click.option("--n-test", type=int, default=1000, show_default=True, callback=_positive,
-              help="Test rows (the last rows of GRID; for the training grid, within its held-out rows).")
-@click.option("--draws", type=int, default=1000, show_default=True, callback=_positive,
-              help="Posterior draws per test row.")
+@click.option(
+    "--n-test",
+    type=int,
+    default=1000,
+    show_default=True,
+    callback=_positive,
+    help="Test rows (the last rows of GRID; for the training grid, within its held-out rows).",
+)
+@click.option(
+    "--draws", type=int, default=1000, show_default=True, callback=_positive, help="Posterior draws per test row."
+)
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed of the draws.")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None,
-              help="Also write the metrics (and the calibration curve) to this JSON file.")
+@click.option(
+    "--json",
+    "json_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Also write the metrics (and the calibration curve) to this JSON file.",
+)
 @click.pass_context
 def evaluate(ctx, model_dir, grid, n_test, draws, seed, json_path):
     """Calibration error, SBC p-values, coverage and MAP error of MODEL on held-out rows of GRID."""
     from click.core import ParameterSource
 
     from inn_engine.cli_evaluate import select_test_rows
-    from inn_engine.evaluation import evaluate as run_evaluation
-    from inn_engine.evaluation import format_table
     from inn_engine.domain import estimator_inputs
     from inn_engine.estimator import Estimator
+    from inn_engine.evaluation import evaluate as run_evaluation
+    from inn_engine.evaluation import format_table
     from inn_engine.grid import open_grid
 
     estimator = Estimator.load(model_dir)
@@ -218,10 +326,15 @@ def evaluate(ctx, model_dir, grid, n_test, draws, seed, json_path):
 @main.command()
 @click.argument("model_dir", metavar="MODEL", type=click.Path(exists=True, file_okay=False))
 @click.argument("input_path", metavar="INPUT", type=click.Path(exists=True, dir_okay=False))
-@click.option("--out", type=click.Path(dir_okay=False), required=True,
-              help="Output file: .nc (netCDF) or .csv, one row per observation.")
-@click.option("--draws", type=int, default=1000, show_default=True, callback=_positive,
-              help="Posterior draws per observation.")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False),
+    required=True,
+    help="Output file: .nc (netCDF) or .csv, one row per observation.",
+)
+@click.option(
+    "--draws", type=int, default=1000, show_default=True, callback=_positive, help="Posterior draws per observation."
+)
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed of the draws.")
 @_progress_option
 def estimate(model_dir, input_path, out, draws, seed, progress):

@@ -7,6 +7,7 @@ observable columns in order). Output: ``.nc`` (netCDF4 via h5netcdf) or ``.csv``
 per observation and parameter, ``<p>_mean``, ``<p>_std``, quantiles (``<p>_q025``,
 ``<p>_q16``, ``<p>_median``, ``<p>_q84``, ``<p>_q975``) and ``<p>_map``.
 """
+
 from __future__ import annotations
 
 import json
@@ -15,9 +16,8 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from inn_engine.progress import Progress
-
 from inn_engine.checks import check_array
+from inn_engine.progress import Progress
 
 __all__ = ["INPUT_SUFFIXES", "OUTPUT_SUFFIXES", "read_observations", "estimate_summaries", "write_summaries"]
 
@@ -51,21 +51,28 @@ def read_observations(path: str | Path, obs_names: list[str]) -> np.ndarray:
         else:
             missing = [name for name in obs_names if name not in tokens]
             if missing:
-                raise ValueError(f"INPUT {path}: the CSV header lacks the observables {missing} "
-                                 f"(MODEL needs columns {obs_names})")
-            y = np.loadtxt(path, delimiter=",", skiprows=1, ndmin=2,
-                           usecols=[tokens.index(name) for name in obs_names])
+                raise ValueError(
+                    f"INPUT {path}: the CSV header lacks the observables {missing} (MODEL needs columns {obs_names})"
+                )
+            y = np.loadtxt(path, delimiter=",", skiprows=1, ndmin=2, usecols=[tokens.index(name) for name in obs_names])
     else:
         raise ValueError(f"INPUT {path}: expected a {' or '.join(INPUT_SUFFIXES)} file")
-    y = check_array(f"INPUT {path}", y, ndim=2, last=len(obs_names), finite=False,
-                    form=f"rows (n_obs, {len(obs_names)}) of the observables {obs_names}")
+    y = check_array(
+        f"INPUT {path}",
+        y,
+        ndim=2,
+        last=len(obs_names),
+        finite=False,
+        form=f"rows (n_obs, {len(obs_names)}) of the observables {obs_names}",
+    )
     if y.shape[0] == 0:
         raise ValueError(f"INPUT {path} holds no observation rows")
     return y
 
 
-def estimate_summaries(estimator, y: np.ndarray, draws: int, seed: int, rows_per_block: int = 1000,
-                       progress: bool | None = None) -> xr.Dataset:
+def estimate_summaries(
+    estimator, y: np.ndarray, draws: int, seed: int, rows_per_block: int = 1000, progress: bool | None = None
+) -> xr.Dataset:
     """Posterior summaries of every row of ``y`` (n_obs, dy), in blocks of rows (bounded memory).
 
     Block ``b`` is drawn with seed ``seed + b``, so the output does not depend on anything
@@ -75,7 +82,7 @@ def estimate_summaries(estimator, y: np.ndarray, draws: int, seed: int, rows_per
     starts = range(0, len(y), rows_per_block)
     with Progress(len(starts), "estimating", unit="block", enabled=progress) as report:
         for b, start in enumerate(starts):
-            posterior = estimator.posterior(y[start:start + rows_per_block], n=draws, seed=seed + b)
+            posterior = estimator.posterior(y[start : start + rows_per_block], n=draws, seed=seed + b)
             summary = posterior.summary()
             x_map = posterior.map()
             for j, (name, unit) in enumerate(zip(estimator.param_names, estimator.param_units)):
@@ -84,8 +91,13 @@ def estimate_summaries(estimator, y: np.ndarray, draws: int, seed: int, rows_per
             report.update(1)
     ds = xr.concat(blocks, dim="obs")
     ds = ds.assign_coords(obs=np.arange(len(y)))
-    ds.attrs.update(draws=int(draws), seed=int(seed), rows_per_block=int(rows_per_block),
-                    parameters=json.dumps(estimator.param_names), observables=json.dumps(estimator.obs_names))
+    ds.attrs.update(
+        draws=int(draws),
+        seed=int(seed),
+        rows_per_block=int(rows_per_block),
+        parameters=json.dumps(estimator.param_names),
+        observables=json.dumps(estimator.obs_names),
+    )
     return ds
 
 

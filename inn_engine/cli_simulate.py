@@ -4,6 +4,7 @@ The domains are the plug-ins of :mod:`inn_engine.domain` (entry-point group
 ``innfer.domains``): each subcommand has the common grid options below plus the domain's
 own (:attr:`inn_engine.domain.Domain.options`); ``innfer simulate DOMAIN --help`` lists them.
 """
+
 from __future__ import annotations
 
 import click
@@ -13,16 +14,35 @@ from inn_engine.domain import Domain, DomainOption, registered_domains
 __all__ = ["SimulateGroup", "make_grid"]
 
 
-def make_grid(domain: Domain, n: int, out: str, *, seed: int, chunk_size: int, scheduler: str | None, workers: int,
-              progress: bool, **options):
+def make_grid(
+    domain: Domain,
+    n: int,
+    out: str,
+    *,
+    seed: int,
+    chunk_size: int,
+    scheduler: str | None,
+    workers: int,
+    progress: bool,
+    **options,
+):
     """Simulate (or resume) the grid ``out`` (a .zarr directory) of ``n`` rows of ``domain``'s
     simulator made from ``options``; returns the Dataset."""
     from inn_engine.grid import simulate_grid
 
     simulator = domain.simulator(**options)
     attrs = {"domain": domain.name, **domain.grid_attrs(simulator)}
-    return simulate_grid(simulator, n, out, seed=seed, chunk_size=chunk_size, scheduler=scheduler,
-                         n_workers=workers, progress=progress, attrs=attrs)
+    return simulate_grid(
+        simulator,
+        n,
+        out,
+        seed=seed,
+        chunk_size=chunk_size,
+        scheduler=scheduler,
+        n_workers=workers,
+        progress=progress,
+        attrs=attrs,
+    )
 
 
 def _positive(ctx, param, value):
@@ -43,23 +63,47 @@ def _domain_option(option: DomainOption):
             raise click.BadParameter(str(err)) from err
 
     kind = click.Choice(option.choices) if option.choices else str
-    return click.option(option.flag, option.name, type=kind, default=None, callback=parse, help=option.help,
-                        metavar=option.metavar)
+    return click.option(
+        option.flag, option.name, type=kind, default=None, callback=parse, help=option.help, metavar=option.metavar
+    )
 
 
 _COMMON = (
     click.option("--n", "n", type=int, required=True, callback=_positive, help="Rows (simulations) in the grid."),
-    click.option("--out", type=click.Path(file_okay=False), required=True,
-                 help="The grid's .zarr directory; rerunning the same command resumes it."),
-    click.option("--scheduler", default=None, metavar="ADDRESS",
-                 help="A dask scheduler, e.g. tcp://host:8786, whose workers see --out [default: a local cluster]."),
-    click.option("--workers", type=int, default=2, show_default=True, callback=_positive,
-                 help="Worker processes of the local dask cluster (1: in this process)."),
-    click.option("--chunk-size", type=int, default=10_000, show_default=True, callback=_positive,
-                 help="Rows per chunk (the unit of work, storage and resumption)."),
+    click.option(
+        "--out",
+        type=click.Path(file_okay=False),
+        required=True,
+        help="The grid's .zarr directory; rerunning the same command resumes it.",
+    ),
+    click.option(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="A dask scheduler, e.g. tcp://host:8786, whose workers see --out [default: a local cluster].",
+    ),
+    click.option(
+        "--workers",
+        type=int,
+        default=2,
+        show_default=True,
+        callback=_positive,
+        help="Worker processes of the local dask cluster (1: in this process).",
+    ),
+    click.option(
+        "--chunk-size",
+        type=int,
+        default=10_000,
+        show_default=True,
+        callback=_positive,
+        help="Rows per chunk (the unit of work, storage and resumption).",
+    ),
     click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed of the grid."),
-    click.option("--progress/--no-progress", default=None,
-                 help="Progress bar on a terminal, plain lines otherwise [default: on]."),
+    click.option(
+        "--progress/--no-progress",
+        default=None,
+        help="Progress bar on a terminal, plain lines otherwise [default: on].",
+    ),
 )
 
 
@@ -68,16 +112,28 @@ def domain_command(domain: Domain) -> click.Command:
 
     def run(n, out, scheduler, workers, chunk_size, seed, progress, **options):
         given = {k: v for k, v in options.items() if v is not None}
-        ds = make_grid(domain, n, out, seed=seed, chunk_size=chunk_size, scheduler=scheduler, workers=workers,
-                       progress=progress is not False, **given)
-        click.echo(f"grid {out}: {ds.sizes['sample']} rows, parameters {list(ds['param'].values)}, "
-                   f"observables {list(ds['obs'].values)}")
+        ds = make_grid(
+            domain,
+            n,
+            out,
+            seed=seed,
+            chunk_size=chunk_size,
+            scheduler=scheduler,
+            workers=workers,
+            progress=progress is not False,
+            **given,
+        )
+        click.echo(
+            f"grid {out}: {ds.sizes['sample']} rows, parameters {list(ds['param'].values)}, "
+            f"observables {list(ds['obs'].values)}"
+        )
 
     command = run
     for option in reversed((*_COMMON, *(_domain_option(o) for o in domain.options))):
         command = option(command)
-    return click.command(name=domain.name, help=f"Simulate a {domain.name} grid: {domain.description}.",
-                         short_help=domain.description)(command)
+    return click.command(
+        name=domain.name, help=f"Simulate a {domain.name} grid: {domain.description}.", short_help=domain.description
+    )(command)
 
 
 class SimulateGroup(click.Group):

@@ -6,6 +6,7 @@ them); the model selects its best weights on a validation share of the rest (see
 its settings there and a rerun with the same settings resumes from the last checkpoint;
 different settings are refused rather than silently mixed.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -16,8 +17,15 @@ from pathlib import Path
 
 import torch
 
-__all__ = ["TrainRequest", "check_options", "default_holdout", "checkpoint_step", "check_manifest", "run_training",
-           "grid_identity"]
+__all__ = [
+    "TrainRequest",
+    "check_options",
+    "default_holdout",
+    "checkpoint_step",
+    "check_manifest",
+    "run_training",
+    "grid_identity",
+]
 
 MANIFEST_NAME = "innfer-train.json"
 SIDE_MODEL_ROWS = 200_000  # training rows a domain's side models (OOD density, ...) are fitted on
@@ -65,8 +73,12 @@ def default_holdout(n: int) -> int:
 def grid_identity(ds) -> dict:
     """What identifies a grid's rows: its size, seed, chunking and a hash of its simulator record."""
     simulator = str(ds.attrs.get("simulator", ""))
-    return {"n": int(ds.sizes["sample"]), "seed": ds.attrs.get("seed"), "chunk_size": ds.attrs.get("chunk_size"),
-            "simulator_sha256": hashlib.sha256(simulator.encode()).hexdigest()}
+    return {
+        "n": int(ds.sizes["sample"]),
+        "seed": ds.attrs.get("seed"),
+        "chunk_size": ds.attrs.get("chunk_size"),
+        "simulator_sha256": hashlib.sha256(simulator.encode()).hexdigest(),
+    }
 
 
 def checkpoint_step(checkpoint_dir: str | Path) -> int | None:
@@ -97,9 +109,11 @@ def check_manifest(request: TrainRequest, identity: dict, world_size: int) -> No
         previous = json.loads(path.read_text())
         for key in sorted(set(previous) | set(current)):
             if previous.get(key) != current.get(key):
-                raise ValueError(f"--checkpoint-dir {request.checkpoint_dir} holds a run with {key}="
-                                 f"{previous.get(key)!r}, this run has {current.get(key)!r}: use the same "
-                                 "settings to resume, or another directory")
+                raise ValueError(
+                    f"--checkpoint-dir {request.checkpoint_dir} holds a run with {key}="
+                    f"{previous.get(key)!r}, this run has {current.get(key)!r}: use the same "
+                    "settings to resume, or another directory"
+                )
         return
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(current, indent=1))
@@ -124,9 +138,15 @@ def run_training(request: TrainRequest) -> dict:
     if not 0 <= request.holdout <= n - 20:
         raise ValueError(f"--holdout must lie in [0, {n - 20}] for a grid of {n} rows, got {request.holdout}")
     n_train = n - request.holdout
-    metadata = {"innfer_train": {"grid": str(Path(request.grid).resolve()), "grid_identity": grid_identity(ds),
-                                 "train_rows": [0, n_train], "holdout_rows": [n_train, n],
-                                 "command": {k: v for k, v in asdict(request).items() if k != "progress"}}}
+    metadata = {
+        "innfer_train": {
+            "grid": str(Path(request.grid).resolve()),
+            "grid_identity": grid_identity(ds),
+            "train_rows": [0, n_train],
+            "holdout_rows": [n_train, n],
+            "command": {k: v for k, v in asdict(request).items() if k != "progress"},
+        }
+    }
     domain, record, conditioning = domain_of_grid(ds.attrs), None, None
     if domain is not None:
         simulator = json.loads(ds.attrs["simulator"])
@@ -136,17 +156,26 @@ def run_training(request: TrainRequest) -> dict:
         conditioning = domain.conditioning(record, observables, units)
         metadata["domain"] = {"name": domain.name, "observables": observables, "observable_units": units}
         metadata[domain.name] = record
-    estimator = fit_grid(ds.isel(sample=slice(0, n_train)), request.model, seed=request.seed, stream=request.stream,
-                         validation_rows=request.validation_rows, metadata=metadata, conditioning=conditioning,
-                         **{**request.model_options, **request.train_options()})
+    estimator = fit_grid(
+        ds.isel(sample=slice(0, n_train)),
+        request.model,
+        seed=request.seed,
+        stream=request.stream,
+        validation_rows=request.validation_rows,
+        metadata=metadata,
+        conditioning=conditioning,
+        **{**request.model_options, **request.train_options()},
+    )
     if is_rank_zero():
         side_files = None
         if domain is not None:
             rows = ds.isel(sample=slice(0, min(n_train, SIDE_MODEL_ROWS)))
-            print(f"fitting the {domain.name} side models on {rows.sizes['sample']} training rows", file=sys.stderr,
-                  flush=True)
-            side = domain.side_models(record, rows["x"].values, rows["y"].values, estimator.param_names,
-                                      request.seed)
+            print(
+                f"fitting the {domain.name} side models on {rows.sizes['sample']} training rows",
+                file=sys.stderr,
+                flush=True,
+            )
+            side = domain.side_models(record, rows["x"].values, rows["y"].values, estimator.param_names, request.seed)
             estimator.metadata[domain.name].update(side.record)
             side_files = side.files
         estimator.save(request.out, side_files)

@@ -7,6 +7,7 @@ one target, checks the drawn arms against the target (re-simulation error) and d
 
 Run: ``python -m inn_engine.demo [--out DIR] [--steps N]``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -58,8 +59,11 @@ def main(argv=None) -> dict:
     rng = np.random.default_rng(0)
     x = sim.sample_prior(20_000, rng)
     y = sim.simulate(x, rng)
-    print(f"training the default estimator (fit picks between two cINN ensembles) on {len(x)} simulated arms "
-          f"({args.steps} steps each)...", flush=True)
+    print(
+        f"training the default estimator (fit picks between two cINN ensembles) on {len(x)} simulated arms "
+        f"({args.steps} steps each)...",
+        flush=True,
+    )
     est = inn_engine.fit(x, y, simulator=sim, seed=0, steps=args.steps, batch_size=256)
     target = np.array([1.5, 0.3])
     post = est.posterior(target[None], n=4000, seed=0)

@@ -24,6 +24,7 @@ An estimator made this way stores ``metadata["domain"] = {"name", "observables",
 "observable_units"}``: the raw columns a user gives to ``innfer evaluate`` / ``innfer
 estimate`` (:func:`estimator_inputs`).
 """
+
 from __future__ import annotations
 
 import abc
@@ -36,8 +37,18 @@ import numpy as np
 
 from inn_engine.simulator import Simulator
 
-__all__ = ["Domain", "DomainOption", "Conditioning", "SideModels", "ENTRY_POINT_GROUP", "registered_domains",
-           "get_domain", "domain_of_grid", "estimator_inputs", "side_file_digests"]
+__all__ = [
+    "Domain",
+    "DomainOption",
+    "Conditioning",
+    "SideModels",
+    "ENTRY_POINT_GROUP",
+    "registered_domains",
+    "get_domain",
+    "domain_of_grid",
+    "estimator_inputs",
+    "side_file_digests",
+]
 
 ENTRY_POINT_GROUP = "innfer.domains"
 
@@ -113,8 +124,7 @@ class Domain(abc.ABC):
         an estimator with ``record``; None when they are the conditions unchanged."""
         return None
 
-    def side_models(self, record: dict, x: np.ndarray, y: np.ndarray, param_names: list[str],
-                    seed: int) -> SideModels:
+    def side_models(self, record: dict, x: np.ndarray, y: np.ndarray, param_names: list[str], seed: int) -> SideModels:
         """Models fitted on the training rows (x (n, dx) with columns ``param_names``, raw y
         (n, dy)) after training, once, in the process that saves the estimator."""
         return SideModels()
@@ -139,11 +149,15 @@ def registered_domains() -> dict[str, Domain]:
         try:
             domain = point.load()
         except Exception as err:
-            raise ValueError(f"the innfer domain plug-in {point.name!r} ({point.value}) cannot be loaded: "
-                             f"{type(err).__name__}: {err}") from err
+            raise ValueError(
+                f"the innfer domain plug-in {point.name!r} ({point.value}) cannot be loaded: "
+                f"{type(err).__name__}: {err}"
+            ) from err
         if not isinstance(domain, Domain) or domain.name != point.name:
-            raise ValueError(f"the innfer domain plug-in {point.name!r} ({point.value}) must be a Domain "
-                             f"instance named {point.name!r}, got {domain!r}")
+            raise ValueError(
+                f"the innfer domain plug-in {point.name!r} ({point.value}) must be a Domain "
+                f"instance named {point.name!r}, got {domain!r}"
+            )
         domains[point.name] = domain
     return dict(sorted(domains.items()))
 
@@ -173,8 +187,11 @@ def estimator_inputs(estimator) -> tuple[list[str], Callable[[np.ndarray], np.nd
     if not isinstance(info, dict) or "observables" not in info:
         return list(estimator.obs_names), _identity
     domain = get_domain(info["name"])
-    conditioning = domain.conditioning(estimator.metadata.get(domain.name, {}), list(info["observables"]),
-                                       list(info.get("observable_units", [""] * len(info["observables"]))))
+    conditioning = domain.conditioning(
+        estimator.metadata.get(domain.name, {}),
+        list(info["observables"]),
+        list(info.get("observable_units", [""] * len(info["observables"]))),
+    )
     if conditioning is None:
         return list(info["observables"]), _identity
     return list(info["observables"]), conditioning.transform

@@ -8,6 +8,7 @@ independently fitted flows cancels much of the estimation noise that dominates s
 simulation budgets. Sampling costs the same as one member: each draw picks its member at
 random and only that member is run.
 """
+
 from __future__ import annotations
 
 import math
@@ -38,8 +39,9 @@ class EnsembleINN(nn.Module):
             raise ValueError(f"n_members must be >= 2 (use model='cinn' for one network), got {n_members}")
         self.config = dict(dim_x=dim_x, dim_y=dim_y, n_members=int(n_members), seed=seed, **member_options)
         self.dim_x, self.dim_y = dim_x, dim_y
-        self.members = nn.ModuleList(ConditionalINN(dim_x, dim_y, seed=seed + k, **member_options)
-                                     for k in range(int(n_members)))
+        self.members = nn.ModuleList(
+            ConditionalINN(dim_x, dim_y, seed=seed + k, **member_options) for k in range(int(n_members))
+        )
 
     def log_prob(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """log of the mixture density in the standardized space, shape (batch,)."""

@@ -4,6 +4,7 @@ The Estimator is the boundary between physical float64 numpy arrays and the netw
 standardized float32 tensors: users give y in physical units and get x in physical units,
 always inside the prior's support.
 """
+
 from __future__ import annotations
 
 import os
@@ -12,8 +13,10 @@ from contextlib import contextmanager
 
 import numpy as np
 import torch
-from torch.nn.modules.module import (register_module_buffer_registration_hook,
-                                     register_module_parameter_registration_hook)
+from torch.nn.modules.module import (
+    register_module_buffer_registration_hook,
+    register_module_parameter_registration_hook,
+)
 
 from inn_engine import __version__
 from inn_engine.artifact import ArtifactError, read_artifact, write_artifact
@@ -41,9 +44,18 @@ class Estimator:
         metadata: JSON-safe extra information (training data hash, metrics, simulator, ...).
     """
 
-    def __init__(self, model: torch.nn.Module, x_transform: BoundTransform, x_scaler: Standardizer,
-                 y_scaler: Standardizer, param_names, obs_names, param_units=None, obs_units=None,
-                 metadata: dict | None = None):
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        x_transform: BoundTransform,
+        x_scaler: Standardizer,
+        y_scaler: Standardizer,
+        param_names,
+        obs_names,
+        param_units=None,
+        obs_units=None,
+        metadata: dict | None = None,
+    ):
         self.model = model.eval()
         self.x_transform, self.x_scaler, self.y_scaler = x_transform, x_scaler, y_scaler
         self.param_names, self.obs_names = list(param_names), list(obs_names)
@@ -71,9 +83,11 @@ class Estimator:
         far = self._standard_scores(y) > MAX_STANDARD_SCORE
         if far.any():
             i, j = np.argwhere(far)[0]
-            raise ValueError(f"y_obs[{i}, {j}] ({self.obs_names[j]}) = {y[i, j]:.6g} lies more than "
-                             f"{MAX_STANDARD_SCORE:g} standard deviations from the training data's mean "
-                             f"{self.y_scaler.mean[j]:.6g}: outside what the estimator can represent")
+            raise ValueError(
+                f"y_obs[{i}, {j}] ({self.obs_names[j]}) = {y[i, j]:.6g} lies more than "
+                f"{MAX_STANDARD_SCORE:g} standard deviations from the training data's mean "
+                f"{self.y_scaler.mean[j]:.6g}: outside what the estimator can represent"
+            )
         return y
 
     def _standard_scores(self, y: np.ndarray) -> np.ndarray:
@@ -91,8 +105,10 @@ class Estimator:
         """(y (n_obs, dim_y), n, torch seed) after checking all three and the size of the result."""
         y = self._check_y(y_obs)
         n = check_integer("n (draws per observation)", n, 1)
-        check_work(f"{y.shape[0]} observations x {n} draws x {self.dim_x} parameters x 8 bytes",
-                   8.0 * y.shape[0] * n * self.dim_x)
+        check_work(
+            f"{y.shape[0]} observations x {n} draws x {self.dim_x} parameters x 8 bytes",
+            8.0 * y.shape[0] * n * self.dim_x,
+        )
         return y, n, torch_seed(check_seed("seed", seed))
 
     @staticmethod
@@ -100,8 +116,10 @@ class Estimator:
         """``draws`` (n_obs, n, d), or a ValueError naming the first observation whose draws are not finite."""
         bad = ~np.isfinite(draws).all(axis=(1, 2))
         if bad.any():
-            raise ValueError(f"the network gave non-finite draws for y_obs row {int(np.argmax(bad))}: the "
-                             "observation lies where the estimator cannot represent its posterior")
+            raise ValueError(
+                f"the network gave non-finite draws for y_obs row {int(np.argmax(bad))}: the "
+                "observation lies where the estimator cannot represent its posterior"
+            )
         return draws
 
     def _standardized_y(self, y: np.ndarray) -> torch.Tensor:
@@ -165,8 +183,13 @@ class Estimator:
         if not hasattr(self.model, "log_prob"):
             raise ValueError(f"the {self.model.kind!r} model has no tractable density; use model='cinn'")
         y = self._check_y(y)
-        x = check_array("x", x, ndim=(1, 2), last=self.dim_x,
-                        form=f"a real array of shape (n, {self.dim_x}), columns {self.param_names}")
+        x = check_array(
+            "x",
+            x,
+            ndim=(1, 2),
+            last=self.dim_x,
+            form=f"a real array of shape (n, {self.dim_x}), columns {self.param_names}",
+        )
         x = x.reshape(-1, self.dim_x)
         if x.shape[0] != y.shape[0]:
             raise ValueError(f"x and y need the same number of rows, got {x.shape[0]} and {y.shape[0]}")
@@ -182,10 +205,13 @@ class Estimator:
         meta = {
             "innfer_version": __version__,
             "model": {"kind": self.model.kind, "config": self.model.config},
-            "param_names": self.param_names, "param_units": self.param_units,
-            "obs_names": self.obs_names, "obs_units": self.obs_units,
+            "param_names": self.param_names,
+            "param_units": self.param_units,
+            "obs_names": self.obs_names,
+            "obs_units": self.obs_units,
             "x_transform": self.x_transform.to_dict(),
-            "x_scaler": self.x_scaler.to_dict(), "y_scaler": self.y_scaler.to_dict(),
+            "x_scaler": self.x_scaler.to_dict(),
+            "y_scaler": self.y_scaler.to_dict(),
             "metadata": self.metadata,
         }
         write_artifact(path, self.model.state_dict(), meta, side_files)
@@ -204,11 +230,20 @@ class Estimator:
         try:
             model.load_state_dict(state, strict=True)
         except RuntimeError as err:
-            raise ArtifactError(f"{path}: weights do not fit the {kind!r} architecture in estimator.json: {err}") \
-                from err
-        return cls(model, BoundTransform.from_dict(meta["x_transform"]), Standardizer.from_dict(meta["x_scaler"]),
-                   Standardizer.from_dict(meta["y_scaler"]), meta["param_names"], meta["obs_names"],
-                   meta.get("param_units"), meta.get("obs_units"), meta.get("metadata"))
+            raise ArtifactError(
+                f"{path}: weights do not fit the {kind!r} architecture in estimator.json: {err}"
+            ) from err
+        return cls(
+            model,
+            BoundTransform.from_dict(meta["x_transform"]),
+            Standardizer.from_dict(meta["x_scaler"]),
+            Standardizer.from_dict(meta["y_scaler"]),
+            meta["param_names"],
+            meta["obs_names"],
+            meta.get("param_units"),
+            meta.get("obs_units"),
+            meta.get("metadata"),
+        )
 
 
 @contextmanager
@@ -224,8 +259,10 @@ def _at_most(state: dict):
             built[0] += 1
             built[1] += tensor.numel()
             if built[0] > limit[0] or built[1] > limit[1]:
-                raise ValueError(f"the weights do not fit it: it is larger than the weights file's {limit[0]} "
-                                 f"tensors of {limit[1]} values")
+                raise ValueError(
+                    f"the weights do not fit it: it is larger than the weights file's {limit[0]} "
+                    f"tensors of {limit[1]} values"
+                )
 
     handles = [register_module_parameter_registration_hook(count), register_module_buffer_registration_hook(count)]
     try:

@@ -15,6 +15,7 @@ Metrics (per parameter unless noted; :mod:`inn_engine.diagnostics`):
 - ``calibration_error_floor`` (+- ``_sd``): the median calibration error exact posteriors
   would show with this many test rows and draws (:func:`~inn_engine.diagnostics.calibration_error_floor`).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -38,8 +39,10 @@ def evaluate(estimator, x_true: np.ndarray, y: np.ndarray, draws: int, seed: int
     median_error = np.median(np.abs(np.median(samples, axis=1) - x_true), axis=0)
     floor, floor_sd = dg.calibration_error_floor(len(y), draws, seed=seed)
     result = {
-        "n_test": int(len(y)), "draws": int(draws),
-        "calibration_error_floor": floor, "calibration_error_floor_sd": floor_sd,
+        "n_test": int(len(y)),
+        "draws": int(draws),
+        "calibration_error_floor": floor,
+        "calibration_error_floor_sd": floor_sd,
         "parameters": {
             name: {
                 "unit": unit,
@@ -71,16 +74,25 @@ def format_table(result: dict) -> str:
     rows = [header]
     for name, m in result["parameters"].items():
         label = f"{name} [{m['unit']}]" if m["unit"] else name
-        rows.append((label, f"{m['calibration_median_abs']:.4f}", f"{m['calibration_error_68']:+.4f}",
-                     f"{m['width_68']:.4g}", f"{m['sbc_p_value']:.3g}",
-                     f"{m['map_abs_error']:.4f} +- {m['map_abs_error_sem']:.4f}"))
+        rows.append(
+            (
+                label,
+                f"{m['calibration_median_abs']:.4f}",
+                f"{m['calibration_error_68']:+.4f}",
+                f"{m['width_68']:.4g}",
+                f"{m['sbc_p_value']:.3g}",
+                f"{m['map_abs_error']:.4f} +- {m['map_abs_error_sem']:.4f}",
+            )
+        )
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     lines.append(f"TARP coverage, max |ECP - level|: {result['tarp_max_deviation']:.4f}")
     if "hpd_max_deviation" in result:
         lines.append(f"HPD coverage, max |coverage - level|: {result['hpd_max_deviation']:.4f}")
-    lines.append(f"({result['n_test']} test rows, {result['draws']} draws each; exact posteriors would show a "
-                 f"calibration error of {result['calibration_error_floor']:.4f} +- "
-                 f"{result['calibration_error_floor_sd']:.4f} at this size)")
+    lines.append(
+        f"({result['n_test']} test rows, {result['draws']} draws each; exact posteriors would show a "
+        f"calibration error of {result['calibration_error_floor']:.4f} +- "
+        f"{result['calibration_error_floor_sd']:.4f} at this size)"
+    )
     return "\n".join(lines)

@@ -4,6 +4,7 @@
 :func:`inn_engine.grid.simulate_grid`), loading it when it fits in memory and streaming
 it chunk by chunk when it does not.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -31,8 +32,14 @@ __all__ = ["fit", "fit_grid", "default_train_config", "data_sha256"]
 
 _TRAIN_DEFAULTS = option_defaults(TrainConfig, exclude=("seed",))
 _TRAIN_KEYS = set(_TRAIN_DEFAULTS)
-_TRAIN_LIMITS = {"steps": (1, 10**9), "batch_size": (1, 2**24), "eval_every": (1, 10**9),
-                 "checkpoint_every": (1, 10**9), "max_bad_steps": (1, 10**9), "patience": (1, 10**9)}
+_TRAIN_LIMITS = {
+    "steps": (1, 10**9),
+    "batch_size": (1, 2**24),
+    "eval_every": (1, 10**9),
+    "checkpoint_every": (1, 10**9),
+    "max_bad_steps": (1, 10**9),
+    "patience": (1, 10**9),
+}
 # A default ``fit(model="cinn")`` pilots two candidates, the default spline network and
 # SMALL_BUDGET, for PILOT_FRACTION of their steps and finishes the one with the lower
 # validation loss so far: on sbibm the spline network is far better on two_moons (C2ST 0.546
@@ -45,8 +52,10 @@ _TRAIN_LIMITS = {"steps": (1, 10**9), "batch_size": (1, 2**24), "eval_every": (1
 ENSEMBLE_BELOW = 20_000
 SMALL_DATA_MEMBERS = 3
 PILOT_FRACTION = 0.2
-SMALL_BUDGET = {"network": dict(coupling="affine", n_blocks=4, hidden=64),
-                "training": dict(weight_decay=1e-3, batch_size=512, eval_every=25, patience=40)}
+SMALL_BUDGET = {
+    "network": dict(coupling="affine", n_blocks=4, hidden=64),
+    "training": dict(weight_decay=1e-3, batch_size=512, eval_every=25, patience=40),
+}
 _STREAM_ABOVE_BYTES = 2 * 1024**3  # grids above this (as float64) are streamed, not loaded
 _MAX_ABS_VALUE = 1e150  # training values above this overflow the standard deviation's squares
 
@@ -79,8 +88,9 @@ def default_train_config(n_train: int, model: str = "cinn", **overrides) -> Trai
         lr, epochs, low, high = 1e-3, 120, 3000, 30000
     batch = int(overrides.pop("batch_size", batch))
     steps = int(np.clip(epochs * n_train / batch, low, high))
-    settings = dict(steps=steps, batch_size=batch, lr=lr, eval_every=max(steps // 40, 25),
-                    checkpoint_every=max(steps // 10, 100))
+    settings = dict(
+        steps=steps, batch_size=batch, lr=lr, eval_every=max(steps // 40, 25), checkpoint_every=max(steps // 10, 100)
+    )
     settings.update(overrides)
     return TrainConfig(**settings)
 
@@ -96,19 +106,35 @@ class _Labels:
     bounds: object
 
     @classmethod
-    def resolve(cls, dx: int, dy: int, simulator=None, bounds=None, param_names=None, obs_names=None,
-                param_units=None, obs_units=None) -> "_Labels":
+    def resolve(
+        cls,
+        dx: int,
+        dy: int,
+        simulator=None,
+        bounds=None,
+        param_names=None,
+        obs_names=None,
+        param_units=None,
+        obs_units=None,
+    ) -> "_Labels":
         if simulator is not None:
             bounds = simulator.bounds if bounds is None else bounds
             param_names = param_names or simulator.param_names
             obs_names = obs_names or simulator.obs_names
             param_units = param_units or [p.unit for p in simulator.parameters]
             obs_units = obs_units or [o.unit for o in simulator.observables]
-        labels = cls(list(param_names or [f"x{i}" for i in range(dx)]), list(obs_names or [f"y{i}" for i in range(dy)]),
-                     list(param_units or [""] * dx), list(obs_units or [""] * dy), bounds)
+        labels = cls(
+            list(param_names or [f"x{i}" for i in range(dx)]),
+            list(obs_names or [f"y{i}" for i in range(dy)]),
+            list(param_units or [""] * dx),
+            list(obs_units or [""] * dy),
+            bounds,
+        )
         if len(labels.param_names) != dx or len(labels.obs_names) != dy:
-            raise ValueError(f"{len(labels.param_names)} param_names / {len(labels.obs_names)} obs_names for data "
-                             f"of {dx} / {dy} columns")
+            raise ValueError(
+                f"{len(labels.param_names)} param_names / {len(labels.obs_names)} obs_names for data "
+                f"of {dx} / {dy} columns"
+            )
         return labels
 
 
@@ -127,11 +153,15 @@ def _check_xy(x, y) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError(f"need at least 10 training pairs, got {x.shape[0]}")
     for name, a in (("x", x), ("y", y)):
         if not np.all(np.isfinite(a)):
-            raise ValueError(f"{name} contains NaN or infinite values (first at row {np.argwhere(~np.isfinite(a))[0][0]})")
+            raise ValueError(
+                f"{name} contains NaN or infinite values (first at row {np.argwhere(~np.isfinite(a))[0][0]})"
+            )
         huge = np.abs(a).max(axis=0) > _MAX_ABS_VALUE
         if huge.any():
-            raise ValueError(f"{name}[:, {int(np.argmax(huge))}] holds values beyond +-{_MAX_ABS_VALUE:g}, which "
-                             "cannot be standardized: rescale the column")
+            raise ValueError(
+                f"{name}[:, {int(np.argmax(huge))}] holds values beyond +-{_MAX_ABS_VALUE:g}, which "
+                "cannot be standardized: rescale the column"
+            )
     return x, y
 
 
@@ -142,8 +172,10 @@ def _split_options(model: str, options: dict) -> tuple[dict, dict]:
     network = network_options(model)
     unknown = sorted(set(options) - set(network) - _TRAIN_KEYS)
     if unknown:
-        raise ValueError(f"{unknown} are not options of the {model!r} network ({sorted(network)}) or of training "
-                         f"({sorted(_TRAIN_KEYS)})")
+        raise ValueError(
+            f"{unknown} are not options of the {model!r} network ({sorted(network)}) or of training "
+            f"({sorted(_TRAIN_KEYS)})"
+        )
     train_options = {k: options.pop(k) for k in list(options) if k in _TRAIN_KEYS}
     check_options(f"the {model!r} network", options, network, SIZE_LIMITS)
     check_options("training (inn_engine.train.TrainConfig)", train_options, _TRAIN_DEFAULTS, _TRAIN_LIMITS)
@@ -155,30 +187,65 @@ def _network(model: str, model_options: dict, seed: int, labels: _Labels):
     return MODELS[model](dim_x=len(labels.param_names), dim_y=len(labels.obs_names), seed=seed, **model_options)
 
 
-def _wrap(network, config: TrainConfig, results: list, labels: _Labels, x_transform, x_scaler, y_scaler,
-          n_train: int, n_val: int, info: dict) -> Estimator:
+def _wrap(
+    network,
+    config: TrainConfig,
+    results: list,
+    labels: _Labels,
+    x_transform,
+    x_scaler,
+    y_scaler,
+    n_train: int,
+    n_val: int,
+    info: dict,
+) -> Estimator:
     """The trained network with its transforms and metadata; ``results``: the TrainResults of its
     run (a pilot and its continuation, or one call), the last holding the whole history."""
     result = results[-1]
     info["training"] = {
-        **info.get("training", {}), "n_train": int(n_train), "n_val": int(n_val),
+        **info.get("training", {}),
+        "n_train": int(n_train),
+        "n_val": int(n_val),
         "config": config.to_dict(),
         "best_val": result.best_val if np.isfinite(result.best_val) else None,
-        "best_step": result.best_step, "steps_done": result.steps_done, "stopped_early": result.stopped_early,
-        "seconds": sum(r.seconds for r in results), "history": result.history,
+        "best_step": result.best_step,
+        "steps_done": result.steps_done,
+        "stopped_early": result.stopped_early,
+        "seconds": sum(r.seconds for r in results),
+        "history": result.history,
     }
-    return Estimator(network, x_transform, x_scaler, y_scaler, labels.param_names, labels.obs_names,
-                     labels.param_units, labels.obs_units, info)
+    return Estimator(
+        network,
+        x_transform,
+        x_scaler,
+        y_scaler,
+        labels.param_names,
+        labels.obs_names,
+        labels.param_units,
+        labels.obs_units,
+        info,
+    )
 
 
-def _train_estimator(model, model_options, train_options, seed, labels: _Labels, x_transform, x_scaler, y_scaler,
-                     data, validation, n_train: int, info: dict) -> Estimator:
+def _train_estimator(
+    model,
+    model_options,
+    train_options,
+    seed,
+    labels: _Labels,
+    x_transform,
+    x_scaler,
+    y_scaler,
+    data,
+    validation,
+    n_train: int,
+    info: dict,
+) -> Estimator:
     """Build the network, train it on ``data`` and wrap it with its transforms and metadata."""
     network = _network(model, model_options, seed, labels)
     config = default_train_config(n_train, model, seed=seed, **train_options)
     result = train(network, data, validation, config)
-    return _wrap(network, config, [result], labels, x_transform, x_scaler, y_scaler, n_train, len(validation[0]),
-                 info)
+    return _wrap(network, config, [result], labels, x_transform, x_scaler, y_scaler, n_train, len(validation[0]), info)
 
 
 def _describe(model: str, options: dict) -> str:
@@ -187,8 +254,9 @@ def _describe(model: str, options: dict) -> str:
     return f"{options.get('coupling', 'spline')} {kind}"
 
 
-def _select_and_train(candidates: list, seed, labels: _Labels, x_transform, x_scaler, y_scaler, data, validation,
-                      n_train: int, info: dict) -> Estimator:
+def _select_and_train(
+    candidates: list, seed, labels: _Labels, x_transform, x_scaler, y_scaler, data, validation, n_train: int, info: dict
+) -> Estimator:
     """Pilot every candidate (model_options, train_options, members), one cINN each, for
     :data:`PILOT_FRACTION` of its steps, and finish the one with the lowest validation loss so
     far: with ``members == 1`` the piloted network trains on to the end (paused and resumed
@@ -198,12 +266,14 @@ def _select_and_train(candidates: list, seed, labels: _Labels, x_transform, x_sc
         runs = []
         for k, (model_options, train_options, _) in enumerate(candidates):
             network = _network("cinn", model_options, seed, labels)
-            config = default_train_config(n_train, "cinn", seed=seed, checkpoint_dir=os.path.join(tmp, str(k)),
-                                          **train_options)
+            config = default_train_config(
+                n_train, "cinn", seed=seed, checkpoint_dir=os.path.join(tmp, str(k)), **train_options
+            )
             pause = max(1, round(PILOT_FRACTION * config.steps))
             name = _describe("cinn", model_options)
-            result = train(network, data, validation, config, desc=f"pilot {k + 1}/{len(candidates)}, {name}",
-                           pause_at=pause)
+            result = train(
+                network, data, validation, config, desc=f"pilot {k + 1}/{len(candidates)}, {name}", pause_at=pause
+            )
             runs.append((network, config, [result], name))
         pilot_vals = [r[2][0].best_val for r in runs]
         best = int(np.argmin(pilot_vals))
@@ -213,19 +283,38 @@ def _select_and_train(candidates: list, seed, labels: _Labels, x_transform, x_sc
             model_options = {"n_members": members, **model_options}
             network = _network("ensemble", model_options, seed, labels)
             config = default_train_config(n_train, "ensemble", seed=seed, **train_options)
-            results = [train(network, data, validation, config, desc=f"training, {_describe('ensemble', model_options)}")]
+            results = [
+                train(network, data, validation, config, desc=f"training, {_describe('ensemble', model_options)}")
+            ]
         elif results[0].paused:
             results.append(train(network, data, validation, config, desc=f"training, {name}"))
     config = dataclasses.replace(config, checkpoint_dir=None)  # a pilot's was temporary
-    info["training"] = {**info.get("training", {}), "selection": [
-        {"model": net.config, "pilot_steps": res[0].steps_done,
-         "pilot_val": val if np.isfinite(val) else None} for (net, _, res, _), val in zip(runs, pilot_vals)]}
+    info["training"] = {
+        **info.get("training", {}),
+        "selection": [
+            {"model": net.config, "pilot_steps": res[0].steps_done, "pilot_val": val if np.isfinite(val) else None}
+            for (net, _, res, _), val in zip(runs, pilot_vals)
+        ],
+    }
     return _wrap(network, config, results, labels, x_transform, x_scaler, y_scaler, n_train, len(validation[0]), info)
 
 
-def fit(x, y, model: str = "cinn", *, seed: int = 0, bounds=None, simulator: Simulator | None = None,
-        param_names=None, obs_names=None, param_units=None, obs_units=None, validation_fraction: float = 0.1,
-        metadata: dict | None = None, **options) -> Estimator:
+def fit(
+    x,
+    y,
+    model: str = "cinn",
+    *,
+    seed: int = 0,
+    bounds=None,
+    simulator: Simulator | None = None,
+    param_names=None,
+    obs_names=None,
+    param_units=None,
+    obs_units=None,
+    validation_fraction: float = 0.1,
+    metadata: dict | None = None,
+    **options,
+) -> Estimator:
     """Train a posterior estimator on simulated pairs.
 
     Args:
@@ -261,8 +350,7 @@ def fit(x, y, model: str = "cinn", *, seed: int = 0, bounds=None, simulator: Sim
     x, y = _check_xy(x, y)
     if check_real("validation_fraction", validation_fraction, 0.0) >= 0.5:
         raise ValueError(f"validation_fraction must lie in [0, 0.5), got {validation_fraction}")
-    labels = _Labels.resolve(x.shape[1], y.shape[1], simulator, bounds, param_names, obs_names, param_units,
-                             obs_units)
+    labels = _Labels.resolve(x.shape[1], y.shape[1], simulator, bounds, param_names, obs_names, param_units, obs_units)
     x_transform = BoundTransform.from_bounds(labels.bounds, x.shape[1])
     x_transform.check_inside(x)
 
@@ -293,10 +381,16 @@ def _grid_labels(ds: xr.Dataset) -> tuple[_Labels, dict]:
         params = [Parameter.from_dict(p) for p in sim_meta["parameters"]]
         observables = [Observable(**o) for o in sim_meta["observables"]]
     except (KeyError, TypeError, json.JSONDecodeError) as err:
-        raise ValueError(f"the grid's attrs lack a simulator description ({err}); was it made by simulate_grid?") \
-            from err
-    labels = _Labels([p.name for p in params], [o.name for o in observables], [p.unit for p in params],
-                     [o.unit for o in observables], [[p.low, p.high] for p in params])
+        raise ValueError(
+            f"the grid's attrs lack a simulator description ({err}); was it made by simulate_grid?"
+        ) from err
+    labels = _Labels(
+        [p.name for p in params],
+        [o.name for o in observables],
+        [p.unit for p in params],
+        [o.unit for o in observables],
+        [[p.low, p.high] for p in params],
+    )
     return labels, sim_meta
 
 
@@ -311,9 +405,17 @@ def _grid_sha256(ds: xr.Dataset, rows_per_read: int = 200_000) -> str:
     return digest.hexdigest()
 
 
-def fit_grid(grid, model: str = "cinn", *, seed: int = 0, stream: bool | None = None,
-             validation_rows: int | None = None, metadata: dict | None = None,
-             conditioning: Conditioning | None = None, **options) -> Estimator:
+def fit_grid(
+    grid,
+    model: str = "cinn",
+    *,
+    seed: int = 0,
+    stream: bool | None = None,
+    validation_rows: int | None = None,
+    metadata: dict | None = None,
+    conditioning: Conditioning | None = None,
+    **options,
+) -> Estimator:
     """Train an estimator on a simulation grid (a zarr path or the Dataset of ``open_grid``).
 
     Names, units and prior bounds come from the grid's simulator record. ``stream`` (default:
@@ -339,9 +441,19 @@ def fit_grid(grid, model: str = "cinn", *, seed: int = 0, stream: bool | None = 
     if stream is None:
         stream = n * (dx + dy) * 8 > _STREAM_ABOVE_BYTES
     if not stream:
-        return fit(ds["x"].values, condition(ds["y"].values), model, seed=seed, bounds=labels.bounds,
-                   param_names=labels.param_names, obs_names=labels.obs_names, param_units=labels.param_units,
-                   obs_units=labels.obs_units, metadata=info, **options)
+        return fit(
+            ds["x"].values,
+            condition(ds["y"].values),
+            model,
+            seed=seed,
+            bounds=labels.bounds,
+            param_names=labels.param_names,
+            obs_names=labels.obs_names,
+            param_units=labels.param_units,
+            obs_units=labels.obs_units,
+            metadata=info,
+            **options,
+        )
 
     model_options, train_options = _split_options(model, dict(options))
     n_val = int(validation_rows or np.clip(int(0.02 * n), 1000, 50_000))
@@ -362,13 +474,33 @@ def fit_grid(grid, model: str = "cinn", *, seed: int = 0, stream: bool | None = 
     chunk = int(ds.attrs.get("chunk_size", 10_000))
 
     def make_stream(batch, stream_seed, rank, world):
-        return GridStream(training_part, batch, chunk_size=chunk, seed=stream_seed, rank=rank, world_size=world,
-                          balanced=True, drop_last=True)
+        return GridStream(
+            training_part,
+            batch,
+            chunk_size=chunk,
+            seed=stream_seed,
+            rank=rank,
+            world_size=world,
+            balanced=True,
+            drop_last=True,
+        )
 
     validation = prepare(ds["x"].isel(sample=slice(0, n_val)).values, ds["y"].isel(sample=slice(0, n_val)).values)
     info["training"] = {"data_sha256": _grid_sha256(ds), "streamed": True}
-    return _train_estimator(model, model_options, train_options, seed, labels, x_transform, x_scaler, y_scaler,
-                            StreamBatches(make_stream, prepare, n - n_val), validation, n - n_val, info)
+    return _train_estimator(
+        model,
+        model_options,
+        train_options,
+        seed,
+        labels,
+        x_transform,
+        x_scaler,
+        y_scaler,
+        StreamBatches(make_stream, prepare, n - n_val),
+        validation,
+        n - n_val,
+        info,
+    )
 
 
 def _identity(y: np.ndarray) -> np.ndarray:

@@ -1,4 +1,5 @@
 """A stack of invertible blocks applied in sequence, with log-determinants summed."""
+
 from __future__ import annotations
 
 import torch
@@ -79,9 +80,17 @@ def _chunks(n_rows: int, c: torch.Tensor | None, n: int):
         start = stop
 
 
-def coupling_stack(dim: int, n_blocks: int, cond_dim: int = 0, coupling: str = "affine",
-                   hidden: int = 128, n_hidden_layers: int = 2, actnorm: bool = True, seed: int = 0,
-                   **coupling_options) -> InvertibleSequence:
+def coupling_stack(
+    dim: int,
+    n_blocks: int,
+    cond_dim: int = 0,
+    coupling: str = "affine",
+    hidden: int = 128,
+    n_hidden_layers: int = 2,
+    actnorm: bool = True,
+    seed: int = 0,
+    **coupling_options,
+) -> InvertibleSequence:
     """``n_blocks`` x [ActNorm?] -> coupling -> fixed random permutation.
 
     Permutation ``k`` is drawn from a generator seeded with ``seed + k``, so the same

@@ -14,12 +14,13 @@ Under ``torchrun`` the processes already exist and the launcher's environment va
 
 Only rank 0 should write results (the estimator, checkpoints).
 """
+
 from __future__ import annotations
 
-import os
-import sys
 import json
+import os
 import socket
+import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -32,7 +33,7 @@ __all__ = ["launch", "init_from_env", "leave_process_group", "default_backend", 
 
 
 def default_backend() -> str:
-    """"nccl" when CUDA GPUs are available, else "gloo" (CPU)."""
+    """ "nccl" when CUDA GPUs are available, else "gloo" (CPU)."""
     return "nccl" if torch.cuda.is_available() else "gloo"
 
 
@@ -73,10 +74,17 @@ def init_from_env(backend: str | None = None) -> bool:
     return True
 
 
-def _worker(rank: int, nproc: int, port: int, backend: str, threads: int, fn: Callable, args: tuple,
-            result_file: str) -> None:
-    os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(nproc), LOCAL_WORLD_SIZE=str(nproc),
-                      MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+def _worker(
+    rank: int, nproc: int, port: int, backend: str, threads: int, fn: Callable, args: tuple, result_file: str
+) -> None:
+    os.environ.update(
+        RANK=str(rank),
+        LOCAL_RANK=str(rank),
+        WORLD_SIZE=str(nproc),
+        LOCAL_WORLD_SIZE=str(nproc),
+        MASTER_ADDR="127.0.0.1",
+        MASTER_PORT=str(port),
+    )
     torch.set_num_threads(threads)
     init_from_env(backend)
     try:
@@ -105,8 +113,9 @@ def leave_process_group() -> None:
     os._exit(0)
 
 
-def launch(fn: Callable, nproc: int, args: tuple = (), *, backend: str | None = None,
-           threads_per_process: int | None = None):
+def launch(
+    fn: Callable, nproc: int, args: tuple = (), *, backend: str | None = None, threads_per_process: int | None = None
+):
     """Call ``fn(*args)`` in ``nproc`` processes joined in one process group; return rank 0's result.
 
     ``fn`` must be importable by name (a module-level function), its arguments picklable and
@@ -126,7 +135,8 @@ def launch(fn: Callable, nproc: int, args: tuple = (), *, backend: str | None = 
     threads = threads_per_process or max(1, (os.cpu_count() or 1) // nproc)
     with tempfile.TemporaryDirectory(prefix="innfer-launch-") as tmp:
         result_file = str(Path(tmp) / "rank0.json")
-        mp.spawn(_worker, args=(nproc, free_port(), backend, threads, fn, tuple(args), result_file),
-                 nprocs=nproc, join=True)
+        mp.spawn(
+            _worker, args=(nproc, free_port(), backend, threads, fn, tuple(args), result_file), nprocs=nproc, join=True
+        )
         with open(result_file) as f:
             return json.load(f)

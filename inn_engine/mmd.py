@@ -16,6 +16,7 @@ Gaussian kernels vanish:
 Use ``functools.partial`` (or :func:`imq_kernel` / :func:`multiquadratic_kernel`) to fix
 the widths and pass the result as ``kernel=`` to :func:`mmd`.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
@@ -61,10 +62,7 @@ def _positive_tuple(values, field: str) -> tuple[float, ...]:
 def _kernel_params(params) -> tuple[tuple[float, float], ...]:
     arr = np.asarray(params, dtype=float)
     if arr.ndim != 2 or arr.shape[1] != 2 or arr.shape[0] == 0 or not np.all(np.isfinite(arr)) or np.any(arr <= 0):
-        raise ValueError(
-            "params must be a non-empty sequence of (C, a) pairs with C > 0 and a > 0, "
-            f"got {params!r}"
-        )
+        raise ValueError(f"params must be a non-empty sequence of (C, a) pairs with C > 0 and a > 0, got {params!r}")
     return tuple((float(c), float(a)) for c, a in arr)
 
 
@@ -171,7 +169,9 @@ def mmd(
     if b.shape[0] != n:
         raise ValueError(f"weights need paired sets (equal row counts), got {n} and {b.shape[0]} rows")
     if not isinstance(weights, torch.Tensor) or tuple(weights.shape) != (n, n):
-        raise ValueError(f"weights must be a torch.Tensor of shape ({n}, {n}), got {getattr(weights, 'shape', weights)!r}")
+        raise ValueError(
+            f"weights must be a torch.Tensor of shape ({n}, {n}), got {getattr(weights, 'shape', weights)!r}"
+        )
     return (weights.to(k_aa.dtype) * (k_aa + k_bb - 2.0 * k_ab)).mean()
 
 

@@ -17,14 +17,21 @@ schedule (cosine decay) rather than a constant; the backward MMD is ramped in li
 over ``backward_ramp_steps`` (the 8-mode toy's code notes the model "can get stuck"
 without a ramp), measured in calls of :meth:`training_loss`.
 """
+
 from __future__ import annotations
 
 import torch
 from torch import nn
 
 from inn_engine.flow import coupling_stack
-from inn_engine.mmd import (PAPER_BACKWARD_KERNEL_PARAMS, PAPER_FORWARD_KERNEL_PARAMS, PAPER_Y_SIGMA, mmd,
-                            multiquadratic_kernel, y_similarity_weights)
+from inn_engine.mmd import (
+    PAPER_BACKWARD_KERNEL_PARAMS,
+    PAPER_FORWARD_KERNEL_PARAMS,
+    PAPER_Y_SIGMA,
+    mmd,
+    multiquadratic_kernel,
+    y_similarity_weights,
+)
 
 __all__ = ["PaddedINN"]
 
@@ -53,11 +60,24 @@ class PaddedINN(nn.Module):
     DEFAULT_WEIGHTS = {"fit": 1.0, "latent": 50.0, "backward": 500.0, "reconstruction": 1.0}
     DEFAULT_NOISE = {"y": 0.05, "z": 0.02, "pad": 0.01}
 
-    def __init__(self, dim_x: int, dim_y: int, dim_z: int | None = None, width: int | None = None,
-                 n_blocks: int = 4, hidden: int = 128, n_hidden_layers: int = 3, clamp: float = 4.0,
-                 weights: dict | None = None, noise: dict | None = None, backward_ramp_steps: int = 1000,
-                 y_sigma: float | None = PAPER_Y_SIGMA, latent_kernel=PAPER_FORWARD_KERNEL_PARAMS,
-                 backward_kernel=PAPER_BACKWARD_KERNEL_PARAMS, seed: int = 0):
+    def __init__(
+        self,
+        dim_x: int,
+        dim_y: int,
+        dim_z: int | None = None,
+        width: int | None = None,
+        n_blocks: int = 4,
+        hidden: int = 128,
+        n_hidden_layers: int = 3,
+        clamp: float = 4.0,
+        weights: dict | None = None,
+        noise: dict | None = None,
+        backward_ramp_steps: int = 1000,
+        y_sigma: float | None = PAPER_Y_SIGMA,
+        latent_kernel=PAPER_FORWARD_KERNEL_PARAMS,
+        backward_kernel=PAPER_BACKWARD_KERNEL_PARAMS,
+        seed: int = 0,
+    ):
         super().__init__()
         dim_z = dim_x if dim_z is None else dim_z
         width = max(dim_x, dim_y + dim_z) if width is None else width
@@ -68,16 +88,29 @@ class PaddedINN(nn.Module):
             raise ValueError(f"unknown loss weights {sorted(unknown)}; expected keys {sorted(self.DEFAULT_WEIGHTS)}")
         self.weights = {**self.DEFAULT_WEIGHTS, **(weights or {})}
         self.noise = {**self.DEFAULT_NOISE, **(noise or {})}
-        self.config = dict(dim_x=dim_x, dim_y=dim_y, dim_z=dim_z, width=width, n_blocks=n_blocks, hidden=hidden,
-                           n_hidden_layers=n_hidden_layers, clamp=clamp, weights=self.weights, noise=self.noise,
-                           backward_ramp_steps=backward_ramp_steps, y_sigma=y_sigma,
-                           latent_kernel=[list(map(float, p)) for p in latent_kernel],
-                           backward_kernel=[list(map(float, p)) for p in backward_kernel], seed=seed)
+        self.config = dict(
+            dim_x=dim_x,
+            dim_y=dim_y,
+            dim_z=dim_z,
+            width=width,
+            n_blocks=n_blocks,
+            hidden=hidden,
+            n_hidden_layers=n_hidden_layers,
+            clamp=clamp,
+            weights=self.weights,
+            noise=self.noise,
+            backward_ramp_steps=backward_ramp_steps,
+            y_sigma=y_sigma,
+            latent_kernel=[list(map(float, p)) for p in latent_kernel],
+            backward_kernel=[list(map(float, p)) for p in backward_kernel],
+            seed=seed,
+        )
         self.dim_x, self.dim_y, self.dim_z, self.width = dim_x, dim_y, dim_z, width
         self.backward_ramp_steps = backward_ramp_steps
         self.y_sigma = y_sigma
-        self.flow = coupling_stack(width, n_blocks, 0, "affine", hidden, n_hidden_layers, actnorm=False, seed=seed,
-                                   clamp=clamp)
+        self.flow = coupling_stack(
+            width, n_blocks, 0, "affine", hidden, n_hidden_layers, actnorm=False, seed=seed, clamp=clamp
+        )
         self.latent_kernel = multiquadratic_kernel(latent_kernel)
         self.backward_kernel = multiquadratic_kernel(backward_kernel)
         self.register_buffer("calls", torch.zeros((), dtype=torch.long))
@@ -85,7 +118,7 @@ class PaddedINN(nn.Module):
     # layout of the output side: [y (dim_y), z (dim_z), pad]
     def _split(self, v: torch.Tensor):
         dy, dz = self.dim_y, self.dim_z
-        return v[:, :dy], v[:, dy:dy + dz], v[:, dy + dz:]
+        return v[:, :dy], v[:, dy : dy + dz], v[:, dy + dz :]
 
     def _pad_x(self, x: torch.Tensor, scale: float, generator) -> torch.Tensor:
         extra = self.width - self.dim_x
@@ -114,12 +147,13 @@ class PaddedINN(nn.Module):
             out, _ = self.flow(x_pad)
             y_hat, z_hat, pad_hat = self._split(out)
         if w["fit"]:
-            parts["fit"] = (((y_hat - y_noisy) ** 2).sum() + (pad_hat ** 2).sum()) / n
+            parts["fit"] = (((y_hat - y_noisy) ** 2).sum() + (pad_hat**2).sum()) / n
             total = total + w["fit"] * parts["fit"]
         if w["latent"]:
             z_prior = torch.randn(n, self.dim_z, generator=generator, dtype=x.dtype)
-            parts["latent"] = mmd(torch.cat([y_hat.detach(), z_hat], 1), torch.cat([y_noisy, z_prior], 1),
-                                  self.latent_kernel)
+            parts["latent"] = mmd(
+                torch.cat([y_hat.detach(), z_hat], 1), torch.cat([y_noisy, z_prior], 1), self.latent_kernel
+            )
             total = total + w["latent"] * parts["latent"]
         if w["backward"]:
             z_prior = torch.randn(n, self.dim_z, generator=generator, dtype=x.dtype)
@@ -129,11 +163,15 @@ class PaddedINN(nn.Module):
             ramp = min(1.0, float(self.calls + 1) / self.backward_ramp_steps) if self.backward_ramp_steps else 1.0
             total = total + ramp * w["backward"] * parts["backward"]
         if w["reconstruction"]:
-            noisy_out = out.detach() + torch.cat([
-                nz["y"] * torch.randn(n, self.dim_y, generator=generator, dtype=x.dtype),
-                nz["z"] * torch.randn(n, self.dim_z, generator=generator, dtype=x.dtype),
-                nz["pad"] * torch.randn(n, self.width - self.dim_y - self.dim_z, generator=generator, dtype=x.dtype),
-            ], 1)
+            noisy_out = out.detach() + torch.cat(
+                [
+                    nz["y"] * torch.randn(n, self.dim_y, generator=generator, dtype=x.dtype),
+                    nz["z"] * torch.randn(n, self.dim_z, generator=generator, dtype=x.dtype),
+                    nz["pad"]
+                    * torch.randn(n, self.width - self.dim_y - self.dim_z, generator=generator, dtype=x.dtype),
+                ],
+                1,
+            )
             parts["reconstruction"] = ((self.flow.inverse(noisy_out) - x_pad) ** 2).sum() / n
             total = total + w["reconstruction"] * parts["reconstruction"]
         if self.training and torch.is_grad_enabled():
@@ -150,7 +188,7 @@ class PaddedINN(nn.Module):
         n = min(x.shape[0], 2000)
         x, y = x[:n], y[:n]
         y_hat, z_hat, pad_hat = self(x)
-        fit = (((y_hat - y) ** 2).sum() + (pad_hat ** 2).sum()) / n
+        fit = (((y_hat - y) ** 2).sum() + (pad_hat**2).sum()) / n
         z_prior = torch.randn(n, self.dim_z, generator=generator, dtype=x.dtype)
         latent = mmd(torch.cat([y_hat, z_hat], 1), torch.cat([y, z_prior], 1), self.latent_kernel)
         x_samples = self.flow.inverse(self._output_side(y, z_prior, 0.0, None))
@@ -164,4 +202,4 @@ class PaddedINN(nn.Module):
         y_rep = y.repeat_interleave(n_draws, dim=0)
         z = torch.randn(y_rep.shape[0], self.dim_z, generator=generator, dtype=y.dtype)
         x = self.flow.inverse(self._output_side(y_rep, z, 0.0, None))
-        return x[:, :self.dim_x].reshape(y.shape[0], n_draws, self.dim_x)
+        return x[:, : self.dim_x].reshape(y.shape[0], n_draws, self.dim_x)

@@ -1,4 +1,5 @@
 """Posterior draws for a batch of observations, with the summaries users ask for."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -134,7 +135,8 @@ class Posterior:
     def to_xarray(self) -> xr.DataArray:
         """The draws as a DataArray with dims (obs, draw, param) and units in attrs."""
         return xr.DataArray(
-            self.samples, dims=("obs", "draw", "param"),
+            self.samples,
+            dims=("obs", "draw", "param"),
             coords={"param": list(self.names)},
             attrs={"units": dict(zip(self.names, self.units)), "description": "posterior draws"},
             name="samples",
@@ -144,5 +146,9 @@ class Posterior:
         """Per-observation mean, std and quantiles as variables ``P_mean``, ``P_std``, ``P_qNN``
         (:func:`summarize`), with each parameter's unit in attrs."""
         units = dict(zip(self.names, self.units))
-        return xr.Dataset({key: ("obs", values, {"units": units.get(key.rsplit("_", 1)[0], "")})
-                           for key, values in summarize(self.samples, self.names, levels).items()})
+        return xr.Dataset(
+            {
+                key: ("obs", values, {"units": units.get(key.rsplit("_", 1)[0], "")})
+                for key, values in summarize(self.samples, self.names, levels).items()
+            }
+        )

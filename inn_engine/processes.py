@@ -8,6 +8,7 @@ no guard, so the library checks first and works in this process instead, saying 
 A program read from standard input (``python - < script.py``) cannot be re-read by the
 workers at all. Notebooks, ``python -c`` and guarded scripts or modules are safe.
 """
+
 from __future__ import annotations
 
 import ast
@@ -37,8 +38,10 @@ def _unguarded(path: str) -> str | None:
         return None
     if any(_is_main_guard(node) for node in tree.body):
         return None
-    return (f"the main script {path} has no `if __name__ == \"__main__\":` guard, so worker processes would "
-            "re-run it (put the calls under such a guard to use them)")
+    return (
+        f'the main script {path} has no `if __name__ == "__main__":` guard, so worker processes would '
+        "re-run it (put the calls under such a guard to use them)"
+    )
 
 
 def _is_main_guard(node: ast.stmt) -> bool:

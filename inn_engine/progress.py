@@ -8,6 +8,7 @@ it writes plain, flushed lines, the first at the first update and then one at le
 
 and, in both modes, one summary line when it closes.
 """
+
 from __future__ import annotations
 
 import math
@@ -56,9 +57,18 @@ class Progress:
         stream: where to write (default ``sys.stderr``).
     """
 
-    def __init__(self, total: int | None, desc: str, *, unit: str = "step", plural: str | None = None,
-                 enabled: bool | None = None,
-                 every: float = 30.0, initial: int = 0, stream=None):
+    def __init__(
+        self,
+        total: int | None,
+        desc: str,
+        *,
+        unit: str = "step",
+        plural: str | None = None,
+        enabled: bool | None = None,
+        every: float = 30.0,
+        initial: int = 0,
+        stream=None,
+    ):
         self.total = None if total is None else int(total)
         self.desc, self.unit, self.every = desc, unit, float(every)
         self.plural = plural or f"{unit}s"
@@ -69,8 +79,11 @@ class Progress:
         self._start = time.monotonic()
         self._last_line: float | None = None
         self._closed = False
-        self._bar = (tqdm(total=self.total, initial=self.initial, desc=desc, unit=unit, file=self.stream,
-                          dynamic_ncols=True) if self.mode == "bar" else None)
+        self._bar = (
+            tqdm(total=self.total, initial=self.initial, desc=desc, unit=unit, file=self.stream, dynamic_ncols=True)
+            if self.mode == "bar"
+            else None
+        )
 
     @property
     def elapsed(self) -> float:

@@ -9,6 +9,7 @@ accepted x follow p(x | y*) (for a noisy simulator exactly the posterior of the 
 observation, up to the radius). The search is a k-d tree (scipy cKDTree) queried for all
 observations at once, so 1000 observations over a 10^6 library take seconds.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable

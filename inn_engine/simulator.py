@@ -4,6 +4,7 @@ A :class:`Simulator` knows its parameters x (names, units, prior support), its o
 y (names, units), how to draw x from the prior and how to simulate noisy y from x. Both
 domain packages (``oximetry``, ``astro``) and the toy problems implement it.
 """
+
 from __future__ import annotations
 
 import abc
@@ -34,9 +35,7 @@ class Parameter:
         if not self.name or not isinstance(self.name, str):
             raise ValueError(f"Parameter.name must be a non-empty string, got {self.name!r}")
         if not self.low < self.high:
-            raise ValueError(
-                f"Parameter {self.name!r}: low must be < high, got low={self.low}, high={self.high}"
-            )
+            raise ValueError(f"Parameter {self.name!r}: low must be < high, got low={self.low}, high={self.high}")
 
     def to_dict(self) -> dict:
         """JSON-safe fields; an open side of the support is written as None."""
@@ -112,8 +111,7 @@ class Simulator(abc.ABC):
             x = x[None, :]
         if x.ndim != 2 or x.shape[1] != len(self.parameters):
             raise ValueError(
-                f"x must have shape (n, {len(self.parameters)}) with columns {self.param_names}, "
-                f"got shape {x.shape}"
+                f"x must have shape (n, {len(self.parameters)}) with columns {self.param_names}, got shape {x.shape}"
             )
         if not np.all(np.isfinite(x)):
             raise ValueError("x contains NaN or infinite values")

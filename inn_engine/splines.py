@@ -4,6 +4,7 @@ Inside ``[-bound, bound]`` each feature goes through a monotone piecewise ration
 map with ``n_bins`` bins (Gregory & Delbourgo 1982); outside it the map is the identity
 (linear tails with unit slope), so the transform is defined on the whole real line.
 """
+
 from __future__ import annotations
 
 import torch
@@ -44,7 +45,7 @@ def rational_quadratic_spline(x: torch.Tensor, params: torch.Tensor, bound: floa
     n_bins = (params.shape[-1] + 1) // 3
     # widths and heights in one pass: (..., m, 2, K) logits -> edges (..., m, 2, K+1)
     edges, sizes = _knots(params[..., : 2 * n_bins].unflatten(-1, (2, n_bins)), bound)
-    derivs = F.pad(_MIN_DERIVATIVE + F.softplus(params[..., 2 * n_bins:] + 0.5413248546129181), (1, 1), value=1.0)
+    derivs = F.pad(_MIN_DERIVATIVE + F.softplus(params[..., 2 * n_bins :] + 0.5413248546129181), (1, 1), value=1.0)
     # softplus(0.5413) == 1: a zero-initialised subnet gives unit derivatives (identity map);
     # the boundary derivatives are 1, matching the tails.
 
@@ -86,8 +87,16 @@ class SplineCoupling(Coupling):
     bend a Gaussian into a crescent, which affine couplings need many blocks to approximate.
     """
 
-    def __init__(self, dim: int, cond_dim: int = 0, hidden: int = 128, n_hidden_layers: int = 2,
-                 two_sided: bool = True, n_bins: int = 8, bound: float = 5.0):
+    def __init__(
+        self,
+        dim: int,
+        cond_dim: int = 0,
+        hidden: int = 128,
+        n_hidden_layers: int = 2,
+        two_sided: bool = True,
+        n_bins: int = 8,
+        bound: float = 5.0,
+    ):
         if n_bins < 2:
             raise ValueError(f"n_bins must be >= 2, got {n_bins}")
         if bound <= 0:

@@ -15,6 +15,7 @@ So every row is yielded exactly once per epoch across all shards, shards are dis
 and an epoch's batches depend only on ``seed``, ``epoch`` and the sharding. Memory is
 about ``(buffer_chunks + 1) * chunk_size`` rows per shard.
 """
+
 from __future__ import annotations
 
 import os
@@ -25,8 +26,8 @@ import torch
 import xarray as xr
 import zarr
 
-from inn_engine.grid import chunk_length, chunk_rows, n_chunks, open_grid
 from inn_engine.checks import check_integer
+from inn_engine.grid import chunk_length, chunk_rows, n_chunks, open_grid
 
 __all__ = ["GridStream", "chunk_order"]
 
@@ -48,29 +49,19 @@ def _distributed_rank_and_size() -> tuple[int, int]:
 class GridStream(torch.utils.data.IterableDataset):
     """Shuffled float32 ``(x, y)`` minibatches from a grid, read a few chunks at a time.
 
-    Parameters
-    ----------
-    grid : str, os.PathLike or xarray.Dataset
-        A complete zarr grid (validated with :func:`inn_engine.grid.open_grid`), or a
-        Dataset with ``x`` (sample, param) and ``y`` (sample, obs).
-    batch_size : int >= 1
-        Rows per batch.
-    buffer_chunks : int >= 1
-        Chunks read and shuffled together; more mixes better and costs memory.
-    chunk_size : int or None
-        Rows per read; default the grid's ``chunk_size`` attr (its storage chunks).
-    seed : int >= 0
-        Seed of the chunk order and of the row shuffles.
-    shuffle : bool
-        False: chunks and rows in grid order (for evaluation).
-    drop_last : bool
-        Drop each shard's last, short batch.
-    balanced : bool
-        Every shard yields the same number of full batches (the smallest over shards),
-        dropping the rest of the epoch; what DDP needs so ranks never wait on each other.
-    rank, world_size : int or None
-        This process's shard of the chunks; default torch.distributed's rank and world
-        size when it is initialised, else 0 and 1.
+    Args:
+        grid (str, os.PathLike or xarray.Dataset): A complete zarr grid (validated with
+            :func:`inn_engine.grid.open_grid`), or a Dataset with ``x`` (sample, param) and ``y`` (sample, obs).
+        batch_size (int >= 1): Rows per batch.
+        buffer_chunks (int >= 1): Chunks read and shuffled together; more mixes better and costs memory.
+        chunk_size (int or None): Rows per read; default the grid's ``chunk_size`` attr (its storage chunks).
+        seed (int >= 0): Seed of the chunk order and of the row shuffles.
+        shuffle (bool): False: chunks and rows in grid order (for evaluation).
+        drop_last (bool): Drop each shard's last, short batch.
+        balanced (bool): Every shard yields the same number of full batches (the smallest over shards),
+            dropping the rest of the epoch; what DDP needs so ranks never wait on each other.
+        rank, world_size (int or None): This process's shard of the chunks; default torch.distributed's rank and world
+            size when it is initialised, else 0 and 1.
 
     Iterating yields ``(x, y)`` tensors of shape (b, n_params) and (b, n_obs), float32,
     ``b = batch_size`` except for the last batch of a shard. Call :meth:`set_epoch`
@@ -81,9 +72,20 @@ class GridStream(torch.utils.data.IterableDataset):
     unless ``persistent_workers=True``.
     """
 
-    def __init__(self, grid, batch_size: int, *, buffer_chunks: int = 4, chunk_size: int | None = None,
-                 seed: int = 0, shuffle: bool = True, drop_last: bool = False, balanced: bool = False,
-                 rank: int | None = None, world_size: int | None = None):
+    def __init__(
+        self,
+        grid,
+        batch_size: int,
+        *,
+        buffer_chunks: int = 4,
+        chunk_size: int | None = None,
+        seed: int = 0,
+        shuffle: bool = True,
+        drop_last: bool = False,
+        balanced: bool = False,
+        rank: int | None = None,
+        world_size: int | None = None,
+    ):
         super().__init__()
         if isinstance(grid, xr.Dataset):
             self._path, self._dataset = None, grid
@@ -160,7 +162,7 @@ class GridStream(torch.utils.data.IterableDataset):
         y_left = np.empty((0, y_store.shape[1]), np.float32)
         produced = 0
         for start in range(0, len(chunks), self.buffer_chunks):
-            group = chunks[start:start + self.buffer_chunks]
+            group = chunks[start : start + self.buffer_chunks]
             rows = [chunk_rows(int(i), self.n_rows, self.chunk_size) for i in group]
             x = np.concatenate([x_left] + [np.asarray(x_store[r], dtype=np.float32) for r in rows])
             y = np.concatenate([y_left] + [np.asarray(y_store[r], dtype=np.float32) for r in rows])
@@ -174,6 +176,6 @@ class GridStream(torch.utils.data.IterableDataset):
                 batch = slice(b * self.batch_size, (b + 1) * self.batch_size)
                 yield torch.from_numpy(x[batch]), torch.from_numpy(y[batch])
                 produced += 1
-            x_left, y_left = x[n_full * self.batch_size:], y[n_full * self.batch_size:]
+            x_left, y_left = x[n_full * self.batch_size :], y[n_full * self.batch_size :]
         if len(x_left) and produced < limit:
             yield torch.from_numpy(x_left), torch.from_numpy(y_left)

@@ -1,4 +1,5 @@
 """Small fully connected networks used inside coupling blocks and as conditioning nets."""
+
 from __future__ import annotations
 
 from torch import nn
@@ -6,8 +7,9 @@ from torch import nn
 __all__ = ["mlp"]
 
 
-def mlp(n_in: int, n_out: int, hidden: int, n_hidden_layers: int = 2, zero_last: bool = False,
-        dropout: float = 0.0) -> nn.Sequential:
+def mlp(
+    n_in: int, n_out: int, hidden: int, n_hidden_layers: int = 2, zero_last: bool = False, dropout: float = 0.0
+) -> nn.Sequential:
     """A ReLU MLP ``n_in -> hidden x n_hidden_layers -> n_out``.
 
     ``zero_last`` initialises the output layer to zero, so a coupling block starts as the

@@ -11,6 +11,7 @@
   prior N(0, diag(0.25, 0.5, 0.5, 0.5)^2), segment lengths 0.5, 0.5, 1.0, y = the 2-D
   end point. Its reference posterior is rejection ABC (as in that benchmark).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -19,8 +20,14 @@ from inn_engine.domain import Domain, DomainOption
 from inn_engine.rejection import RejectionABC
 from inn_engine.simulator import Observable, Parameter, Simulator, as_generator
 
-__all__ = ["EightModes", "InverseKinematics", "EightModesDomain", "InverseKinematicsDomain", "EIGHT_MODES",
-           "INVERSE_KINEMATICS"]
+__all__ = [
+    "EightModes",
+    "InverseKinematics",
+    "EightModesDomain",
+    "InverseKinematicsDomain",
+    "EIGHT_MODES",
+    "INVERSE_KINEMATICS",
+]
 
 _CORNER = 2.4142  # 1 + sqrt(2), rounded as in the paper's code
 #: Mode centres in the paper code's order (clockwise from the upper left).
@@ -183,8 +190,12 @@ class InverseKinematics(Simulator):
         return RejectionABC.from_simulator(self, library_size, seed=seed).nearest(y_obs, n_draws).draws
 
     def metadata(self) -> dict:
-        return {**super().metadata(), "lengths": list(self.lengths), "prior_std": list(self.prior_std),
-                "noise": self.noise}
+        return {
+            **super().metadata(),
+            "lengths": list(self.lengths),
+            "prior_std": list(self.prior_std),
+            "noise": self.noise,
+        }
 
 
 class InverseKinematicsDomain(Domain):
@@ -203,8 +214,11 @@ class EightModesDomain(Domain):
 
     name = "toy-8modes"
     description = "the paper's 8-mode Gaussian mixture (2-D x, one-hot label y)"
-    options = (DomainOption("labels", "8 distinct labels or the paper's merged 'some' [default: all]",
-                            choices=tuple(LABEL_MAPS)),)
+    options = (
+        DomainOption(
+            "labels", "8 distinct labels or the paper's merged 'some' [default: all]", choices=tuple(LABEL_MAPS)
+        ),
+    )
 
     def simulator(self, **options) -> EightModes:
         return EightModes(**options)

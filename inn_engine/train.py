@@ -6,6 +6,7 @@ torch.distributed data parallelism when a process group is initialised.
 A model plugs in by providing ``training_loss(x, y, generator) -> (loss, parts)`` and
 ``validation_loss(x, y) -> loss`` on standardized float32 tensors.
 """
+
 from __future__ import annotations
 
 import copy
@@ -104,6 +105,7 @@ def _lr_lambda(config: TrainConfig):
             return (step + 1) / config.warmup_steps
         progress = min((step - config.warmup_steps) / max(config.steps - config.warmup_steps, 1), 1.0)
         return config.final_lr_fraction + (1 - config.final_lr_fraction) * 0.5 * (1 + math.cos(math.pi * progress))
+
     return factor
 
 
@@ -120,7 +122,7 @@ def _validation_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: 
     model.eval()
     total = 0.0
     for i in range(0, x.shape[0], batch):
-        total += float(model.validation_loss(x[i:i + batch], y[i:i + batch])) * min(batch, x.shape[0] - i)
+        total += float(model.validation_loss(x[i : i + batch], y[i : i + batch])) * min(batch, x.shape[0] - i)
     model.train()
     return total / x.shape[0]
 
@@ -138,8 +140,14 @@ def _load_checkpoint(path: Path) -> dict:
         raise ValueError(f"checkpoint {path} cannot be read ({err}); delete it to start afresh") from err
 
 
-def train(model: nn.Module, data, validation: tuple[torch.Tensor, torch.Tensor] | None = None,
-          config: TrainConfig | None = None, desc: str = "training", pause_at: int | None = None) -> TrainResult:
+def train(
+    model: nn.Module,
+    data,
+    validation: tuple[torch.Tensor, torch.Tensor] | None = None,
+    config: TrainConfig | None = None,
+    desc: str = "training",
+    pause_at: int | None = None,
+) -> TrainResult:
     """Train ``model`` in place on standardized float32 data.
 
     ``data``: an (x (n, dx), y (n, dy)) pair of tensors or a batch source from
@@ -170,8 +178,14 @@ def train(model: nn.Module, data, validation: tuple[torch.Tensor, torch.Tensor] 
     objective = _Objective(model)
     net = nn.parallel.DistributedDataParallel(objective) if world > 1 else objective
     # the fused (one kernel) Adam and the foreach clipping: ~20 % of a small network's step
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, betas=config.betas, eps=config.eps,
-                                 weight_decay=config.weight_decay, fused=True)
+    optimizer = torch.optim.Adam(
+        model.parameters(),
+        lr=config.lr,
+        betas=config.betas,
+        eps=config.eps,
+        weight_decay=config.weight_decay,
+        fused=True,
+    )
     schedule = _lr_lambda(config)
     plateau_factor, plateau_bad = 1.0, 0
 
@@ -188,8 +202,10 @@ def train(model: nn.Module, data, validation: tuple[torch.Tensor, torch.Tensor] 
         if len(state["noise"]) == world:
             noise.set_state(state["noise"][rank])
         else:  # another process count wrote it: the training noise cannot continue exactly
-            warnings.warn(f"checkpoint written by {len(state['noise'])} process(es), resumed by {world}: "
-                          "training noise restarts from a fresh seed (weights and batches resume exactly)")
+            warnings.warn(
+                f"checkpoint written by {len(state['noise'])} process(es), resumed by {world}: "
+                "training noise restarts from a fresh seed (weights and batches resume exactly)"
+            )
             noise.manual_seed(config.seed * 7919 + rank + 104729 * int(state["step"]))
         start_step = int(state["step"])
         result.history = list(state["history"])
@@ -212,8 +228,10 @@ def train(model: nn.Module, data, validation: tuple[torch.Tensor, torch.Tensor] 
         if not torch.isfinite(loss):
             bad_steps += 1
             if bad_steps > config.max_bad_steps:
-                raise RuntimeError(f"training diverged: {bad_steps} non-finite losses (last at step {step}); "
-                                   "lower the learning rate or standardize the data")
+                raise RuntimeError(
+                    f"training diverged: {bad_steps} non-finite losses (last at step {step}); "
+                    "lower the learning rate or standardize the data"
+                )
             step += 1
             report.update(1)
             continue
@@ -246,13 +264,23 @@ def train(model: nn.Module, data, validation: tuple[torch.Tensor, torch.Tensor] 
             noise_states = _all_ranks(noise.get_state(), world)
         if save and rank == 0:
             ckpt_path.parent.mkdir(parents=True, exist_ok=True)
-            _save_checkpoint(ckpt_path, {
-                "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                "plateau_factor": plateau_factor, "plateau_bad": plateau_bad,
-                "noise": noise_states, "step": step, "history": result.history,
-                "best_val": result.best_val, "best_step": result.best_step, "bad_evals": bad_evals,
-                "best_model": best_state, "config": config.to_dict(),
-            })
+            _save_checkpoint(
+                ckpt_path,
+                {
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "plateau_factor": plateau_factor,
+                    "plateau_bad": plateau_bad,
+                    "noise": noise_states,
+                    "step": step,
+                    "history": result.history,
+                    "best_val": result.best_val,
+                    "best_step": result.best_step,
+                    "bad_evals": bad_evals,
+                    "best_model": best_state,
+                    "config": config.to_dict(),
+                },
+            )
         if stop:
             result.stopped_early = True
             break

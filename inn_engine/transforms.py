@@ -5,6 +5,7 @@ bound finite), so every posterior sample mapped back lies strictly inside the su
 Standardization statistics (mean, std per feature) are computed on the training set and
 stored with the model.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

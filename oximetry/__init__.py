@@ -1,4 +1,5 @@
 """oximetry: blood oxygen saturation and tissue parameters from multispectral reflectance."""
+
 from oximetry.camera import Camera, default_camera
 from oximetry.forward import band_reflectance, spectral_reflectance
 from oximetry.grid import simulate_grid
@@ -41,5 +42,4 @@ def train(camera=None, prior: str = "colon", out=None, work=None, **settings):
     return pretrain_train(camera=camera, prior=prior, out=out, work=work, **settings)
 
 
-__all__ += ["estimate", "load_estimator", "read_cube", "read_spectra", "reflectance_features", "train",
-            "write_result"]
+__all__ += ["estimate", "load_estimator", "read_cube", "read_spectra", "reflectance_features", "train", "write_result"]

@@ -5,6 +5,7 @@ A band's value is the response-weighted mean of the reflectance spectrum over th
 paper (Wirkert et al. 2016): rectangular 10 nm windows centred on 470, 480, 511, 560, 580,
 600, 660 and 700 nm, each sampled at the midpoints of 2 nm cells.
 """
+
 from __future__ import annotations
 
 import functools
@@ -106,8 +107,13 @@ class Camera:
             unknown = set(spec) - {"centres_nm", "fwhm_nm", "shape", "step_nm", "name"}
             if unknown:
                 raise ValueError(f"camera file {path}: unknown keys {sorted(unknown)}")
-            return cls.from_bands(spec["centres_nm"], spec["fwhm_nm"], step_nm=spec.get("step_nm", 2.0),
-                                  shape=spec.get("shape", "rect"), name=spec.get("name", path.stem))
+            return cls.from_bands(
+                spec["centres_nm"],
+                spec["fwhm_nm"],
+                step_nm=spec.get("step_nm", 2.0),
+                shape=spec.get("shape", "rect"),
+                name=spec.get("name", path.stem),
+            )
         if path.suffix.lower() != ".csv":
             raise ValueError(f"camera file {path}: expected a .csv (responses) or .json (band centres and widths)")
         header = path.read_text().splitlines()[0].split(",")
@@ -121,8 +127,12 @@ class Camera:
     @classmethod
     def from_metadata(cls, meta: dict) -> "Camera":
         """The camera that :meth:`metadata` describes (as recorded in grids and estimators)."""
-        return cls(np.asarray(meta["responses"]), np.asarray(meta["wavelengths_nm"]), band_names=meta["band_names"],
-                   name=meta.get("name", "custom"))
+        return cls(
+            np.asarray(meta["responses"]),
+            np.asarray(meta["wavelengths_nm"]),
+            band_names=meta["band_names"],
+            name=meta.get("name", "custom"),
+        )
 
     @property
     def n_bands(self) -> int:
@@ -150,9 +160,12 @@ class Camera:
         }
 
     def __eq__(self, other):
-        return (isinstance(other, Camera) and self.band_names == other.band_names
-                and np.array_equal(self.wavelengths_nm, other.wavelengths_nm)
-                and np.array_equal(self.responses, other.responses))
+        return (
+            isinstance(other, Camera)
+            and self.band_names == other.band_names
+            and np.array_equal(self.wavelengths_nm, other.wavelengths_nm)
+            and np.array_equal(self.responses, other.responses)
+        )
 
     def __hash__(self):
         return hash((tuple(self.band_names), self.wavelengths_nm.tobytes(), self.responses.tobytes()))

@@ -6,6 +6,7 @@ prints the mean absolute error of the sO2 median against the truth (all valid pi
 and the non-flagged ones), the coverage of the 68 % intervals, and how many pixels of
 the highlight are flagged as out of distribution.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -48,11 +49,13 @@ def main(argv=None) -> dict:
     result = estimate(phantom["reflectance"], n=args.n, seed=0)
     write_result(result, args.figure)
     report = phantom_report(result, phantom)
-    print(f"phantom {phantom.sizes['y']}x{phantom.sizes['x']}: sO2 median MAE {100 * report['mae_valid_tissue']:.1f} "
-          f"percentage points (tissue pixels), {100 * report['mae_not_flagged']:.1f} on pixels not flagged; "
-          f"68 % interval coverage {100 * report['coverage_68_tissue']:.0f} %; flagged OOD: "
-          f"{100 * report['flagged_highlight_fraction']:.0f} % of the specular highlight, "
-          f"{100 * report['flagged_tissue_fraction']:.1f} % of tissue; figure {args.figure}")
+    print(
+        f"phantom {phantom.sizes['y']}x{phantom.sizes['x']}: sO2 median MAE {100 * report['mae_valid_tissue']:.1f} "
+        f"percentage points (tissue pixels), {100 * report['mae_not_flagged']:.1f} on pixels not flagged; "
+        f"68 % interval coverage {100 * report['coverage_68_tissue']:.0f} %; flagged OOD: "
+        f"{100 * report['flagged_highlight_fraction']:.0f} % of the specular highlight, "
+        f"{100 * report['flagged_tissue_fraction']:.1f} % of tissue; figure {args.figure}"
+    )
     return report
 
 

@@ -6,12 +6,12 @@ reflectance features (:mod:`oximetry.features`), like the packaged one, and carr
 ``oximetry`` record (camera, prior, noise, solver, features, OOD density) and side files
 (sO2 quantile head, highlight detector), so :func:`oximetry.estimate` treats both alike.
 """
+
 from __future__ import annotations
 
 import numpy as np
 
 from inn_engine.domain import Conditioning, Domain, DomainOption, SideModels
-
 from oximetry.camera import Camera
 from oximetry.features import FEATURE_KINDS, feature_names, reflectance_features
 from oximetry.highlight import HIGHLIGHT_FILE, fit_highlight_detector
@@ -19,8 +19,16 @@ from oximetry.ood import SpectrumOOD
 from oximetry.quantile_head import HEAD_FILE, fit_quantile_head
 from oximetry.simulator import OximetrySimulator
 
-__all__ = ["OximetryDomain", "DOMAIN", "FEATURES", "HEAD_QUANTILES", "HEAD_STEPS", "HIGHLIGHT_TRAIN_ROWS",
-           "fit_side_models", "side_model_steps"]
+__all__ = [
+    "OximetryDomain",
+    "DOMAIN",
+    "FEATURES",
+    "HEAD_QUANTILES",
+    "HEAD_STEPS",
+    "HIGHLIGHT_TRAIN_ROWS",
+    "fit_side_models",
+    "side_model_steps",
+]
 
 FEATURES = "relative"  # the conditions of every oximetry estimator: log r_b - mean_b log r_b
 HEAD_QUANTILES = (0.025, 0.16, 0.5, 0.84, 0.975)  # sO2 quantiles of the fast whole-image head
@@ -42,8 +50,15 @@ def side_model_steps(n_rows: int) -> int:
     return int(np.clip(10 * n_rows // 1024, 500, HEAD_STEPS))
 
 
-def fit_side_models(y: np.ndarray, y_held_out: np.ndarray, sO2: np.ndarray, camera: Camera, seed: int = 0,
-                    head_steps: int = HEAD_STEPS, highlight_steps: int = HIGHLIGHT_STEPS):
+def fit_side_models(
+    y: np.ndarray,
+    y_held_out: np.ndarray,
+    sO2: np.ndarray,
+    camera: Camera,
+    seed: int = 0,
+    head_steps: int = HEAD_STEPS,
+    highlight_steps: int = HIGHLIGHT_STEPS,
+):
     """The models beside the cINN in an oximetry estimator, fitted on training reflectances.
 
     y (n, bands) training reflectances with their true sO2 (n,) [fraction]; y_held_out (m,
@@ -51,10 +66,12 @@ def fit_side_models(y: np.ndarray, y_held_out: np.ndarray, sO2: np.ndarray, came
     Returns (OOD density, highlight detector, sO2 quantile head).
     """
     density = SpectrumOOD.fit(y, seed=seed).with_threshold(y_held_out)
-    highlight = fit_highlight_detector(y[:HIGHLIGHT_TRAIN_ROWS], y_held_out, camera.centres_nm,
-                                       steps=highlight_steps, seed=seed)
-    head = fit_quantile_head(reflectance_features(y, FEATURES), sO2, HEAD_QUANTILES, steps=head_steps, hidden=64,
-                             seed=seed)
+    highlight = fit_highlight_detector(
+        y[:HIGHLIGHT_TRAIN_ROWS], y_held_out, camera.centres_nm, steps=highlight_steps, seed=seed
+    )
+    head = fit_quantile_head(
+        reflectance_features(y, FEATURES), sO2, HEAD_QUANTILES, steps=head_steps, hidden=64, seed=seed
+    )
     return density, highlight, head
 
 
@@ -65,8 +82,13 @@ class OximetryDomain(Domain):
     description = "tissue parameters (sO2, blood volume, ...) -> multispectral band reflectances"
     options = (
         DomainOption("prior", "tissue prior [default: colon]", choices=("colon", "generic")),
-        DomainOption("camera", "camera file: CSV 'wavelength_nm,<band>,...' of responses or JSON {centres_nm, "
-                               "fwhm_nm, shape} [default: the paper's 8 bands]", Camera.from_file, metavar="FILE"),
+        DomainOption(
+            "camera",
+            "camera file: CSV 'wavelength_nm,<band>,...' of responses or JSON {centres_nm, "
+            "fwhm_nm, shape} [default: the paper's 8 bands]",
+            Camera.from_file,
+            metavar="FILE",
+        ),
         DomainOption("snr", "signal-to-noise ratio of the multiplicative noise [default: 10]", _positive_float),
     )
 
@@ -74,39 +96,56 @@ class OximetryDomain(Domain):
         return OximetrySimulator(**options)
 
     def grid_attrs(self, simulator: OximetrySimulator) -> dict:
-        return {"prior": simulator.model.name, "camera": simulator.camera.name,
-                "band_names": simulator.camera.band_names, "snr": getattr(simulator.noise, "snr", None),
-                "solver": simulator.solver_metadata()}
+        return {
+            "prior": simulator.model.name,
+            "camera": simulator.camera.name,
+            "band_names": simulator.camera.band_names,
+            "snr": getattr(simulator.noise, "snr", None),
+            "solver": simulator.solver_metadata(),
+        }
 
     def record(self, grid_attrs: dict, simulator_metadata: dict) -> dict:
         solver = grid_attrs.get("solver", {})
-        return {"features": FEATURES, "camera": simulator_metadata["camera"],
-                "band_names": list(grid_attrs["band_names"]), "prior": grid_attrs["prior"], "snr": grid_attrs.get("snr"),
-                "solver": {"method": solver.get("method"), "n_quad": solver.get("n_quad")}}
+        return {
+            "features": FEATURES,
+            "camera": simulator_metadata["camera"],
+            "band_names": list(grid_attrs["band_names"]),
+            "prior": grid_attrs["prior"],
+            "snr": grid_attrs.get("snr"),
+            "solver": {"method": solver.get("method"), "n_quad": solver.get("n_quad")},
+        }
 
     def conditioning(self, record: dict, obs_names: list[str], obs_units: list[str]) -> Conditioning:
         kind = record.get("features", FEATURES)
         names = feature_names(obs_names, kind)
         return Conditioning(tuple(names), ("log ratio",) * len(names), lambda y: reflectance_features(y, kind))
 
-    def side_models(self, record: dict, x: np.ndarray, y: np.ndarray, param_names: list[str],
-                    seed: int) -> SideModels:
+    def side_models(self, record: dict, x: np.ndarray, y: np.ndarray, param_names: list[str], seed: int) -> SideModels:
         """OOD density, highlight detector and sO2 quantile head, fitted on the training rows
         (thresholds on their last 10 %, which the density and detector do not see)."""
         j = param_names.index("sO2")
         cut = int(0.9 * len(y))
         steps = side_model_steps(cut)
-        density, highlight, head = fit_side_models(y[:cut], y[cut:], x[:cut, j], Camera.from_metadata(record["camera"]),
-                                                   seed=seed, head_steps=min(steps, HEAD_STEPS),
-                                                   highlight_steps=min(steps, HIGHLIGHT_STEPS))
-        return SideModels(record={"ood": density.to_dict()},
-                          files={HEAD_FILE: head.to_bytes(), HIGHLIGHT_FILE: highlight.to_bytes()})
+        density, highlight, head = fit_side_models(
+            y[:cut],
+            y[cut:],
+            x[:cut, j],
+            Camera.from_metadata(record["camera"]),
+            seed=seed,
+            head_steps=min(steps, HEAD_STEPS),
+            highlight_steps=min(steps, HIGHLIGHT_STEPS),
+        )
+        return SideModels(
+            record={"ood": density.to_dict()}, files={HEAD_FILE: head.to_bytes(), HIGHLIGHT_FILE: highlight.to_bytes()}
+        )
 
     def check_record(self, metadata: dict) -> None:
         record = metadata.get(self.name)
         if not isinstance(record, dict):
-            raise ValueError("not an oximetry estimator: its metadata has no 'oximetry' record; make one with "
-                             "oximetry.train() or `innfer train` on a grid of `innfer simulate oximetry`")
+            raise ValueError(
+                "not an oximetry estimator: its metadata has no 'oximetry' record; make one with "
+                "oximetry.train() or `innfer train` on a grid of `innfer simulate oximetry`"
+            )
         missing = sorted({"features", "camera", "band_names", "prior", "ood"} - set(record))
         if missing:
             raise ValueError(f"the estimator's 'oximetry' record lacks {missing}")

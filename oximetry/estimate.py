@@ -4,6 +4,7 @@ The packaged estimator (:mod:`oximetry.pretrain`) is a cINN conditioned on
 intensity-invariant reflectance features; its artifact also holds the feature density
 whose score flags out-of-distribution spectra.
 """
+
 from __future__ import annotations
 
 import functools
@@ -19,9 +20,9 @@ from inn_engine.posterior import summarize
 from inn_engine.progress import Progress
 from oximetry.camera import Camera
 from oximetry.features import reflectance_features
+from oximetry.highlight import HIGHLIGHT_FILE, HighlightDetector
 from oximetry.noise import calibrate
 from oximetry.ood import SpectrumOOD
-from oximetry.highlight import HIGHLIGHT_FILE, HighlightDetector
 from oximetry.quantile_head import HEAD_FILE, QuantileHead
 
 __all__ = ["estimate", "load_estimator", "MAX_REFLECTANCE", "QUANTILES", "AUTO_MAX_DRAWS"]
@@ -44,8 +45,9 @@ def _estimator_dir(path=None) -> Path:
     from oximetry.pretrain import PACKAGED_DIR
 
     if not (path is None or isinstance(path, (str, os.PathLike))):
-        raise ValueError(f"estimator must be None, an estimator directory or a loaded Estimator, "
-                         f"got {type(path).__name__}")
+        raise ValueError(
+            f"estimator must be None, an estimator directory or a loaded Estimator, got {type(path).__name__}"
+        )
     return Path(path or PACKAGED_DIR).resolve()
 
 
@@ -56,7 +58,6 @@ def load_estimator(path=None) -> Estimator:
     density) that :func:`estimate` needs, or the record is damaged.
     """
     from inn_engine.artifact import ArtifactError
-
     from oximetry.domain import DOMAIN
 
     path = _estimator_dir(path)
@@ -64,8 +65,10 @@ def load_estimator(path=None) -> Estimator:
     try:
         DOMAIN.check_record(estimator.metadata)
         if len(estimator.metadata["oximetry"]["band_names"]) != estimator.dim_y:
-            raise ValueError(f"its 'oximetry' record names {len(estimator.metadata['oximetry']['band_names'])} "
-                             f"bands for a network of {estimator.dim_y} features")
+            raise ValueError(
+                f"its 'oximetry' record names {len(estimator.metadata['oximetry']['band_names'])} "
+                f"bands for a network of {estimator.dim_y} features"
+            )
     except ValueError as err:
         raise ArtifactError(f"{path}: {err}") from err
     return estimator
@@ -82,14 +85,17 @@ def _check_camera(estimator: Estimator, camera: Camera | None) -> None:
             f"this estimator was trained for the camera {trained.get('name')!r} (bands "
             f"{estimator.metadata['oximetry']['band_names']}); its posteriors do not hold for camera "
             f"{camera.name!r}. Train an estimator for yours with oximetry.train(camera=your_camera, out=...) "
-            f"and pass estimator=that directory")
+            f"and pass estimator=that directory"
+        )
 
 
 def _as_array(data, band_names: list[str]) -> tuple[np.ndarray, tuple, dict]:
     """(values (..., n_bands) float64, dims, coords) from numpy-like or xarray input."""
     if isinstance(data, xr.Dataset):
-        raise ValueError("data must be an array or an xarray.DataArray with a 'band' dim, not a Dataset; "
-                         "pick the reflectance variable, e.g. ds['reflectance']")
+        raise ValueError(
+            "data must be an array or an xarray.DataArray with a 'band' dim, not a Dataset; "
+            "pick the reflectance variable, e.g. ds['reflectance']"
+        )
     if isinstance(data, xr.DataArray):
         if "band" not in data.dims:
             raise ValueError(f"an xarray input needs a 'band' dim, got dims {data.dims}")
@@ -101,8 +107,10 @@ def _as_array(data, band_names: list[str]) -> tuple[np.ndarray, tuple, dict]:
         return _checked_values(data.values, len(band_names)), dims, coords
     values = _checked_values(data, len(band_names))
     if values.ndim not in _DIMS_BY_NDIM:
-        raise ValueError(f"data must be one spectrum ({len(band_names)},), a batch (n, {len(band_names)}) or an "
-                         f"image cube (H, W, {len(band_names)}); got shape {values.shape}")
+        raise ValueError(
+            f"data must be one spectrum ({len(band_names)},), a batch (n, {len(band_names)}) or an "
+            f"image cube (H, W, {len(band_names)}); got shape {values.shape}"
+        )
     return values, _DIMS_BY_NDIM[values.ndim], {}
 
 
@@ -131,8 +139,9 @@ def _validity(r: np.ndarray) -> np.ndarray:
     return reason.astype(str)
 
 
-def _posterior_summaries(est: Estimator, features: np.ndarray, n: int, draws: int | None, seed: int,
-                         progress: bool | None):
+def _posterior_summaries(
+    est: Estimator, features: np.ndarray, n: int, draws: int | None, seed: int, progress: bool | None
+):
     """Per-spectrum mean, std and :data:`QUANTILES` (each (m, d); :func:`inn_engine.posterior.summarize`)
     and optional draws (m, draws, d)."""
     m, d = features.shape[0], est.dim_x
@@ -140,8 +149,9 @@ def _posterior_summaries(est: Estimator, features: np.ndarray, n: int, draws: in
     samples = np.empty((m, int(draws), d)) if draws else None
     shown = progress if progress is not None else (None if m > _SPECTRA_PER_BLOCK else False)
     columns = [str(j) for j in range(d)]
-    with Progress(m, f"oximetry.estimate: {n} posterior draws per spectrum", unit="spectrum",
-                  plural="spectra", enabled=shown) as bar:
+    with Progress(
+        m, f"oximetry.estimate: {n} posterior draws per spectrum", unit="spectrum", plural="spectra", enabled=shown
+    ) as bar:
         for start in range(0, m, _SPECTRA_PER_BLOCK):
             rows = slice(start, start + _SPECTRA_PER_BLOCK)
             s = est.sample(features[rows], n, seed=seed + start)
@@ -149,7 +159,7 @@ def _posterior_summaries(est: Estimator, features: np.ndarray, n: int, draws: in
             for key in stats:
                 stats[key][rows] = np.stack([block[f"{c}_{key}"] for c in columns], axis=1)
             if samples is not None:
-                samples[rows] = s[:, :int(draws)]
+                samples[rows] = s[:, : int(draws)]
             bar.update(len(s))
     return stats, samples
 
@@ -164,18 +174,24 @@ def _chosen_method(method: str, n_spectra: int, n: int, draws: int | None, estim
     if n_spectra * n <= AUTO_MAX_DRAWS:
         return "sample", f"auto: {size} <= AUTO_MAX_DRAWS ({AUTO_MAX_DRAWS}): full posteriors of every parameter"
     if estimator_dir is None or not (estimator_dir / HEAD_FILE).is_file():
-        return "sample", (f"auto: {size} > AUTO_MAX_DRAWS ({AUTO_MAX_DRAWS}), but the estimator has no quantile "
-                          f"head ({HEAD_FILE}): sampling every parameter")
-    return "quantiles", (f"auto: {size} > AUTO_MAX_DRAWS ({AUTO_MAX_DRAWS}): the sO2 quantile head, one pass "
-                         f"per spectrum; method='sample' gives every parameter")
+        return "sample", (
+            f"auto: {size} > AUTO_MAX_DRAWS ({AUTO_MAX_DRAWS}), but the estimator has no quantile "
+            f"head ({HEAD_FILE}): sampling every parameter"
+        )
+    return "quantiles", (
+        f"auto: {size} > AUTO_MAX_DRAWS ({AUTO_MAX_DRAWS}): the sO2 quantile head, one pass "
+        f"per spectrum; method='sample' gives every parameter"
+    )
 
 
 def _head_summaries(estimator_dir: Path, est: Estimator, features: np.ndarray) -> dict:
     """sO2 quantiles (m, 1) per :data:`QUANTILES` key from the directory's quantile head."""
     head_path = estimator_dir / HEAD_FILE
     if not head_path.is_file():
-        raise ValueError(f"method='quantiles' needs {HEAD_FILE} in the estimator directory {estimator_dir}; "
-                         f"rebuild it with oximetry.train()")
+        raise ValueError(
+            f"method='quantiles' needs {HEAD_FILE} in the estimator directory {estimator_dir}; "
+            f"rebuild it with oximetry.train()"
+        )
     head = _load_head(str(head_path))
     levels = {v: k for k, v in QUANTILES.items()}
     if sorted(head.quantiles) != sorted(levels):
@@ -203,8 +219,19 @@ def _load_detector(path: str) -> HighlightDetector:
     return HighlightDetector.load(path)
 
 
-def estimate(data, *, white=None, dark=None, camera: Camera | None = None, draws: int | None = None, n: int = 256,
-             seed: int = 0, estimator=None, method: str = "auto", progress: bool | None = None) -> xr.Dataset:
+def estimate(
+    data,
+    *,
+    white=None,
+    dark=None,
+    camera: Camera | None = None,
+    draws: int | None = None,
+    n: int = 256,
+    seed: int = 0,
+    estimator=None,
+    method: str = "auto",
+    progress: bool | None = None,
+) -> xr.Dataset:
     """Posterior summaries of every tissue parameter for each spectrum or pixel.
 
     Args:
@@ -253,8 +280,9 @@ def estimate(data, *, white=None, dark=None, camera: Camera | None = None, draws
         raise ValueError(f"method must be 'auto', 'sample' or 'quantiles', got {method!r}")
     if isinstance(estimator, Estimator):
         if method == "quantiles":
-            raise ValueError("method='quantiles' needs an estimator directory (with its quantile head), "
-                             "not a loaded Estimator")
+            raise ValueError(
+                "method='quantiles' needs an estimator directory (with its quantile head), not a loaded Estimator"
+            )
         est, estimator_dir = estimator, None
     else:
         est, estimator_dir = load_estimator(estimator), _estimator_dir(estimator)
@@ -281,10 +309,14 @@ def estimate(data, *, white=None, dark=None, camera: Camera | None = None, draws
     if r.ndim == 1 and reason.item():
         raise ValueError(f"the spectrum is invalid: {reason.item()}")
     flat_r, flat_reason = r.reshape(-1, r.shape[-1]), reason.reshape(-1).astype(object)
-    check_work(f"{flat_r.shape[0]} spectra x {draws or 0} draws x {est.dim_x} parameters x 8 bytes",
-               8.0 * flat_r.shape[0] * (draws or 0) * est.dim_x)
-    check_work(f"{_SPECTRA_PER_BLOCK} spectra x {n_total} draws x {est.dim_x} parameters x 8 bytes",
-               8.0 * min(_SPECTRA_PER_BLOCK, flat_r.shape[0]) * n_total * est.dim_x)
+    check_work(
+        f"{flat_r.shape[0]} spectra x {draws or 0} draws x {est.dim_x} parameters x 8 bytes",
+        8.0 * flat_r.shape[0] * (draws or 0) * est.dim_x,
+    )
+    check_work(
+        f"{_SPECTRA_PER_BLOCK} spectra x {n_total} draws x {est.dim_x} parameters x 8 bytes",
+        8.0 * min(_SPECTRA_PER_BLOCK, flat_r.shape[0]) * n_total * est.dim_x,
+    )
     ok = np.flatnonzero(flat_reason == "")
     features = reflectance_features(flat_r[ok], record["features"]) if ok.size else np.empty((0, r.shape[-1]))
     far = est.refused_rows(features)
@@ -324,11 +356,20 @@ def estimate(data, *, white=None, dark=None, camera: Camera | None = None, draws
         if ok.size:
             logit[ok] = detector.score(flat_r[ok])
         flagged |= logit > detector.threshold
-        out["highlight_score"] = (dims, logit.reshape(shape), {
-            "description": "specular-highlight logit (oximetry.highlight)", "threshold": detector.threshold})
-    out["ood"] = (dims, flagged.reshape(shape),
-                  {"threshold": density.threshold, "threshold_quantile": density.quantile,
-                   "description": "ood_score above its threshold, a highlight, or an invalid spectrum"})
+        out["highlight_score"] = (
+            dims,
+            logit.reshape(shape),
+            {"description": "specular-highlight logit (oximetry.highlight)", "threshold": detector.threshold},
+        )
+    out["ood"] = (
+        dims,
+        flagged.reshape(shape),
+        {
+            "threshold": density.threshold,
+            "threshold_quantile": density.quantile,
+            "description": "ood_score above its threshold, a highlight, or an invalid spectrum",
+        },
+    )
     out["valid"] = (dims, (flat_reason == "").reshape(shape))
     out["reason"] = (dims, flat_reason.reshape(shape))
     if samples is not None:
@@ -336,8 +377,14 @@ def estimate(data, *, white=None, dark=None, camera: Camera | None = None, draws
         full[ok] = samples
         out["samples"] = ((*dims, "draw", "param"), full.reshape(*shape, int(draws), est.dim_x))
         out = out.assign_coords(param=list(est.param_names))
-    out.attrs.update(features=record["features"], camera=record["camera"].get("name", ""), prior=record["prior"],
-                     method=method, method_reason=reason_for_method, n_draws=n_total if method == "sample" else 0,
-                     seed=int(seed),
-                     quantiles="q025=2.5 %, q16=16 %, q84=84 %, q975=97.5 % posterior percentiles")
+    out.attrs.update(
+        features=record["features"],
+        camera=record["camera"].get("name", ""),
+        prior=record["prior"],
+        method=method,
+        method_reason=reason_for_method,
+        n_draws=n_total if method == "sample" else 0,
+        seed=int(seed),
+        quantiles="q025=2.5 %, q16=16 %, q84=84 %, q975=97.5 % posterior percentiles",
+    )
     return out

@@ -6,6 +6,7 @@ buffers stored with the weights, pass 3 SiLU layers of ``hidden`` units, and giv
 ``n_outputs`` numbers per row. Saving writes weights plus a JSON-able settings record into
 one safetensors file (no code runs on load).
 """
+
 from __future__ import annotations
 
 import json
@@ -25,16 +26,26 @@ class FeatureMLP(nn.Module):
     parameters there (quantile levels, thresholds).
     """
 
-    def __init__(self, n_features: int, n_outputs: int, hidden: int = 128, center=None, scale=None,
-                 settings: dict | None = None):
+    def __init__(
+        self, n_features: int, n_outputs: int, hidden: int = 128, center=None, scale=None, settings: dict | None = None
+    ):
         super().__init__()
         self.settings = dict(settings or {})
-        self.net = nn.Sequential(nn.Linear(n_features, hidden), nn.SiLU(), nn.Linear(hidden, hidden), nn.SiLU(),
-                                 nn.Linear(hidden, hidden), nn.SiLU(), nn.Linear(hidden, n_outputs))
-        self.register_buffer("center", torch.as_tensor(np.zeros(n_features) if center is None else center,
-                                                       dtype=torch.float32))
-        self.register_buffer("scale", torch.as_tensor(np.ones(n_features) if scale is None else scale,
-                                                      dtype=torch.float32))
+        self.net = nn.Sequential(
+            nn.Linear(n_features, hidden),
+            nn.SiLU(),
+            nn.Linear(hidden, hidden),
+            nn.SiLU(),
+            nn.Linear(hidden, hidden),
+            nn.SiLU(),
+            nn.Linear(hidden, n_outputs),
+        )
+        self.register_buffer(
+            "center", torch.as_tensor(np.zeros(n_features) if center is None else center, dtype=torch.float32)
+        )
+        self.register_buffer(
+            "scale", torch.as_tensor(np.ones(n_features) if scale is None else scale, dtype=torch.float32)
+        )
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         return self.net((features - self.center) / self.scale)
@@ -44,14 +55,18 @@ class FeatureMLP(nn.Module):
         """Outputs (n, n_outputs) float64 of features (n, n_features), ``batch`` rows per pass
         (4096 x 128 activations stay in the cache: a 512 x 512 image 1.6x faster than 65536)."""
         f = torch.as_tensor(np.asarray(features, dtype=np.float32))
-        return torch.cat([self(f[i:i + batch]) for i in range(0, len(f), batch)]).double().numpy()
+        return torch.cat([self(f[i : i + batch]) for i in range(0, len(f), batch)]).double().numpy()
 
     def to_bytes(self) -> bytes:
         """Weights, sizes and ``settings`` as the bytes of one safetensors file."""
         from safetensors.torch import save
 
-        info = {"settings": json.dumps(self.settings), "hidden": str(self.net[0].out_features),
-                "n_features": str(self.net[0].in_features), "n_outputs": str(self.net[-1].out_features)}
+        info = {
+            "settings": json.dumps(self.settings),
+            "hidden": str(self.net[0].out_features),
+            "n_features": str(self.net[0].in_features),
+            "n_outputs": str(self.net[-1].out_features),
+        }
         return save({k: v.contiguous() for k, v in self.state_dict().items()}, metadata=info)
 
     def save(self, path) -> None:
@@ -75,12 +90,14 @@ class FeatureMLP(nn.Module):
 
     @classmethod
     def _from_record(cls, info: dict):
-        return cls(int(info["n_features"]), int(info["n_outputs"]), int(info["hidden"]),
-                   settings=json.loads(info["settings"]))
+        return cls(
+            int(info["n_features"]), int(info["n_outputs"]), int(info["hidden"]), settings=json.loads(info["settings"])
+        )
 
 
-def fit_feature_mlp(model: FeatureMLP, features, target, loss, steps: int, batch_size: int = 1024,
-                    lr: float = 2e-3, seed: int = 0) -> FeatureMLP:
+def fit_feature_mlp(
+    model: FeatureMLP, features, target, loss, steps: int, batch_size: int = 1024, lr: float = 2e-3, seed: int = 0
+) -> FeatureMLP:
     """Adam with cosine decay on random batches: minimizes ``loss(model(f), t)`` over rows of
     (features (n, d), target (n, ...)); returns the model in eval mode."""
     ft = torch.as_tensor(np.asarray(features, dtype=np.float32))

@@ -6,6 +6,7 @@ reflectance of each band minus the mean log reflectance over the bands, so a spe
 any positive multiple of it give identical features. ``"absolute"`` features keep the
 calibrated level (log reflectance itself) for users with white/dark-calibrated data.
 """
+
 from __future__ import annotations
 
 import numpy as np

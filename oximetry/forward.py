@@ -1,4 +1,5 @@
 """The noiseless forward model: tissue parameters -> camera band reflectances."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -14,8 +15,15 @@ DEFAULT_MC_PHOTONS = 100_000
 _ROWS_PER_CALL = 2048  # bounds the memory of the per-wavelength slab arrays
 
 
-def spectral_reflectance(x, wavelengths_nm, method: str = "fast", n_photons: int | None = None, seed: int = 0,
-                         prior: str | TissueModel = "colon", n_quad: int = 16) -> np.ndarray:
+def spectral_reflectance(
+    x,
+    wavelengths_nm,
+    method: str = "fast",
+    n_photons: int | None = None,
+    seed: int = 0,
+    prior: str | TissueModel = "colon",
+    n_quad: int = 16,
+) -> np.ndarray:
     """Diffuse reflectance (n, n_wavelengths) of tissue rows ``x`` (n, n_params) of ``prior``.
 
     ``method="fast"``: adding-doubling with ``n_quad`` points; ``"mc"``: Monte Carlo with
@@ -39,8 +47,15 @@ def spectral_reflectance(x, wavelengths_nm, method: str = "fast", n_photons: int
     return out
 
 
-def band_reflectance(x, camera: Camera | None = None, method: str = "fast", n_photons: int | None = None,
-                     seed: int = 0, prior: str | TissueModel = "colon", n_quad: int = 16) -> np.ndarray:
+def band_reflectance(
+    x,
+    camera: Camera | None = None,
+    method: str = "fast",
+    n_photons: int | None = None,
+    seed: int = 0,
+    prior: str | TissueModel = "colon",
+    n_quad: int = 16,
+) -> np.ndarray:
     """Noiseless band reflectances (n, n_bands) of parameter rows ``x`` (n, 13 for "colon").
 
     Columns of ``x`` in the order and units of the prior's parameters (colon: sO2, vhb_1..3,
@@ -58,6 +73,7 @@ def band_reflectance(x, camera: Camera | None = None, method: str = "fast", n_ph
         from oximetry.surrogate import colon_surrogate
 
         return colon_surrogate().predict(tissue_model(prior).check_x(x))
-    spectra = spectral_reflectance(x, camera.wavelengths_nm, method=method, n_photons=n_photons, seed=seed,
-                                   prior=prior, n_quad=n_quad)
+    spectra = spectral_reflectance(
+        x, camera.wavelengths_nm, method=method, n_photons=n_photons, seed=seed, prior=prior, n_quad=n_quad
+    )
     return camera.band_values(spectra)

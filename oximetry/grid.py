@@ -1,4 +1,5 @@
 """Training grids of the oximetry simulator, made by the engine's resumable grid machinery."""
+
 from __future__ import annotations
 
 from oximetry.camera import Camera
@@ -8,20 +9,39 @@ from oximetry.tissue import TissueModel
 __all__ = ["simulate_grid"]
 
 
-def simulate_grid(n: int, prior: str | TissueModel = "colon", camera: Camera | None = None, path=None, *,
-                  snr: float = 10.0, solver: str = "fast", n_quad: int = 16, seed: int = 0,
-                  chunk_size: int = 10_000, scheduler: str | None = None, n_workers: int = 2,
-                  progress: bool = True):
+def simulate_grid(
+    n: int,
+    prior: str | TissueModel = "colon",
+    camera: Camera | None = None,
+    path=None,
+    *,
+    snr: float = 10.0,
+    solver: str = "fast",
+    n_quad: int = 16,
+    seed: int = 0,
+    chunk_size: int = 10_000,
+    scheduler: str | None = None,
+    n_workers: int = 2,
+    progress: bool = True,
+):
     """``n`` prior draws and their noisy band reflectances as an xarray.Dataset (see
     :func:`inn_engine.grid.simulate_grid` for ``path`` / resume / ``scheduler`` semantics).
 
     attrs record the prior, camera, noise and solver that made the grid.
     """
     from inn_engine.grid import simulate_grid as engine_simulate_grid  # dask/zarr load only when used
-
     from oximetry.domain import DOMAIN
 
     simulator = OximetrySimulator(prior=prior, camera=camera, snr=snr, solver=solver, n_quad=n_quad)
     attrs = {"domain": DOMAIN.name, **DOMAIN.grid_attrs(simulator)}
-    return engine_simulate_grid(simulator, n, path, seed=seed, chunk_size=chunk_size, scheduler=scheduler,
-                                n_workers=n_workers, progress=progress, attrs=attrs)
+    return engine_simulate_grid(
+        simulator,
+        n,
+        path,
+        seed=seed,
+        chunk_size=chunk_size,
+        scheduler=scheduler,
+        n_workers=n_workers,
+        progress=progress,
+        attrs=attrs,
+    )

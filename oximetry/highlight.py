@@ -11,6 +11,7 @@ the intensity-invariant shape (log reflectance minus its band mean), like the es
 A spectrum is flagged when its logit exceeds the ``quantile`` of held-out tissue spectra'
 logits (0.5 % false alarms by design).
 """
+
 from __future__ import annotations
 
 import json
@@ -41,10 +42,18 @@ def add_highlight(reflectance, centres_nm, rng: np.random.Generator, strength=(0
 class HighlightDetector(FeatureMLP):
     """Logit of "this spectrum contains a specular highlight" from its shape; ``threshold`` flags."""
 
-    def __init__(self, n_features: int, hidden: int = 64, center=None, scale=None, threshold: float = np.inf,
-                 quantile: float = 0.995):
-        super().__init__(n_features, 1, hidden, center, scale,
-                         settings={"threshold": float(threshold), "quantile": float(quantile)})
+    def __init__(
+        self,
+        n_features: int,
+        hidden: int = 64,
+        center=None,
+        scale=None,
+        threshold: float = np.inf,
+        quantile: float = 0.995,
+    ):
+        super().__init__(
+            n_features, 1, hidden, center, scale, settings={"threshold": float(threshold), "quantile": float(quantile)}
+        )
 
     @property
     def threshold(self) -> float:
@@ -61,12 +70,14 @@ class HighlightDetector(FeatureMLP):
     @classmethod
     def _from_record(cls, info: dict):
         settings = json.loads(info["settings"])
-        return cls(int(info["n_features"]), int(info["hidden"]), threshold=settings["threshold"],
-                   quantile=settings["quantile"])
+        return cls(
+            int(info["n_features"]), int(info["hidden"]), threshold=settings["threshold"], quantile=settings["quantile"]
+        )
 
 
-def fit_highlight_detector(reflectance, held_out, centres_nm, steps: int = 3000, hidden: int = 64,
-                           quantile: float = 0.995, seed: int = 0) -> HighlightDetector:
+def fit_highlight_detector(
+    reflectance, held_out, centres_nm, steps: int = 3000, hidden: int = 64, quantile: float = 0.995, seed: int = 0
+) -> HighlightDetector:
     """Train on tissue reflectances (n, bands) against highlight copies of them; set the threshold
     at the ``quantile`` of the logits of ``held_out`` tissue reflectances (m, bands)."""
     r = np.asarray(reflectance, dtype=float)
@@ -74,9 +85,16 @@ def fit_highlight_detector(reflectance, held_out, centres_nm, steps: int = 3000,
     shapes = shape_and_level(np.concatenate([r, add_highlight(r, centres_nm, rng)]))[0]
     labels = np.r_[np.zeros(len(r)), np.ones(len(r))]
     torch.manual_seed(seed)
-    model = HighlightDetector(shapes.shape[1], hidden, shapes.mean(axis=0), shapes.std(axis=0) + 1e-6,
-                              quantile=quantile)
-    fit_feature_mlp(model, shapes, labels, lambda logit, y: torch.nn.functional.binary_cross_entropy_with_logits(
-        logit[:, 0], y), steps, seed=seed)
+    model = HighlightDetector(
+        shapes.shape[1], hidden, shapes.mean(axis=0), shapes.std(axis=0) + 1e-6, quantile=quantile
+    )
+    fit_feature_mlp(
+        model,
+        shapes,
+        labels,
+        lambda logit, y: torch.nn.functional.binary_cross_entropy_with_logits(logit[:, 0], y),
+        steps,
+        seed=seed,
+    )
     model.settings["threshold"] = float(np.quantile(model.score(held_out), quantile))
     return model

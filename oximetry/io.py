@@ -6,6 +6,7 @@ variable, or the one named ``variable``, with a ``band`` dim). Results (the Data
 :func:`oximetry.estimate`) are written to netCDF (.nc), zarr (.zarr) or PNG (.png, the
 map figure of :func:`oximetry.plots.plot_maps`).
 """
+
 from __future__ import annotations
 
 import os
@@ -70,8 +71,7 @@ def read_cube(path, n_bands: int | None = 8, variable: str | None = None) -> np.
         ds = xr.open_zarr(path) if suffix == ".zarr" else xr.open_dataset(path)
         names = [variable] if variable else [k for k, v in ds.data_vars.items() if "band" in v.dims]
         if len(names) != 1 or names[0] not in ds:
-            raise ValueError(f"{path}: need exactly one variable with a 'band' dim (or pass variable=), found "
-                             f"{names}")
+            raise ValueError(f"{path}: need exactly one variable with a 'band' dim (or pass variable=), found {names}")
         return ds[names[0]].load()
     raise ValueError(f"image cubes must be .npy, .tif, .tiff, .nc or .zarr, got {path!r}")
 

@@ -1,4 +1,5 @@
 """Measurement noise and radiometric calibration of band reflectances."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -58,8 +59,12 @@ class ShotReadNoise:
         return calibrate(raw, white=self.full_well + self.dark, dark=self.dark)
 
     def metadata(self) -> dict:
-        return {"kind": "shot+read", "full_well": float(self.full_well), "read_noise": float(self.read_noise),
-                "dark": float(self.dark)}
+        return {
+            "kind": "shot+read",
+            "full_well": float(self.full_well),
+            "read_noise": float(self.read_noise),
+            "dark": float(self.dark),
+        }
 
 
 def calibrate(raw, white, dark) -> np.ndarray:

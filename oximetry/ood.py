@@ -10,6 +10,7 @@ training data's 99.5 % quantile adds ``brightness_weight`` nats (:class:`Spectru
 A spectrum is flagged when its score exceeds the ``quantile`` (default 99.5 %) of the
 scores of held-out in-distribution spectra, so ~0.5 % of those are flagged by design.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
@@ -53,8 +54,9 @@ class FeatureDensity:
             raise ValueError(f"features must be (n, d) with n >= {10 * n_components}, got shape {f.shape}")
         rows = np.random.default_rng(seed).permutation(f.shape[0])[:max_rows]
         center, scale = f[rows].mean(axis=0), f[rows].std(axis=0) + 1e-12
-        gmm = GaussianMixture(n_components, covariance_type="full", reg_covar=1e-4, random_state=seed,
-                              max_iter=300).fit((f[rows] - center) / scale)
+        gmm = GaussianMixture(
+            n_components, covariance_type="full", reg_covar=1e-4, random_state=seed, max_iter=300
+        ).fit((f[rows] - center) / scale)
         return cls(center, scale, gmm.weights_, gmm.means_, gmm.precisions_cholesky_)
 
     def score(self, features) -> np.ndarray:
@@ -67,24 +69,33 @@ class FeatureDensity:
         # (z - mu_k) @ U_k for every component in one matrix product: z @ [U_1 ... U_k] - mu_k @ U_k
         factors = np.concatenate(list(self.precision_cholesky), axis=1)  # (d, k*d)
         offsets = np.einsum("kd,kde->ke", self.means, self.precision_cholesky).reshape(-1)
-        const = np.log(self.weights) + np.log(np.abs(np.diagonal(self.precision_cholesky, axis1=1, axis2=2))).sum(
-            axis=1) - 0.5 * d * np.log(2 * np.pi)
+        const = (
+            np.log(self.weights)
+            + np.log(np.abs(np.diagonal(self.precision_cholesky, axis1=1, axis2=2))).sum(axis=1)
+            - 0.5 * d * np.log(2 * np.pi)
+        )
         out = np.empty(z.shape[0])
         for start in range(0, z.shape[0], _ROWS_PER_BLOCK):
-            white = z[start:start + _ROWS_PER_BLOCK] @ factors - offsets
+            white = z[start : start + _ROWS_PER_BLOCK] @ factors - offsets
             log_comp = const - 0.5 * (white**2).reshape(-1, k, d).sum(axis=2)
-            out[start:start + _ROWS_PER_BLOCK] = -logsumexp(log_comp, axis=1)
+            out[start : start + _ROWS_PER_BLOCK] = -logsumexp(log_comp, axis=1)
         return out
 
     def to_dict(self) -> dict:
-        return {"center": self.center.tolist(), "scale": self.scale.tolist(), "weights": self.weights.tolist(),
-                "means": self.means.tolist(), "precision_cholesky": self.precision_cholesky.tolist()}
+        return {
+            "center": self.center.tolist(),
+            "scale": self.scale.tolist(),
+            "weights": self.weights.tolist(),
+            "means": self.means.tolist(),
+            "precision_cholesky": self.precision_cholesky.tolist(),
+        }
 
     @classmethod
     def from_dict(cls, d: dict) -> "FeatureDensity":
         try:
-            return cls(*(np.asarray(d[k], dtype=float) for k in ("center", "scale", "weights", "means",
-                                                                   "precision_cholesky")))
+            return cls(
+                *(np.asarray(d[k], dtype=float) for k in ("center", "scale", "weights", "means", "precision_cholesky"))
+            )
         except KeyError as err:
             raise ValueError(f"the feature density record lacks field {err}") from err
 
@@ -104,8 +115,12 @@ class SpectrumOOD:
     def fit(cls, reflectance, n_components: int = 16, seed: int = 0, brightness_weight: float = 100.0):
         """Fit to in-distribution reflectances (n, n_bands) > 0 (threshold still to be set)."""
         shape, level = shape_and_level(reflectance)
-        return cls(FeatureDensity.fit(shape, n_components, seed), float(np.quantile(level, 0.995)),
-                   float(level.std()), float(brightness_weight))
+        return cls(
+            FeatureDensity.fit(shape, n_components, seed),
+            float(np.quantile(level, 0.995)),
+            float(level.std()),
+            float(brightness_weight),
+        )
 
     def score(self, reflectance) -> np.ndarray:
         """OOD score (n,) of reflectances (n, n_bands) > 0, nats: higher = less typical."""
@@ -117,21 +132,32 @@ class SpectrumOOD:
         """A copy flagging scores above the ``quantile`` of held-out in-distribution reflectances' scores."""
         if not 0 < quantile < 1:
             raise ValueError(f"quantile must lie in (0, 1), got {quantile}")
-        return replace(self, threshold=float(np.quantile(self.score(reflectance), quantile)),
-                       quantile=float(quantile))
+        return replace(self, threshold=float(np.quantile(self.score(reflectance), quantile)), quantile=float(quantile))
 
     def is_ood(self, reflectance) -> np.ndarray:
         """Boolean (n,): score above the threshold."""
         return self.score(reflectance) > self.threshold
 
     def to_dict(self) -> dict:
-        return {"density": self.density.to_dict(), "level_limit": self.level_limit, "level_scale": self.level_scale,
-                "brightness_weight": self.brightness_weight, "threshold": self.threshold, "quantile": self.quantile}
+        return {
+            "density": self.density.to_dict(),
+            "level_limit": self.level_limit,
+            "level_scale": self.level_scale,
+            "brightness_weight": self.brightness_weight,
+            "threshold": self.threshold,
+            "quantile": self.quantile,
+        }
 
     @classmethod
     def from_dict(cls, d: dict) -> "SpectrumOOD":
         try:
-            return cls(FeatureDensity.from_dict(d["density"]), float(d["level_limit"]), float(d["level_scale"]),
-                       float(d["brightness_weight"]), float(d["threshold"]), float(d["quantile"]))
+            return cls(
+                FeatureDensity.from_dict(d["density"]),
+                float(d["level_limit"]),
+                float(d["level_scale"]),
+                float(d["brightness_weight"]),
+                float(d["threshold"]),
+                float(d["quantile"]),
+            )
         except KeyError as err:
             raise ValueError(f"the OOD record lacks field {err}") from err

@@ -8,6 +8,7 @@ Formulas (all coefficients in 1/cm, wavelengths in nm):
 - mu_s' = a_mie * (lambda / 500 nm) ** (-b_mie)   (Jacques 2013 power law)
 - mu_s = mu_s' / (1 - g).
 """
+
 from __future__ import annotations
 
 import functools

@@ -1,5 +1,6 @@
 """Figures of estimates: parameter maps with uncertainty and OOD mask, one pixel's corner plot,
 and the calibration curve (observed vs nominal coverage of central credible intervals)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -19,17 +20,21 @@ def plot_maps(result: xr.Dataset, param: str = "sO2", path=None):
     import matplotlib.pyplot as plt
 
     if f"{param}_median" not in result:
-        raise ValueError(f"result has no {param}_median; parameters: "
-                         f"{sorted(v[:-7] for v in result.data_vars if v.endswith('_median'))}")
+        raise ValueError(
+            f"result has no {param}_median; parameters: "
+            f"{sorted(v[:-7] for v in result.data_vars if v.endswith('_median'))}"
+        )
     median = result[f"{param}_median"]
     if median.ndim != 2:
         raise ValueError(f"plot_maps needs an image result (2 dims), got dims {median.dims}")
     width = result[f"{param}_q84"] - result[f"{param}_q16"]
     unit = median.attrs.get("units", "")
     fig, axes = plt.subplots(1, 3, figsize=(13, 4))
-    panels = [(median, f"{param} median [{unit}]", "viridis", (0, 1) if param == "sO2" else (None, None)),
-              (width, f"{param} 68 % interval width [{unit}]", "magma", (None, None)),
-              (result["ood"].astype(float), "out of distribution / invalid", "gray_r", (0, 1))]
+    panels = [
+        (median, f"{param} median [{unit}]", "viridis", (0, 1) if param == "sO2" else (None, None)),
+        (width, f"{param} 68 % interval width [{unit}]", "magma", (None, None)),
+        (result["ood"].astype(float), "out of distribution / invalid", "gray_r", (0, 1)),
+    ]
     for ax, (values, title, cmap, (lo, hi)) in zip(axes, panels):
         image = ax.imshow(np.asarray(values), cmap=cmap, vmin=lo, vmax=hi)
         ax.set_title(title)

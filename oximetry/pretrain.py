@@ -18,6 +18,7 @@ features of the reflectances (:mod:`oximetry.features`); a cINN fitted with
 a pinball-loss sO2 quantile head for whole images
 (:mod:`oximetry.quantile_head`); calibration and point errors on the test grid.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,8 +40,17 @@ from oximetry.grid import simulate_grid
 from oximetry.highlight import HIGHLIGHT_FILE
 from oximetry.quantile_head import HEAD_FILE
 
-__all__ = ["PretrainSettings", "SHIPPED", "QUICK", "train", "evaluate", "specular_and_saturated", "ood_auroc",
-           "recorded_settings", "PACKAGED_DIR"]
+__all__ = [
+    "PretrainSettings",
+    "SHIPPED",
+    "QUICK",
+    "train",
+    "evaluate",
+    "specular_and_saturated",
+    "ood_auroc",
+    "recorded_settings",
+    "PACKAGED_DIR",
+]
 
 PACKAGED_DIR = Path(__file__).resolve().parent / "pretrained"
 DEFAULT_WORK = Path(os.path.expanduser("~/.cache/innfer/oximetry_pretrain"))
@@ -68,11 +78,25 @@ class PretrainSettings:
     test case; head_steps: training steps of the sO2 quantile head (:mod:`oximetry.quantile_head`).
     """
 
-    def __init__(self, n: int = SHIPPED["n"], n_test: int = SHIPPED["n_test"], n_generic: int = SHIPPED["n_generic"],
-                 prior: str = "colon", snr: float = 10.0, n_quad: int = 8, solver: str | None = None,
-                 features: str = FEATURES, steps: int = SHIPPED["steps"], batch_size: int = SHIPPED["batch_size"],
-                 n_draws: int = SHIPPED["n_draws"], seed: int = 0, chunk_size: int = 5000, n_workers: int = 2,
-                 network: dict | None = None, head_steps: int = HEAD_STEPS):
+    def __init__(
+        self,
+        n: int = SHIPPED["n"],
+        n_test: int = SHIPPED["n_test"],
+        n_generic: int = SHIPPED["n_generic"],
+        prior: str = "colon",
+        snr: float = 10.0,
+        n_quad: int = 8,
+        solver: str | None = None,
+        features: str = FEATURES,
+        steps: int = SHIPPED["steps"],
+        batch_size: int = SHIPPED["batch_size"],
+        n_draws: int = SHIPPED["n_draws"],
+        seed: int = 0,
+        chunk_size: int = 5000,
+        n_workers: int = 2,
+        network: dict | None = None,
+        head_steps: int = HEAD_STEPS,
+    ):
         if n < 1000 or n_test < 100:
             raise ValueError(f"need n >= 1000 and n_test >= 100, got n={n}, n_test={n_test}")
         self.n, self.n_test, self.n_generic = int(n), int(n_test), int(n_generic)
@@ -90,8 +114,9 @@ class PretrainSettings:
     def expected_seconds(self) -> tuple[float, float]:
         """(grids, training) seconds expected on this project's 2-core machine."""
         rate = SPECTRA_PER_SECOND[self.solver] * max(1, min(self.n_workers, os.cpu_count() or 1))
-        return (self.n + self.n_test + self.n_generic) / rate, self.steps * SECONDS_PER_STEP_AT_1024 * \
-            self.batch_size / 1024
+        return (
+            self.n + self.n_test + self.n_generic
+        ) / rate, self.steps * SECONDS_PER_STEP_AT_1024 * self.batch_size / 1024
 
     def to_dict(self) -> dict:
         return {k: v for k, v in vars(self).items()}
@@ -102,8 +127,19 @@ def _grid(settings: PretrainSettings, camera: Camera, work: Path, name: str, n: 
     # the surrogate covers the colon prior only: other priors' grids are solved by adding-doubling
     solver = "fast" if settings.solver == "surrogate" and prior != "colon" else settings.solver
     path = work / f"grid_{name}_{prior}_{camera.name}_n{n}_s{seed}_{solver}_q{settings.n_quad}.zarr"
-    return simulate_grid(n, prior, camera, path, snr=settings.snr, solver=solver, n_quad=settings.n_quad,
-                         seed=seed, chunk_size=chunk, n_workers=settings.n_workers, progress=True)
+    return simulate_grid(
+        n,
+        prior,
+        camera,
+        path,
+        snr=settings.snr,
+        solver=solver,
+        n_quad=settings.n_quad,
+        seed=seed,
+        chunk_size=chunk,
+        n_workers=settings.n_workers,
+        progress=True,
+    )
 
 
 def _checkpoint_name(settings: PretrainSettings, camera: Camera, out: Path) -> str:
@@ -148,15 +184,23 @@ def evaluate(estimator: Estimator, x_test, f_test, n_draws: int = 500, seed: int
     """
     result = engine_evaluate(estimator, x_test, f_test, n_draws, seed=seed)
     parameters = result["parameters"]
-    per_param = {name: {"calibration_error_pct": 100 * m["calibration_median_abs"],
-                        "coverage_error_68_pct": 100 * m["calibration_error_68"], "width_68": m["width_68"]}
-                 for name, m in parameters.items()}
+    per_param = {
+        name: {
+            "calibration_error_pct": 100 * m["calibration_median_abs"],
+            "coverage_error_68_pct": 100 * m["calibration_error_68"],
+            "width_68": m["width_68"],
+        }
+        for name, m in parameters.items()
+    }
     return {
-        "evaluation": result, "n_test": result["n_test"], "n_draws": result["draws"],
+        "evaluation": result,
+        "n_test": result["n_test"],
+        "n_draws": result["draws"],
         "calibration_error_pct": per_param,
         "calibration_error_sO2_pct": per_param["sO2"]["calibration_error_pct"],
-        "calibration_error_median_over_params_pct": float(np.median([m["calibration_error_pct"]
-                                                                     for m in per_param.values()])),
+        "calibration_error_median_over_params_pct": float(
+            np.median([m["calibration_error_pct"] for m in per_param.values()])
+        ),
         "calibration_error_floor_pct": 100 * result["calibration_error_floor"],
         "calibration_error_floor_sd_pct": 100 * result["calibration_error_floor_sd"],
         "sO2_map_abs_error_pct": 100 * parameters["sO2"]["map_mean_abs_error"],
@@ -164,8 +208,16 @@ def evaluate(estimator: Estimator, x_test, f_test, n_draws: int = 500, seed: int
     }
 
 
-def train(camera: Camera | None = None, prior: str = "colon", out=None, work=None,
-          settings: PretrainSettings | None = None, quick: bool = False, log=print, **overrides) -> Estimator:
+def train(
+    camera: Camera | None = None,
+    prior: str = "colon",
+    out=None,
+    work=None,
+    settings: PretrainSettings | None = None,
+    quick: bool = False,
+    log=print,
+    **overrides,
+) -> Estimator:
     """Grids -> cINN -> OOD model -> evaluation -> estimator directory ``out`` (returned loaded).
 
     ``camera``: the filter responses (default: the paper's 8-band camera); ``prior``: the
@@ -176,8 +228,10 @@ def train(camera: Camera | None = None, prior: str = "colon", out=None, work=Non
     same arguments resumes the grids and the training checkpoints under ``work``.
     """
     if out is None:
-        raise ValueError("give out= (a directory) for the new estimator; the packaged one is replaced only by "
-                         "`python -m oximetry.pretrain --install`")
+        raise ValueError(
+            "give out= (a directory) for the new estimator; the packaged one is replaced only by "
+            "`python -m oximetry.pretrain --install`"
+        )
     settings = settings or PretrainSettings(prior=prior, **{**(QUICK if quick else {}), **overrides})
     camera = default_camera() if camera is None else camera
     settings.for_camera(camera)
@@ -185,9 +239,11 @@ def train(camera: Camera | None = None, prior: str = "colon", out=None, work=Non
     work.mkdir(parents=True, exist_ok=True)
     out = Path(out)
     grids_s, training_s = settings.expected_seconds()
-    log(f"oximetry.train {camera.name} / {settings.prior} -> {out}: {settings.n:,} training spectra by "
+    log(
+        f"oximetry.train {camera.name} / {settings.prior} -> {out}: {settings.n:,} training spectra by "
         f"{settings.solver} (about {grids_s / 60:.0f} min), {settings.steps:,} steps of batch {settings.batch_size} "
-        f"(about {training_s / 60:.0f} min) on a 2-core machine; work directory {work} (rerun to resume)")
+        f"(about {training_s / 60:.0f} min) on a 2-core machine; work directory {work} (rerun to resume)"
+    )
     started = time.time()
 
     train_ds = _grid(settings, camera, work, "train", settings.n, settings.prior, settings.seed)
@@ -199,43 +255,64 @@ def train(camera: Camera | None = None, prior: str = "colon", out=None, work=Non
     bounds = [[p["low"], p["high"]] for p in json.loads(train_ds.attrs["simulator"])["parameters"]]
     units = json.loads(train_ds.attrs["units"])
 
-    options = dict(settings.network, batch_size=settings.batch_size, seed=settings.seed,
-                   checkpoint_dir=str(work / _checkpoint_name(settings, camera, out)),
-                   progress=True)
+    options = dict(
+        settings.network,
+        batch_size=settings.batch_size,
+        seed=settings.seed,
+        checkpoint_dir=str(work / _checkpoint_name(settings, camera, out)),
+        progress=True,
+    )
     if settings.steps is not None:
         options["steps"] = settings.steps
-    estimator = fit(x, f, "cinn", bounds=bounds, param_names=list(train_ds["param"].values), obs_names=names,
-                    param_units=[units["param"][p] for p in train_ds["param"].values],
-                    obs_units=["log ratio"] * len(names), **options)
+    estimator = fit(
+        x,
+        f,
+        "cinn",
+        bounds=bounds,
+        param_names=list(train_ds["param"].values),
+        obs_names=names,
+        param_units=[units["param"][p] for p in train_ds["param"].values],
+        obs_units=["log ratio"] * len(names),
+        **options,
+    )
 
     half = len(y_test) // 2
     inliers = y_test[half:]
     j = list(train_ds["param"].values).index("sO2")
-    density, highlight, head = fit_side_models(y, y_test[:half], x[:, j], camera, seed=settings.seed,
-                                               head_steps=settings.head_steps)
-    ood = {"threshold_quantile": density.quantile, "threshold": density.threshold,
-           "false_positive_rate_held_out": float(density.is_ood(inliers).mean())}
+    density, highlight, head = fit_side_models(
+        y, y_test[:half], x[:, j], camera, seed=settings.seed, head_steps=settings.head_steps
+    )
+    ood = {
+        "threshold_quantile": density.quantile,
+        "threshold": density.threshold,
+        "false_positive_rate_held_out": float(density.is_ood(inliers).mean()),
+    }
     specular, saturated = specular_and_saturated(y_test[half:], seed=settings.seed)
     ood["auroc_specular"] = ood_auroc(density, inliers, specular)
     ood["auroc_saturated"] = ood_auroc(density, inliers, saturated)
     ood["auroc_specular_highlight_detector"] = ood_auroc(highlight, inliers, specular)
-    flagged = {name: density.is_ood(r) | highlight.is_highlight(r)
-               for name, r in (("in_distribution", inliers), ("specular", specular), ("saturated", saturated))}
+    flagged = {
+        name: density.is_ood(r) | highlight.is_highlight(r)
+        for name, r in (("in_distribution", inliers), ("specular", specular), ("saturated", saturated))
+    }
     ood["flagged_fraction_combined"] = {name: float(f.mean()) for name, f in flagged.items()}
     if settings.n_generic:
         generic = _grid(settings, camera, work, "generic", settings.n_generic, "generic", settings.seed + 2)
         ood["auroc_generic_prior"] = ood_auroc(density, inliers, generic["y"].values)
         ood["flagged_fraction_combined"]["generic_prior"] = float(
-            (density.is_ood(generic["y"].values) | highlight.is_highlight(generic["y"].values)).mean())
+            (density.is_ood(generic["y"].values) | highlight.is_highlight(generic["y"].values)).mean()
+        )
 
     metrics = evaluate(estimator, x_test, f_test, settings.n_draws, seed=settings.seed + 1)
     metrics["ood"] = ood
     q = head.predict(f_test)
     metrics["quantile_head"] = {
-        "quantiles": list(HEAD_QUANTILES), "steps": settings.head_steps,
+        "quantiles": list(HEAD_QUANTILES),
+        "steps": settings.head_steps,
         "coverage_error_68_pct": 100 * float(((q[:, 1] <= x_test[:, j]) & (x_test[:, j] <= q[:, 3])).mean() - 0.68),
         "coverage_error_95_pct": 100 * float(((q[:, 0] <= x_test[:, j]) & (x_test[:, j] <= q[:, 4])).mean() - 0.95),
-        "sO2_median_abs_error_pct": 100 * float(np.abs(q[:, 2] - x_test[:, j]).mean())}
+        "sO2_median_abs_error_pct": 100 * float(np.abs(q[:, 2] - x_test[:, j]).mean()),
+    }
     record = DOMAIN.record(train_ds.attrs, json.loads(train_ds.attrs["simulator"]))
     estimator.metadata.update(
         oximetry={**record, "features": settings.features, "ood": density.to_dict()},
@@ -256,8 +333,11 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(prog="python -m oximetry.pretrain", description=__doc__.split("\n")[0])
     parser.add_argument("--work", default=str(DEFAULT_WORK), help="grids, checkpoints and the rebuilt estimator")
     parser.add_argument("--quick", action="store_true", help="QUICK sizes instead of the recorded ones (a try-out)")
-    parser.add_argument("--install", action="store_true",
-                        help="replace the packaged estimator with the rebuilt one (recorded settings only)")
+    parser.add_argument(
+        "--install",
+        action="store_true",
+        help="replace the packaged estimator with the rebuilt one (recorded settings only)",
+    )
     args = parser.parse_args(argv)
     if args.install and args.quick:
         parser.error("--install replaces the packaged estimator, which only the recorded settings may rebuild")

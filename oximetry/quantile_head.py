@@ -5,6 +5,7 @@ images the median and 68 % interval of sO2 can instead be regressed directly wit
 pinball (quantile) loss on the training grid: the minimizer of E[rho_q(x - f(y))] is the
 q-quantile of p(x | y). One MLP pass per pixel then gives all quantiles.
 """
+
 from __future__ import annotations
 
 import json
@@ -39,11 +40,20 @@ def _pinball(quantiles: torch.Tensor):
     def loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         diff = target[:, None] - pred
         return torch.maximum(quantiles * diff, (quantiles - 1) * diff).mean()
+
     return loss
 
 
-def fit_quantile_head(features, target, quantiles=(0.16, 0.5, 0.84), steps: int = 3000, batch_size: int = 1024,
-                      lr: float = 2e-3, hidden: int = 128, seed: int = 0) -> QuantileHead:
+def fit_quantile_head(
+    features,
+    target,
+    quantiles=(0.16, 0.5, 0.84),
+    steps: int = 3000,
+    batch_size: int = 1024,
+    lr: float = 2e-3,
+    hidden: int = 128,
+    seed: int = 0,
+) -> QuantileHead:
     """Train a :class:`QuantileHead` by the pinball loss on (features (n, d), target (n,))."""
     f = np.asarray(features, dtype=np.float32)
     t = np.asarray(target, dtype=np.float32)

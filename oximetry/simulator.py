@@ -1,4 +1,5 @@
 """The oximetry forward model as an inn_engine Simulator: tissue parameters -> noisy band reflectances."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -22,9 +23,16 @@ class OximetrySimulator(Simulator):
     :class:`~oximetry.noise.ShotReadNoise` for shot + read noise). Picklable and small.
     """
 
-    def __init__(self, prior: str | TissueModel = "colon", camera: Camera | None = None, snr: float = 10.0,
-                 solver: str = "fast", n_quad: int = 16, n_photons: int | None = None,
-                 noise: MultiplicativeNoise | ShotReadNoise | None = None):
+    def __init__(
+        self,
+        prior: str | TissueModel = "colon",
+        camera: Camera | None = None,
+        snr: float = 10.0,
+        solver: str = "fast",
+        n_quad: int = 16,
+        n_photons: int | None = None,
+        noise: MultiplicativeNoise | ShotReadNoise | None = None,
+    ):
         if solver not in METHODS:
             raise ValueError(f"solver must be one of {METHODS}, got {solver!r}")
         self.model = tissue_model(prior)
@@ -39,7 +47,8 @@ class OximetrySimulator(Simulator):
         self.n_photons = n_photons
         self.parameters = self.model.parameters
         self.observables = tuple(
-            Observable(name, "fraction", f"diffuse reflectance in camera band {name}") for name in self.camera.band_names
+            Observable(name, "fraction", f"diffuse reflectance in camera band {name}")
+            for name in self.camera.band_names
         )
 
     def sample_prior(self, n: int, rng=None) -> np.ndarray:
@@ -47,8 +56,15 @@ class OximetrySimulator(Simulator):
 
     def noiseless(self, x, seed: int = 0) -> np.ndarray:
         """Band reflectances without measurement noise, (n, n_bands)."""
-        return band_reflectance(self.check_x(x), self.camera, method=self.solver, n_photons=self.n_photons,
-                                seed=seed, prior=self.model, n_quad=self.n_quad)
+        return band_reflectance(
+            self.check_x(x),
+            self.camera,
+            method=self.solver,
+            n_photons=self.n_photons,
+            seed=seed,
+            prior=self.model,
+            n_quad=self.n_quad,
+        )
 
     def simulate(self, x, rng=None) -> np.ndarray:
         rng = as_generator(rng)
@@ -63,15 +79,21 @@ class OximetrySimulator(Simulator):
             from oximetry.surrogate import surrogate_report
 
             report = surrogate_report()
-            solver.update(name="neural surrogate of adding-doubling (N = 16)",
-                          test_median_rel_error=report.get("test_median_rel_error"),
-                          test_p99_rel_error=report.get("test_p99_rel_error"))
+            solver.update(
+                name="neural surrogate of adding-doubling (N = 16)",
+                test_median_rel_error=report.get("test_median_rel_error"),
+                test_p99_rel_error=report.get("test_p99_rel_error"),
+            )
         else:
             solver.update(name="monte-carlo (MCML)", n_photons=self.n_photons)
         return solver
 
     def metadata(self) -> dict:
         meta = super().metadata()
-        meta.update(prior=self.model.metadata(), camera=self.camera.metadata(), noise=self.noise.metadata(),
-                    solver=self.solver_metadata())
+        meta.update(
+            prior=self.model.metadata(),
+            camera=self.camera.metadata(),
+            noise=self.noise.metadata(),
+            solver=self.solver_metadata(),
+        )
         return meta

@@ -6,6 +6,7 @@ parameters scaled to [-1, 1] by the prior's bounds. It is fast (batched matrix p
 and differentiable (:meth:`SurrogateMLP.reflectance`), e.g. for re-simulation. Its
 held-out errors against the solver are stored with the weights (:func:`surrogate_report`).
 """
+
 from __future__ import annotations
 
 import functools
@@ -51,8 +52,15 @@ class SurrogateMLP(torch.nn.Module):
 
         bounds = np.array([[p.low, p.high] for p in COLON.parameters])
         log_input = [name.startswith("vhb_") for name in COLON.param_names]
-        return cls(bounds[:, 0], bounds[:, 1], log_reflectance.mean(axis=0), log_reflectance.std(axis=0),
-                   width, depth, log_input)
+        return cls(
+            bounds[:, 0],
+            bounds[:, 1],
+            log_reflectance.mean(axis=0),
+            log_reflectance.std(axis=0),
+            width,
+            depth,
+            log_input,
+        )
 
     def _scale(self, x, numpy):
         """Features: every parameter mapped linearly to [-1, 1], then the ``log_input`` ones mapped
@@ -61,7 +69,9 @@ class SurrogateMLP(torch.nn.Module):
             mask = self.log_input.numpy().astype(bool)
             low, high = self.low.numpy().astype(float), self.high.numpy().astype(float)
             linear = 2 * (x - low) / (high - low) - 1
-            logged = 2 * (np.log(np.maximum(x[:, mask], 1e-30)) - np.log(low[mask])) / np.log(high[mask] / low[mask]) - 1
+            logged = (
+                2 * (np.log(np.maximum(x[:, mask], 1e-30)) - np.log(low[mask])) / np.log(high[mask] / low[mask]) - 1
+            )
             return np.concatenate([linear, logged], axis=1)
         mask = self.log_input.bool()
         linear = 2 * (x - self.low) / (self.high - self.low) - 1
@@ -87,7 +97,7 @@ class SurrogateMLP(torch.nn.Module):
     def predict(self, x: np.ndarray, batch: int = 65536) -> np.ndarray:
         """Band reflectances (n, n_out) float64 for parameter rows ``x`` (n, n_in)."""
         x = np.asarray(x, dtype=np.float32)
-        out = [self.reflectance(torch.from_numpy(x[i:i + batch])).numpy() for i in range(0, len(x), batch)]
+        out = [self.reflectance(torch.from_numpy(x[i : i + batch])).numpy() for i in range(0, len(x), batch)]
         return np.concatenate(out).astype(float) if out else np.zeros((0, self.out_mean.numel()))
 
     def save(self, path, metadata: dict | None = None) -> None:
@@ -102,8 +112,15 @@ class SurrogateMLP(torch.nn.Module):
         with safe_open(str(path), framework="pt") as handle:
             info = handle.metadata()
         tensors = load_file(str(path))
-        model = cls(tensors["low"].numpy(), tensors["high"].numpy(), tensors["out_mean"].numpy(),
-                    tensors["out_std"].numpy(), int(info["width"]), int(info["depth"]), tensors["log_input"].numpy())
+        model = cls(
+            tensors["low"].numpy(),
+            tensors["high"].numpy(),
+            tensors["out_mean"].numpy(),
+            tensors["out_std"].numpy(),
+            int(info["width"]),
+            int(info["depth"]),
+            tensors["log_input"].numpy(),
+        )
         model.load_state_dict(tensors)
         model.eval()
         return model, json.loads(info["report"])

@@ -7,6 +7,7 @@ chunks under ``DIR`` (so an interrupted run resumes), trains :class:`oximetry.su
 on log reflectance and writes the weights (safetensors) plus a JSON report of the held-out
 relative errors. Training and test tissues come from disjoint seed streams.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -96,8 +97,13 @@ def main(argv=None):
     model, seconds = train(x_train, y_train, args.seed, args.steps, args.batch, args.width, args.depth)
     errors = relative_errors(model, x_test, y_test)
     report = {
-        "n_train": args.n_train, "n_test": args.n_test, "steps": args.steps, "batch": args.batch,
-        "width": args.width, "depth": args.depth, "train_seconds": seconds,
+        "n_train": args.n_train,
+        "n_test": args.n_test,
+        "steps": args.steps,
+        "batch": args.batch,
+        "width": args.width,
+        "depth": args.depth,
+        "train_seconds": seconds,
         "test_median_rel_error": float(np.median(errors)),
         "test_p99_rel_error": float(np.percentile(errors, 99)),
         "test_max_rel_error": float(errors.max()),

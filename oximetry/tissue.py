@@ -6,6 +6,7 @@ thickness), b_mie = 1.286 and refractive indices 1.36, 1.36, 1.38 fixed, air abo
 below. The "generic" model widens the ranges and frees b_mie and n per layer (19
 parameters); it serves robustness and out-of-distribution tests.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

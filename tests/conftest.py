@@ -1,4 +1,5 @@
 """Test-wide settings: 2 threads with a passive OpenMP wait policy (set before torch loads)."""
+
 import os
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")

@@ -11,6 +11,7 @@ Posterior draws: z ~ N(0, I), then x = mu_d + sigma_d * eps. The prior on z is N
 independent of y (Sohn et al. also allow a learned prior network p(z | y)); y reaches the
 samples through the decoder, and sampling stays a single decoder pass.
 """
+
 from __future__ import annotations
 
 import abc
@@ -35,8 +36,16 @@ class GaussianCVAEBase(nn.Module, abc.ABC):
     plus ``context_features`` extra outputs a posterior flow may use.
     """
 
-    def __init__(self, dim_x: int, dim_y: int, dim_z: int | None, hidden: int, n_hidden_layers: int,
-                 kl_warmup_steps: int, context_features: int = 0):
+    def __init__(
+        self,
+        dim_x: int,
+        dim_y: int,
+        dim_z: int | None,
+        hidden: int,
+        n_hidden_layers: int,
+        kl_warmup_steps: int,
+        context_features: int = 0,
+    ):
         super().__init__()
         self.dim_x = check_int("dim_x", dim_x, 1)
         self.dim_y = check_int("dim_y", dim_y, 1)
@@ -52,8 +61,8 @@ class GaussianCVAEBase(nn.Module, abc.ABC):
     def encode(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(batch, dim_x), (batch, dim_y) -> mean, log-variance (batch, dim_z), context (batch, context)."""
         out = self.encoder(torch.cat([x, y], dim=1))
-        mean, log_var = split_mean_log_var(out[:, :2 * self.dim_z])
-        return mean, log_var, out[:, 2 * self.dim_z:]
+        mean, log_var = split_mean_log_var(out[:, : 2 * self.dim_z])
+        return mean, log_var, out[:, 2 * self.dim_z :]
 
     def decode(self, z: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(batch, dim_z), (batch, dim_y) -> decoder mean and log-variance, each (batch, dim_x)."""
@@ -81,8 +90,11 @@ class GaussianCVAEBase(nn.Module, abc.ABC):
         recon, kl = -log_lik.mean() / self.dim_x, kl.mean() / self.dim_x
         if self.training and torch.is_grad_enabled():
             self.calls += 1
-        return recon + weight * kl, {"reconstruction": recon.detach(), "kl": kl.detach(),
-                                     "kl_weight": torch.tensor(weight)}
+        return recon + weight * kl, {
+            "reconstruction": recon.detach(),
+            "kl": kl.detach(),
+            "kl_weight": torch.tensor(weight),
+        }
 
     @torch.no_grad()
     def validation_loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -114,11 +126,26 @@ class ConditionalVAE(GaussianCVAEBase):
 
     kind = "cvae"
 
-    def __init__(self, dim_x: int, dim_y: int, dim_z: int | None = None, hidden: int = 128,
-                 n_hidden_layers: int = 2, kl_warmup_steps: int = 0, seed: int = 0):
+    def __init__(
+        self,
+        dim_x: int,
+        dim_y: int,
+        dim_z: int | None = None,
+        hidden: int = 128,
+        n_hidden_layers: int = 2,
+        kl_warmup_steps: int = 0,
+        seed: int = 0,
+    ):
         super().__init__(dim_x, dim_y, dim_z, hidden, n_hidden_layers, kl_warmup_steps)
-        self.config = dict(dim_x=self.dim_x, dim_y=self.dim_y, dim_z=self.dim_z, hidden=self.hidden,
-                           n_hidden_layers=self.n_hidden_layers, kl_warmup_steps=self.kl_warmup_steps, seed=int(seed))
+        self.config = dict(
+            dim_x=self.dim_x,
+            dim_y=self.dim_y,
+            dim_z=self.dim_z,
+            hidden=self.hidden,
+            n_hidden_layers=self.n_hidden_layers,
+            kl_warmup_steps=self.kl_warmup_steps,
+            seed=int(seed),
+        )
 
     def latent(self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator | None):
         """z = mu + sigma * eps (batch, dim_z) and the closed-form KL to N(0, I) (batch,)."""

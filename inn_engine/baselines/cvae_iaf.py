@@ -8,6 +8,7 @@ z_0 = mu + sigma * eps from the encoder, z_T = IAF(z_0; h) with the encoder's co
 so the KL term of the ELBO is the single-sample estimate log q(z_T | x, y) - log N(z_T; 0, I).
 Generation is unchanged: z ~ N(0, I) through the decoder.
 """
+
 from __future__ import annotations
 
 import torch
@@ -35,18 +36,42 @@ class ConditionalVAEIAF(GaussianCVAEBase):
 
     kind = "cvae_iaf"
 
-    def __init__(self, dim_x: int, dim_y: int, dim_z: int | None = None, hidden: int = 128,
-                 n_hidden_layers: int = 2, kl_warmup_steps: int = 0, n_iaf_steps: int = 2, iaf_hidden: int = 64,
-                 iaf_hidden_layers: int = 1, context_features: int = 16, seed: int = 0):
+    def __init__(
+        self,
+        dim_x: int,
+        dim_y: int,
+        dim_z: int | None = None,
+        hidden: int = 128,
+        n_hidden_layers: int = 2,
+        kl_warmup_steps: int = 0,
+        n_iaf_steps: int = 2,
+        iaf_hidden: int = 64,
+        iaf_hidden_layers: int = 1,
+        context_features: int = 16,
+        seed: int = 0,
+    ):
         context_features = check_int("context_features", context_features, 0)
         super().__init__(dim_x, dim_y, dim_z, hidden, n_hidden_layers, kl_warmup_steps, context_features)
-        self.flow = InverseAutoregressiveFlow(self.dim_z, context_features, check_int("n_iaf_steps", n_iaf_steps, 1),
-                                              check_int("iaf_hidden", iaf_hidden, 1),
-                                              check_int("iaf_hidden_layers", iaf_hidden_layers, 1))
-        self.config = dict(dim_x=self.dim_x, dim_y=self.dim_y, dim_z=self.dim_z, hidden=self.hidden,
-                           n_hidden_layers=self.n_hidden_layers, kl_warmup_steps=self.kl_warmup_steps,
-                           n_iaf_steps=int(n_iaf_steps), iaf_hidden=int(iaf_hidden),
-                           iaf_hidden_layers=int(iaf_hidden_layers), context_features=context_features, seed=int(seed))
+        self.flow = InverseAutoregressiveFlow(
+            self.dim_z,
+            context_features,
+            check_int("n_iaf_steps", n_iaf_steps, 1),
+            check_int("iaf_hidden", iaf_hidden, 1),
+            check_int("iaf_hidden_layers", iaf_hidden_layers, 1),
+        )
+        self.config = dict(
+            dim_x=self.dim_x,
+            dim_y=self.dim_y,
+            dim_z=self.dim_z,
+            hidden=self.hidden,
+            n_hidden_layers=self.n_hidden_layers,
+            kl_warmup_steps=self.kl_warmup_steps,
+            n_iaf_steps=int(n_iaf_steps),
+            iaf_hidden=int(iaf_hidden),
+            iaf_hidden_layers=int(iaf_hidden_layers),
+            context_features=context_features,
+            seed=int(seed),
+        )
 
     def latent(self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator | None):
         """z_T (batch, dim_z) and the single-sample KL estimate log q(z_T | x, y) - log p(z_T) (batch,)."""

@@ -1,4 +1,5 @@
 """Diagonal Gaussians parameterised by network outputs: the likelihood heads of the baselines."""
+
 from __future__ import annotations
 
 import math

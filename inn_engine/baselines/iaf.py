@@ -6,6 +6,7 @@ The Jacobian is triangular, so log|det dz_t / dz_{t-1}| = sum_i log sigma_t,i. T
 variable order is reversed between steps so every dimension gets to depend on every other.
 ``gate_bias`` (+2, sigma ~ 0.88) starts every step close to the identity, as the paper advises.
 """
+
 from __future__ import annotations
 
 import torch
@@ -27,13 +28,13 @@ class InverseAutoregressiveFlow(nn.Module):
         gate_bias: constant added to the gate pre-activation s_t.
     """
 
-    def __init__(self, dim: int, context_dim: int, n_steps: int, hidden: int, n_hidden_layers: int,
-                 gate_bias: float = 2.0):
+    def __init__(
+        self, dim: int, context_dim: int, n_steps: int, hidden: int, n_hidden_layers: int, gate_bias: float = 2.0
+    ):
         super().__init__()
         check_int("n_steps", n_steps, 1)
         self.gate_bias = float(gate_bias)
-        self.steps = nn.ModuleList(MADE(dim, context_dim, hidden, n_hidden_layers, n_outputs=2)
-                                   for _ in range(n_steps))
+        self.steps = nn.ModuleList(MADE(dim, context_dim, hidden, n_hidden_layers, n_outputs=2) for _ in range(n_steps))
 
     def forward(self, z: torch.Tensor, context: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """``z`` (batch, dim), ``context`` (batch, context_dim) -> (z_T (batch, dim), log|det dz_T/dz| (batch,))."""

@@ -5,6 +5,7 @@ through 0..D-1, and a connection is kept when the receiving degree is >= the sen
 one (hidden layers) or strictly greater (outputs). Hidden units of degree 0 see no
 input at all, only the unmasked context, so even output 1 can depend on the context.
 """
+
 from __future__ import annotations
 
 import torch
@@ -50,8 +51,9 @@ class MADE(nn.Module):
         out_degree = in_degree.repeat(n_outputs)
         self.first = MaskedLinear(hidden_degree[:, None] >= in_degree[None, :])
         self.context = nn.Linear(context_dim, hidden, bias=False) if context_dim > 0 else None
-        self.hidden_layers = nn.ModuleList(MaskedLinear(hidden_degree[:, None] >= hidden_degree[None, :])
-                                           for _ in range(n_hidden_layers - 1))
+        self.hidden_layers = nn.ModuleList(
+            MaskedLinear(hidden_degree[:, None] >= hidden_degree[None, :]) for _ in range(n_hidden_layers - 1)
+        )
         self.last = MaskedLinear(out_degree[:, None] > hidden_degree[None, :])
 
     def forward(self, x: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:

@@ -14,6 +14,7 @@ per row drawn from the ``generator`` passed in (not torch's global RNG), so trai
 sampling are repeatable; the weight-decay prior of Gal's derivation is the trainer's
 Adam ``weight_decay`` (TrainConfig, default 1e-5).
 """
+
 from __future__ import annotations
 
 import math
@@ -43,16 +44,30 @@ class MCDropoutRegressor(nn.Module):
 
     kind = "mc_dropout"
 
-    def __init__(self, dim_x: int, dim_y: int, hidden: int = 128, n_hidden_layers: int = 3, dropout: float = 0.1,
-                 n_validation_passes: int = 16, seed: int = 0):
+    def __init__(
+        self,
+        dim_x: int,
+        dim_y: int,
+        hidden: int = 128,
+        n_hidden_layers: int = 3,
+        dropout: float = 0.1,
+        n_validation_passes: int = 16,
+        seed: int = 0,
+    ):
         super().__init__()
         self.dim_x = check_int("dim_x", dim_x, 1)
         self.dim_y = check_int("dim_y", dim_y, 1)
         self.dropout = check_dropout("dropout", dropout)
         self.n_validation_passes = check_int("n_validation_passes", n_validation_passes, 1)
-        self.config = dict(dim_x=self.dim_x, dim_y=self.dim_y, hidden=check_int("hidden", hidden, 1),
-                           n_hidden_layers=check_int("n_hidden_layers", n_hidden_layers, 1), dropout=self.dropout,
-                           n_validation_passes=self.n_validation_passes, seed=int(seed))
+        self.config = dict(
+            dim_x=self.dim_x,
+            dim_y=self.dim_y,
+            hidden=check_int("hidden", hidden, 1),
+            n_hidden_layers=check_int("n_hidden_layers", n_hidden_layers, 1),
+            dropout=self.dropout,
+            n_validation_passes=self.n_validation_passes,
+            seed=int(seed),
+        )
         self.net = mlp(self.dim_y, 2 * self.dim_x, hidden, n_hidden_layers)
 
     def predict(self, y: torch.Tensor, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -83,8 +98,9 @@ class MCDropoutRegressor(nn.Module):
         fixed seed: ``-log mean_t N(x; mu_t(y), var_t(y))``, so the loss is deterministic.
         """
         generator = torch.Generator().manual_seed(_VALIDATION_SEED)
-        log_probs = torch.stack([diag_gaussian_log_prob(x, *self.predict(y, generator))
-                                 for _ in range(self.n_validation_passes)])
+        log_probs = torch.stack(
+            [diag_gaussian_log_prob(x, *self.predict(y, generator)) for _ in range(self.n_validation_passes)]
+        )
         log_mix = torch.logsumexp(log_probs, dim=0) - math.log(self.n_validation_passes)
         return -log_mix.mean() / self.dim_x
 

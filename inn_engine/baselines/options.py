@@ -1,4 +1,5 @@
 """Checks of the baseline networks' constructor arguments (clear ValueErrors naming the field)."""
+
 from __future__ import annotations
 
 import numbers

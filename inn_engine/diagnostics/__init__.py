@@ -5,6 +5,7 @@ All functions take numpy arrays (plain arrays, no model objects): posterior draw
 (n_obs, n_draws, d), true parameters x_true (n_obs, d), and return numpy arrays or small
 frozen dataclasses, vectorized over observations.
 """
+
 from inn_engine.diagnostics._arrays import LEVELS_99, LEVELS_K101
 from inn_engine.diagnostics.c2st import c2st
 from inn_engine.diagnostics.calibration import (

@@ -1,4 +1,5 @@
 """Shape and value checks shared by the diagnostics (numpy float64 in, clear ValueErrors out)."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -7,6 +7,7 @@ with 5-fold shuffled KFold (random_state = seed); the result is the mean accurac
 0.5: indistinguishable sets; 1.0: perfectly separable. (sbi's own ``c2st`` uses a
 random forest by default and gives different numbers.)
 """
+
 from __future__ import annotations
 
 import numpy as np

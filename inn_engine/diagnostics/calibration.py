@@ -7,6 +7,7 @@ q; e(q) = inlier fraction - q is the calibration error at q (positive: intervals
 under-confident; negative: over-confident). Quantiles use numpy's default linear
 interpolation between order statistics.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -15,7 +16,13 @@ import numpy as np
 
 from inn_engine.diagnostics._arrays import credible_levels, draws_and_truth, finite_array
 
-__all__ = ["CalibrationResult", "central_intervals", "calibration_curve", "calibration_error", "calibration_error_floor"]
+__all__ = [
+    "CalibrationResult",
+    "central_intervals",
+    "calibration_curve",
+    "calibration_error",
+    "calibration_error_floor",
+]
 
 
 def central_intervals(draws, levels=None) -> tuple[np.ndarray, np.ndarray]:
@@ -91,7 +98,9 @@ def calibration_error(draws, x_true, levels=None) -> CalibrationResult:
     )
 
 
-def calibration_error_floor(n_obs: int, n_draws: int, levels=None, repeats: int = 16, seed: int = 0) -> tuple[float, float]:
+def calibration_error_floor(
+    n_obs: int, n_draws: int, levels=None, repeats: int = 16, seed: int = 0
+) -> tuple[float, float]:
     """The calibration error a perfectly calibrated posterior shows with this many test cases.
 
     With n_obs test cases an inlier fraction is binomial, so even exact posteriors have

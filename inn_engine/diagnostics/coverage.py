@@ -9,6 +9,7 @@
 - TARP (Lemos et al. 2023, arXiv 2302.03026): the same with balls around random
   reference points instead of density contours; needs only draws, no density.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -73,7 +74,9 @@ def sbc_uniformity(ranks, n_draws: int, bins: int = 20) -> UniformityTest:
     values_per_bin = np.bincount((np.arange(n_values) * bins) // n_values, minlength=bins)
     expected = values_per_bin * ranks.shape[0] / n_values
     statistic, p_value = stats.chisquare(counts, expected[:, None], axis=0)
-    return UniformityTest(counts=counts, expected=expected, statistic=np.asarray(statistic), p_value=np.asarray(p_value))
+    return UniformityTest(
+        counts=counts, expected=expected, statistic=np.asarray(statistic), p_value=np.asarray(p_value)
+    )
 
 
 def expected_coverage(logq_draws, logq_true, levels=None) -> np.ndarray:
@@ -105,7 +108,9 @@ class TarpResult:
     max_deviation: float
 
 
-def tarp_coverage(draws, x_true, levels=None, seed: int | np.random.Generator | None = 0, normalize: bool = True) -> TarpResult:
+def tarp_coverage(
+    draws, x_true, levels=None, seed: int | np.random.Generator | None = 0, normalize: bool = True
+) -> TarpResult:
     """TARP expected coverage probability (Lemos et al. 2023).
 
     draws (n_obs, n_draws, d), x_true (n_obs, d). With ``normalize``, every parameter is

@@ -11,6 +11,7 @@ and a Newton step (quadratic convergence where the KDE is concave).
 In many dimensions a Scott-bandwidth KDE has a local mode near almost every draw, so the
 MAP of a broad 13-D posterior is itself noisy; it is what the paper's recipe asks for.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -163,7 +164,12 @@ def map_estimate(
         raise ValueError(f"draws must hold at least 2 draws per observation, got {n_draws}")
     if chunk_size is None:
         chunk_size = max(1, _CHUNK_BYTES // (8 * n_draws * max(n_candidates, 3 * n_starts)))
-    for name, value in (("n_candidates", n_candidates), ("n_starts", n_starts), ("max_iter", max_iter), ("chunk_size", chunk_size)):
+    for name, value in (
+        ("n_candidates", n_candidates),
+        ("n_starts", n_starts),
+        ("max_iter", max_iter),
+        ("chunk_size", chunk_size),
+    ):
         if int(value) != value or value < 1:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
     h = kde_bandwidth_factor(n_draws, d, bandwidth)
@@ -172,9 +178,7 @@ def map_estimate(
     with torch.no_grad():
         for start in range(0, n_obs, chunk_size):
             x = torch.from_numpy(np.ascontiguousarray(draws[start : start + chunk_size]))
-            out[start : start + chunk_size] = _mode_chunk(
-                x, h, n_candidates, n_starts, max_iter, tol, rng
-            ).numpy()
+            out[start : start + chunk_size] = _mode_chunk(x, h, n_candidates, n_starts, max_iter, tol, rng).numpy()
     return out
 
 
@@ -228,9 +232,7 @@ def map_error(x_map, x_true, scale=None) -> ErrorSummary:
     return _error_summary(x_map, x_true, scale, "x_map", "x_true")
 
 
-def resimulation_error(
-    x_map, y_obs, forward: Callable[[np.ndarray], np.ndarray], scale=None
-) -> ErrorSummary:
+def resimulation_error(x_map, y_obs, forward: Callable[[np.ndarray], np.ndarray], scale=None) -> ErrorSummary:
     """The paper's MAP re-simulation error |y_obs - forward(x_MAP)|.
 
     x_map (n_obs, dx); y_obs (n_obs, dy) the observations; ``forward``: a callable mapping

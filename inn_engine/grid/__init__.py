@@ -22,6 +22,7 @@ worker nodes (``~/.config/dask/innfer.yaml``) removes it::
         pre-spawn-environ:
           MALLOC_TRIM_THRESHOLD_: null
 """
+
 from inn_engine.grid.chunks import chunk_generator, chunk_length, chunk_rows, n_chunks, simulate_chunk
 from inn_engine.grid.execution import local_cluster
 from inn_engine.grid.simulate import simulate_grid

@@ -7,6 +7,7 @@ sample then the noisy simulation. Nothing depends on which process computes the 
 in which order, or how often, so a grid is identical whatever the scheduler, the number
 of workers or the interruptions.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -53,14 +54,12 @@ def simulate_chunk(
     expected_x = (m, len(simulator.parameters))
     if x.shape != expected_x:
         raise ValueError(
-            f"{type(simulator).__name__}.sample_prior({m}, rng) returned shape {x.shape}, "
-            f"expected {expected_x}"
+            f"{type(simulator).__name__}.sample_prior({m}, rng) returned shape {x.shape}, expected {expected_x}"
         )
     y = np.asarray(simulator.simulate(x, rng), dtype=np.float64)
     expected_y = (m, len(simulator.observables))
     if y.shape != expected_y:
         raise ValueError(
-            f"{type(simulator).__name__}.simulate(x, rng) returned shape {y.shape} for "
-            f"{m} rows, expected {expected_y}"
+            f"{type(simulator).__name__}.simulate(x, rng) returned shape {y.shape} for {m} rows, expected {expected_y}"
         )
     return x, y

@@ -10,6 +10,7 @@ scheduler sees the worker go, re-runs its unfinished jobs on the remaining (or
 restarted) workers, and since a chunk is a pure function of (seed, index) the rerun
 writes the same bytes.
 """
+
 from __future__ import annotations
 
 import logging
@@ -34,9 +35,7 @@ _THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS
 ChunkResult = tuple[int, "np.ndarray | None", "np.ndarray | None"]
 
 
-def chunk_job(
-    simulator: Simulator, seed: int, index: int, n: int, chunk_size: int, path: str | None
-) -> ChunkResult:
+def chunk_job(simulator: Simulator, seed: int, index: int, n: int, chunk_size: int, path: str | None) -> ChunkResult:
     """Compute chunk ``index``; write it to ``path`` (returning ``(index, None, None)``)
     or, with ``path=None``, return ``(index, x, y)``."""
     x, y = simulate_chunk(simulator, seed, index, n, chunk_size)
@@ -81,13 +80,16 @@ def local_cluster(n_workers: int):
     """
     from distributed import LocalCluster
 
-    with _worker_environment(n_workers), LocalCluster(
-        n_workers=n_workers,
-        threads_per_worker=1,
-        processes=True,
-        dashboard_address=":0",  # any free port: no clash with other clusters
-        silence_logs=logging.CRITICAL,  # task errors reach the client as exceptions
-    ) as cluster:
+    with (
+        _worker_environment(n_workers),
+        LocalCluster(
+            n_workers=n_workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0",  # any free port: no clash with other clusters
+            silence_logs=logging.CRITICAL,  # task errors reach the client as exceptions
+        ) as cluster,
+    ):
         yield cluster
 
 
@@ -124,8 +126,11 @@ def run_jobs(
     if scheduler is None and min(n_workers, len(indices)) > 1:
         unsafe = worker_processes_unsafe()
         if unsafe:
-            print(f"simulating in this process instead of {n_workers} worker processes: {unsafe}", file=sys.stderr,
-                  flush=True)
+            print(
+                f"simulating in this process instead of {n_workers} worker processes: {unsafe}",
+                file=sys.stderr,
+                flush=True,
+            )
             n_workers = 1
     if scheduler is None and min(n_workers, len(indices)) <= 1:
         for index in indices:
@@ -134,10 +139,7 @@ def run_jobs(
     from distributed import as_completed
 
     with _dask_client(scheduler, n_workers) as client:
-        futures = [
-            client.submit(chunk_job, *args, int(index), n, chunk_size, path, pure=False)
-            for index in indices
-        ]
+        futures = [client.submit(chunk_job, *args, int(index), n, chunk_size, path, pure=False) for index in indices]
         for future in as_completed(futures):
             yield future.result()
             future.release()

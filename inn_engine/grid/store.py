@@ -19,6 +19,7 @@ Layout (zarr format 3, readable with ``xarray.open_zarr``):
 The store is created in a temporary sibling directory and renamed into place, so a
 store at ``path`` always has its full metadata.
 """
+
 from __future__ import annotations
 
 import json
@@ -66,9 +67,7 @@ def check_user_attrs(attrs) -> dict:
         if not isinstance(key, str):
             raise ValueError(f"attrs keys must be strings, got {key!r}")
         if key in _RESERVED:
-            raise ValueError(
-                f"attrs key {key!r} is reserved for the grid itself; reserved keys: {sorted(_RESERVED)}"
-            )
+            raise ValueError(f"attrs key {key!r} is reserved for the grid itself; reserved keys: {sorted(_RESERVED)}")
     try:
         return json.loads(json.dumps(attrs, allow_nan=False))
     except (TypeError, ValueError) as err:
@@ -122,9 +121,7 @@ def check_matches(path: str, stored: dict, wanted: dict) -> None:
                     f"{keys}: stored {[old.get(k) for k in keys]!r}, given "
                     f"{[new.get(k) for k in keys]!r}); {hint}"
                 )
-            raise ValueError(
-                f"{path} holds a grid made with {name}={stored.get(name)!r}, not {wanted[name]!r}; {hint}"
-            )
+            raise ValueError(f"{path} holds a grid made with {name}={stored.get(name)!r}, not {wanted[name]!r}; {hint}")
     old, new = _user_part(stored), _user_part(wanted)
     for key in sorted(set(old) | set(new)):
         if old.get(key, "<absent>") != new.get(key, "<absent>"):
@@ -134,20 +131,30 @@ def check_matches(path: str, stored: dict, wanted: dict) -> None:
             )
 
 
-def empty_dataset(simulator: Simulator, n: int, chunk_size: int, attrs: dict, make,
-                  completion_record: bool = True) -> xr.Dataset:
+def empty_dataset(
+    simulator: Simulator, n: int, chunk_size: int, attrs: dict, make, completion_record: bool = True
+) -> xr.Dataset:
     """A grid Dataset whose arrays come from ``make(shape, dtype, chunks)``, with the
     ``chunk_done`` record (for a store) or without it (in memory)."""
     n_params, n_obs = len(simulator.parameters), len(simulator.observables)
     variables = {
-        "x": (("sample", "param"), make((n, n_params), np.float64, (chunk_size, n_params)),
-              {"description": "parameters drawn from the prior"}),
-        "y": (("sample", "obs"), make((n, n_obs), np.float64, (chunk_size, n_obs)),
-              {"description": "noisy simulated observations"}),
+        "x": (
+            ("sample", "param"),
+            make((n, n_params), np.float64, (chunk_size, n_params)),
+            {"description": "parameters drawn from the prior"},
+        ),
+        "y": (
+            ("sample", "obs"),
+            make((n, n_obs), np.float64, (chunk_size, n_obs)),
+            {"description": "noisy simulated observations"},
+        ),
     }
     if completion_record:
-        variables["chunk_done"] = (("chunk",), make((n_chunks(n, chunk_size),), np.uint8, (1,)),
-                                   {"description": "1 once the chunk is written"})
+        variables["chunk_done"] = (
+            ("chunk",),
+            make((n_chunks(n, chunk_size),), np.uint8, (1,)),
+            {"description": "1 once the chunk is written"},
+        )
     return xr.Dataset(
         variables,
         coords={
@@ -169,7 +176,10 @@ def _checksummed() -> list:
 def create_store(path: str, simulator: Simulator, n: int, chunk_size: int, attrs: dict) -> None:
     """Create the empty grid store at ``path`` (metadata, coordinates, no chunk written)."""
     template = empty_dataset(
-        simulator, n, chunk_size, attrs,
+        simulator,
+        n,
+        chunk_size,
+        attrs,
         lambda shape, dtype, chunks: da.zeros(shape, dtype=dtype, chunks=chunks),
     )
     encoding = {

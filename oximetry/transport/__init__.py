@@ -1,4 +1,5 @@
 """Light transport in layered slabs: Monte Carlo (reference) and adding-doubling (fast)."""
+
 from oximetry.transport.adding_doubling import AddingDoublingResult, adding_doubling
 from oximetry.transport.monte_carlo import (
     MonteCarloResult,

@@ -3,6 +3,7 @@
 Each parallel task derives its own stream from (seed, task index), so results never depend on
 how tasks are scheduled over threads (numba's own np.random state is per thread and is not).
 """
+
 from __future__ import annotations
 
 import numba

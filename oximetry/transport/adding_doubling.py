@@ -14,6 +14,7 @@ References: van de Hulst (1980) Multiple Light Scattering; Prahl (1995) "The
 adding-doubling method", in Optical-Thermal Response of Laser-Irradiated Tissue;
 Wiscombe (1976) on the diamond initialization; Wiscombe (1977) on delta-M.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -284,8 +285,9 @@ def _solve_slab(mua, mus, g, n, d, n_above, n_below, quad_nu, quad_w, quad_size,
         nu = quad_nu[layer, :k].copy()
         if layer < last and n[layer] != n[layer + 1]:
             r_stack, t_stack = _cross_interface(r_stack, t_stack, nu, n[layer], n[layer + 1], k)
-        r_layer, t_layer = _layer_matrices(mua[layer], mus[layer], g[layer], d[layer], nu,
-                                           quad_w[layer, :k].copy(), n_terms)
+        r_layer, t_layer = _layer_matrices(
+            mua[layer], mus[layer], g[layer], d[layer], nu, quad_w[layer, :k].copy(), n_terms
+        )
         r_stack, t_stack = _add_layer_on_top(r_layer, t_layer, r_stack, t_stack)
     k = quad_size[0]
     system = np.empty((k, k))
@@ -316,8 +318,19 @@ def _ad_kernel(mua, mus, g, n, d, n_above, n_below, quad_index, quad_nu, quad_w,
     out = np.zeros((n_items, 2))
     for item in numba.prange(n_items):
         q = quad_index[item]
-        out[item, 0], out[item, 1] = _solve_slab(mua[item], mus[item], g[item], n[item], d[item], n_above[item],
-                                                 n_below[item], quad_nu[q], quad_w[q], quad_size[q], n_terms)
+        out[item, 0], out[item, 1] = _solve_slab(
+            mua[item],
+            mus[item],
+            g[item],
+            n[item],
+            d[item],
+            n_above[item],
+            n_below[item],
+            quad_nu[q],
+            quad_w[q],
+            quad_size[q],
+            n_terms,
+        )
     return out
 
 
@@ -362,8 +375,10 @@ def adding_doubling(slab: LayeredSlab, n_quad: int = 16) -> AddingDoublingResult
     quad_index, nu, w, size = _quadratures(flat, int(n_quad))
     mut = flat.mua + flat.mus
     d = np.where(np.isinf(flat.d), TAU_MAX / np.maximum(mut, 1e-300), flat.d)
-    out = _ad_kernel(flat.mua, flat.mus, flat.g, flat.n, d, flat.n_above, flat.n_below,
-                     quad_index, nu, w, size, int(n_quad))
+    out = _ad_kernel(
+        flat.mua, flat.mus, flat.g, flat.n, d, flat.n_above, flat.n_below, quad_index, nu, w, size, int(n_quad)
+    )
     shape = slab.batch_shape
-    return AddingDoublingResult(out[:, 0].reshape(shape), out[:, 1].reshape(shape),
-                                specular_reflectance(slab), int(n_quad))
+    return AddingDoublingResult(
+        out[:, 0].reshape(shape), out[:, 1].reshape(shape), specular_reflectance(slab), int(n_quad)
+    )

@@ -11,6 +11,7 @@ White Monte Carlo (:func:`white_monte_carlo`) runs without absorption and record
 escaping photon's path length per layer; reflectance for any absorption then follows by
 reweighting, valid while scattering, geometry and wavelength stay fixed.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -147,8 +148,9 @@ def _mc_kernel(mua, mus, g, n, d, n_above, n_below, n_photons, seed):
         path = np.zeros(n_layers)
         w0 = 1.0 - _specular(n_above[item], n[item, 0])
         for _ in range(count):
-            code, w = _trace_photon(mua[item], mus[item], g[item], n[item], z_bound,
-                                    n_above[item], n_below[item], w0, False, state, path)
+            code, w = _trace_photon(
+                mua[item], mus[item], g[item], n[item], z_bound, n_above[item], n_below[item], w0, False, state, path
+            )
             if code == _EXIT_TOP:
                 sums[task, 0] += w
                 sums[task, 1] += w * w
@@ -278,7 +280,8 @@ def white_monte_carlo(slab: LayeredSlab, n_photons: int = 100_000, seed: int = 0
     if not np.all(np.isfinite(slab.d)):
         raise ValueError("white_monte_carlo needs finite layer thicknesses (absorption-free paths never end)")
     n_photons, seed = _check_photons(n_photons, seed)
-    codes, weights, paths = _white_kernel(slab.mus, slab.g, slab.n, slab.d, float(slab.n_above),
-                                          float(slab.n_below), n_photons, seed)
+    codes, weights, paths = _white_kernel(
+        slab.mus, slab.g, slab.n, slab.d, float(slab.n_above), float(slab.n_below), n_photons, seed
+    )
     top, bottom = codes == _EXIT_TOP, codes == _EXIT_BOTTOM
     return WhiteMonteCarlo(weights[top], paths[top], weights[bottom], paths[bottom], n_photons)

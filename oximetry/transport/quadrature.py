@@ -9,10 +9,12 @@ segment, as for index-matched slabs), the next N/2 Gauss
 nodes, and every further segment (a cone that is totally reflected at some interface)
 max(2, ceil(N/2 * width)) Gauss nodes, width
 measured in nu of the layer that holds it at grazing incidence (2 for the colon model's
-1.36/1.38 step: against 4 they moved colon band reflectances by <= 0.04 %). Each segment's nodes are Gauss in nu = cos(theta)
-of the lowest-index layer that holds it (where that segment ends at grazing incidence);
+1.36/1.38 step: against 4 they moved colon band reflectances by <= 0.04 %). Each segment's
+nodes are Gauss in nu = cos(theta) of the lowest-index layer that holds it (where that segment ends at grazing
+incidence);
 other layers see their Snell images, weights scaled so n^2 nu dnu is kept.
 """
+
 from __future__ import annotations
 
 import functools

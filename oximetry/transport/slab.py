@@ -1,4 +1,5 @@
 """A stack of homogeneous, laterally infinite layers: the geometry both light-transport solvers take."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -23,8 +24,9 @@ class LayeredSlab:
     """Per-layer optical properties, broadcast over a leading batch shape.
 
     Parameters (each array-like of shape ``batch + (n_layers,)``, broadcastable):
-    (scalars apply to every layer). ``mua`` absorption (1/cm, >= 0), ``mus`` scattering (1/cm, >= 0), ``g`` Henyey-Greenstein
-    anisotropy (-1 < g < 1), ``n`` refractive index (>= 1), ``d`` thickness (cm, > 0; ``inf``
+    (scalars apply to every layer). ``mua`` absorption (1/cm, >= 0), ``mus`` scattering
+    (1/cm, >= 0), ``g`` Henyey-Greenstein anisotropy (-1 < g < 1), ``n`` refractive index (>= 1), ``d`` thickness
+    (cm, > 0; ``inf``
     for a semi-infinite bottom layer). ``n_above`` / ``n_below``: refractive index of the
     ambient media (>= 1, broadcast over the batch shape). Layer 1 is the top layer.
     """
@@ -70,7 +72,9 @@ class LayeredSlab:
             try:
                 array = np.broadcast_to(array, shape[:-1])
             except ValueError as error:
-                raise ValueError(f"LayeredSlab.{name} of shape {array.shape} does not broadcast to {shape[:-1]}") from error
+                raise ValueError(
+                    f"LayeredSlab.{name} of shape {array.shape} does not broadcast to {shape[:-1]}"
+                ) from error
             object.__setattr__(self, name, np.array(array, order="C"))
 
     @property
@@ -85,8 +89,13 @@ class LayeredSlab:
         """The same slabs with the batch shape flattened to one axis, shape (B, n_layers)."""
         L = self.n_layers
         return LayeredSlab(
-            self.mua.reshape(-1, L), self.mus.reshape(-1, L), self.g.reshape(-1, L),
-            self.n.reshape(-1, L), self.d.reshape(-1, L), self.n_above.reshape(-1), self.n_below.reshape(-1),
+            self.mua.reshape(-1, L),
+            self.mus.reshape(-1, L),
+            self.g.reshape(-1, L),
+            self.n.reshape(-1, L),
+            self.d.reshape(-1, L),
+            self.n_above.reshape(-1),
+            self.n_below.reshape(-1),
         )
 
     def with_absorption(self, mua) -> LayeredSlab:

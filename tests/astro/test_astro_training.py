@@ -1,4 +1,5 @@
 """astro.train: an estimator for a new band set that astro.infer uses like a shipped one."""
+
 import json
 
 import numpy as np
@@ -9,8 +10,15 @@ import astro
 from inn_engine.estimator import Estimator
 
 BANDS = ("g", "r", "i")
-SMALL = dict(clusters=20_000, steps=150, batch_size=256, n_workers=1, network={"n_blocks": 2, "hidden": 32},
-             n_test=500, draws=100)
+SMALL = dict(
+    clusters=20_000,
+    steps=150,
+    batch_size=256,
+    n_workers=1,
+    network={"n_blocks": 2, "hidden": 32},
+    n_test=500,
+    draws=100,
+)
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +35,9 @@ def test_train_says_what_it_will_take_and_records_its_stages(trained):
     assert any("shard 2/2" in line for line in lines)
     meta = estimator.metadata
     assert meta["astro"]["bands"] == list(BANDS) and meta["astro"]["n_clusters_train"] == 10_000
-    assert meta["evaluation"]["n_test"] == 500 and set(meta["evaluation"]["parameters"]) == set(astro.infer.__globals__["PARAMS"])
+    assert meta["evaluation"]["n_test"] == 500 and set(meta["evaluation"]["parameters"]) == set(
+        astro.infer.__globals__["PARAMS"]
+    )
     files = json.loads((root / "gri" / "estimator.json").read_text())["side_files"]
     assert set(files) == {"library.safetensors"}
 

@@ -1,4 +1,5 @@
 """The table builder reads SEDFit's pickled atmosphere grid with data classes only."""
+
 import io
 import os
 import pickle

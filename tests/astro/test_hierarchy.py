@@ -3,15 +3,15 @@
 Toy catalogues with exact flat-prior posteriors: a cluster's A_V (and log age) is seen with
 Gaussian noise, so its posterior under the flat prior is a normal truncated to the support.
 """
+
 import json
 
 import numpy as np
 import pytest
 from scipy.stats import truncnorm
 
-from inn_engine.diagnostics import calibration_error
-
 from astro.hierarchy import MIN_EFFECTIVE_DRAWS, _cell_shares, _grid, _Problem, fit_population, plot_population
+from inn_engine.diagnostics import calibration_error
 
 BOUNDS = np.array([[2.0, 7.0], [6.0, 10.1], [0.0, 3.0], [0.002, 0.03]])
 
@@ -20,8 +20,14 @@ def toy_catalogue(n, av_true, noise=0.5, m=400, seed=0):
     """(truth (n, 4), flat-prior posterior draws (n, m, 4)): A_V observed with N(0, noise),
     log age with N(0, 0.3); mass and Z drawn from the prior, their draws from the prior."""
     rng = np.random.default_rng(seed)
-    truth = np.column_stack([rng.uniform(2, 7, n), rng.uniform(7, 9, n), av_true(n, rng),
-                             10 ** rng.uniform(np.log10(0.002), np.log10(0.03), n)])
+    truth = np.column_stack(
+        [
+            rng.uniform(2, 7, n),
+            rng.uniform(7, 9, n),
+            av_true(n, rng),
+            10 ** rng.uniform(np.log10(0.002), np.log10(0.03), n),
+        ]
+    )
     draws = np.empty((n, m, 4))
     draws[:, :, 0] = rng.uniform(2, 7, (n, m))
     draws[:, :, 3] = 10 ** rng.uniform(np.log10(0.002), np.log10(0.03), (n, m))
@@ -29,8 +35,9 @@ def toy_catalogue(n, av_true, noise=0.5, m=400, seed=0):
         low, high = BOUNDS[column]
         observed = truth[:, column] + sd * rng.standard_normal(n)
         a, b = (low - observed) / sd, (high - observed) / sd
-        draws[:, :, column] = truncnorm.rvs(a[:, None], b[:, None], loc=observed[:, None], scale=sd,
-                                            size=(n, m), random_state=rng)
+        draws[:, :, column] = truncnorm.rvs(
+            a[:, None], b[:, None], loc=observed[:, None], scale=sd, size=(n, m), random_state=rng
+        )
     return truth, draws
 
 
@@ -43,10 +50,10 @@ def dust_poor():
 def test_narrow_dust_population_recovered(dust_poor):
     _, _, population = dust_poor
     q05, q50, q95 = np.median(population.quantiles("A_V"), axis=0)
-    assert q95 < 0.7 and q50 < 0.35            # the true U(0, 0.4): 0.02 / 0.2 / 0.38
+    assert q95 < 0.7 and q50 < 0.35  # the true U(0, 0.4): 0.02 / 0.2 / 0.38
     assert population.marginal("A_V")[population.grid.edges[0][:-1] >= 1.0].sum() < 0.03
     spread = np.ptp(population.quantiles("A_V")[:, 2])
-    assert spread > 0.0                        # the population draws differ (uncertainty kept)
+    assert spread > 0.0  # the population draws differ (uncertainty kept)
 
 
 def test_reweighted_posteriors_calibrated_under_the_population(dust_poor):
@@ -71,10 +78,10 @@ def test_flat_catalogue_keeps_the_population_near_flat():
 
 def test_av_max_is_a_hard_limit_and_degenerate_rows_are_reported():
     _, draws = toy_catalogue(100, lambda n, rng: rng.uniform(0.0, 0.4, n), seed=4)
-    draws[0, :, 2] = np.linspace(1.0, 3.0, draws.shape[1])     # no draw below av_max
+    draws[0, :, 2] = np.linspace(1.0, 3.0, draws.shape[1])  # no draw below av_max
     draws[1, :, 2] = 2.5
-    draws[1, 0, 2] = 0.2                                        # one admissible draw
-    draws[2] = np.nan                                           # an invalid cluster
+    draws[1, 0, 2] = 0.2  # one admissible draw
+    draws[2] = np.nan  # an invalid cluster
     population = fit_population(draws, BOUNDS, av_max=0.5)
     assert population.grid.edges[0][-1] == pytest.approx(0.5)
     assert np.isneginf(population.log_density(np.array([4.0, 8.0, 0.6, 0.01])))
@@ -88,8 +95,9 @@ def test_av_max_is_a_hard_limit_and_degenerate_rows_are_reported():
 @pytest.mark.parametrize("joint", [False, True])
 def test_gradient_and_hessian_match_finite_differences(joint):
     _, draws = toy_catalogue(40, lambda n, rng: rng.uniform(0.0, 1.0, n), m=100, seed=5)
-    grid = _grid(BOUNDS, ("A_V", "log_age"), ("log_mass", "log_age", "A_V", "Z"), None,
-                 {"A_V": 0.6, "log_age": 1.0}, joint)
+    grid = _grid(
+        BOUNDS, ("A_V", "log_age"), ("log_mass", "log_age", "A_V", "Z"), None, {"A_V": 0.6, "log_age": 1.0}, joint
+    )
     problem = _Problem(grid, _cell_shares(grid.cells(draws), len(grid.log_q)), grid.indicator(), grid.precision(1.0))
     alpha = np.random.default_rng(0).normal(0, 0.5, grid.blocks[-1].stop)
     value, grad, s, n_used = problem.objective(alpha)
@@ -97,10 +105,15 @@ def test_gradient_and_hessian_match_finite_differences(joint):
     for k in range(len(alpha)):
         step = np.zeros_like(alpha)
         step[k] = eps
-        assert (problem.objective(alpha + step)[0] - problem.objective(alpha - step)[0]) / (2 * eps) == \
-            pytest.approx(grad[k], rel=1e-4, abs=1e-6)
-        np.testing.assert_allclose((problem.objective(alpha + step)[1] - problem.objective(alpha - step)[1]) / (2 * eps),
-                                   h[:, k], rtol=1e-4, atol=1e-5)
+        assert (problem.objective(alpha + step)[0] - problem.objective(alpha - step)[0]) / (2 * eps) == pytest.approx(
+            grad[k], rel=1e-4, abs=1e-6
+        )
+        np.testing.assert_allclose(
+            (problem.objective(alpha + step)[1] - problem.objective(alpha - step)[1]) / (2 * eps),
+            h[:, k],
+            rtol=1e-4,
+            atol=1e-5,
+        )
 
 
 def test_summary_is_json_and_plot_draws(dust_poor):

@@ -1,6 +1,6 @@
 """astro.infer with the shipped estimators: outputs, coverage on simulated clusters, bad input."""
+
 import json
-from pathlib import Path
 
 import astropy.units as u
 import numpy as np
@@ -24,7 +24,7 @@ def synthetic_catalogue(n, bands=UBVRI, seed=5):
     x = sim.sample_prior(n, rng)
     y = observe(sim.simulate(x, rng), rng)
     k = len(bands)
-    has = y[:, 2 * k:] > 0.5
+    has = y[:, 2 * k :] > 0.5
     table = Table()
     for j, b in enumerate(bands):
         table[b] = np.where(has[:, j], y[:, j] + DM, np.nan)
@@ -88,21 +88,24 @@ def test_input_forms_agree():
     for other in (from_frame, from_scalars):
         np.testing.assert_allclose(other["log_age_median"], from_table["log_age_median"], equal_nan=True)
     renamed = {"Vmag" if k == "V" else "Vmag_err" if k == "V_err" else k: v for k, v in row.items()}
-    mapped = infer(renamed, bands={"Vmag": "V", **{b: b for b in UBVRI if b != "V"}}, distance_modulus=DM,
-                   n=200, draws=200)
+    mapped = infer(
+        renamed, bands={"Vmag": "V", **{b: b for b in UBVRI if b != "V"}}, distance_modulus=DM, n=200, draws=200
+    )
     np.testing.assert_allclose(mapped["log_age_median"], from_table["log_age_median"], equal_nan=True)
 
 
 def test_bad_entries_are_flagged_not_silent():
     good = {"U": 14.0, "B": 14.2, "V": 14.0, "R": 13.8}
     errs = {f"{b}_err": 0.05 for b in good}
-    rows = pd.DataFrame([
-        {**good, **errs},                                  # fine
-        {**good, **errs, "B": 99.0},                       # sentinel
-        {**good, **errs, "V_err": -0.1},                   # negative error
-        {**{b: np.nan for b in good}, **errs},             # no usable band
-        {**good, **errs},                                  # NaN distance
-    ])
+    rows = pd.DataFrame(
+        [
+            {**good, **errs},  # fine
+            {**good, **errs, "B": 99.0},  # sentinel
+            {**good, **errs, "V_err": -0.1},  # negative error
+            {**{b: np.nan for b in good}, **errs},  # no usable band
+            {**good, **errs},  # NaN distance
+        ]
+    )
     result = infer(rows, distance_modulus=[DM, DM, DM, DM, np.nan], n=200, draws=200)
     flags = list(result["flag"])
     assert flags[0] == ""  # colours like the LMC cluster H88-279 (Hunter et al. 2003): explained
@@ -142,8 +145,9 @@ def test_av_max_truncates_the_extinction_prior():
     share = (free_draws[:, :, 2] <= 0.5).mean(axis=1)
     rows = share > 0.2
     assert rows.any()
-    np.testing.assert_allclose(np.asarray(low["log_age_median"])[rows],
-                               [np.median(d[d[:, 2] <= 0.5, 1]) for d in free_draws[rows]], atol=0.35)
+    np.testing.assert_allclose(
+        np.asarray(low["log_age_median"])[rows], [np.median(d[d[:, 2] <= 0.5, 1]) for d in free_draws[rows]], atol=0.35
+    )
     for i in np.flatnonzero(~admissible):
         assert "av_max improbable" in low["flag"][i]
 
@@ -154,25 +158,31 @@ def test_model_error_is_added_to_the_photometric_errors():
     widened = table.copy()
     for band in ("U", "B", "V", "R", "I"):
         widened[f"{band}_err"] = np.minimum(np.hypot(np.maximum(table[f"{band}_err"], 0.01), 0.15), 0.5)
-    np.testing.assert_array_equal(with_model_error.meta["draws"].values,
-                                  infer(widened, distance_modulus=DM, model_error=0.0, n=300, draws=300,
-                                        seed=2).meta["draws"].values)
+    np.testing.assert_array_equal(
+        with_model_error.meta["draws"].values,
+        infer(widened, distance_modulus=DM, model_error=0.0, n=300, draws=300, seed=2).meta["draws"].values,
+    )
     exact = infer(table, distance_modulus=DM, model_error=0.0, n=300, draws=300, seed=2)
-    width = {name: np.asarray(t["log_age_q84"]) - np.asarray(t["log_age_q16"])
-             for name, t in (("exact", exact), ("model_error", with_model_error))}
+    width = {
+        name: np.asarray(t["log_age_q84"]) - np.asarray(t["log_age_q16"])
+        for name, t in (("exact", exact), ("model_error", with_model_error))
+    }
     assert np.median(width["model_error"]) > np.median(width["exact"])
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(distance_modulus=DM, av_max=-1.0), "av_max"),
-    (dict(distance_modulus=DM, model_error=-0.1), "model_error"),
-    (dict(distance_modulus=DM, model_error=[0.1, 0.2]), "model_error"),
-    (dict(distance_modulus=DM, distance=50 * u.kpc), "exactly one"),
-    (dict(), "exactly one"),
-    (dict(distance=50.0), "Quantity"),
-    (dict(distance_modulus=DM, metallicity=0.5), "metallicity"),
-    (dict(distance_modulus=DM, draws=0), "draws"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(distance_modulus=DM, av_max=-1.0), "av_max"),
+        (dict(distance_modulus=DM, model_error=-0.1), "model_error"),
+        (dict(distance_modulus=DM, model_error=[0.1, 0.2]), "model_error"),
+        (dict(distance_modulus=DM, distance=50 * u.kpc), "exactly one"),
+        (dict(), "exactly one"),
+        (dict(distance=50.0), "Quantity"),
+        (dict(distance_modulus=DM, metallicity=0.5), "metallicity"),
+        (dict(distance_modulus=DM, draws=0), "draws"),
+    ],
+)
 def test_bad_arguments_raise(kwargs, match):
     with pytest.raises(ValueError, match=match):
         infer({"V": 14.0, "V_err": 0.05}, **kwargs)
@@ -215,9 +225,13 @@ def test_a_catalogue_learns_its_population_by_default():
     learned = infer(table, distance_modulus=DM, model_error=0.0, n=300, seed=0)
     assert flat.meta["population"] is None and learned.meta["population"]["n_clusters"] == 120
     assert np.all(learned["effective_draws"] > 0) and all(learned["valid"])
-    av_error = {name: np.median(np.abs(np.asarray(t["A_V_median"]) - x[:, 2])) for name, t in
-                (("flat", flat), ("learned", learned))}
+    av_error = {
+        name: np.median(np.abs(np.asarray(t["A_V_median"]) - x[:, 2]))
+        for name, t in (("flat", flat), ("learned", learned))
+    }
     assert av_error["learned"] < 0.7 * av_error["flat"], av_error
-    age_error = {name: np.median(np.abs(np.asarray(t["log_age_median"]) - x[:, 1])) for name, t in
-                 (("flat", flat), ("learned", learned))}
+    age_error = {
+        name: np.median(np.abs(np.asarray(t["log_age_median"]) - x[:, 1]))
+        for name, t in (("flat", flat), ("learned", learned))
+    }
     assert age_error["learned"] < age_error["flat"], age_error

@@ -1,4 +1,5 @@
 """astro.observe (training noise / mask model) and astro.model_check."""
+
 import numpy as np
 
 from astro.model_check import library_chi2
@@ -29,7 +30,7 @@ def test_library_chi2_matches_a_direct_minimum():
     has[0] = False
     got = library_chi2(mag, sigma, has, library, block=3)
     for i in range(1, 7):
-        w = has[i] / (sigma[i] ** 2 + 0.05 ** 2)
+        w = has[i] / (sigma[i] ** 2 + 0.05**2)
         direct = ((library - mag[i]) ** 2 * w).sum(axis=1).min() / max(has[i].sum(), 1)
         if has[i].any():
             np.testing.assert_allclose(got[i], direct, rtol=1e-9, atol=1e-9)

@@ -7,6 +7,7 @@ from astro.stellar_data import load_isochrones
 
 def _kroupa_mass_below(m):
     """Closed form: Kroupa 2001 (slope 1.3 below 0.5 Msun, 2.3 above) on 0.08-120 Msun."""
+
     def below_half(u):
         return (u**0.7 - 0.08**0.7) / 0.7
 

@@ -1,4 +1,5 @@
 """astro.photometry / star_photometry against published values, and their input checks."""
+
 import numpy as np
 import pytest
 
@@ -51,17 +52,20 @@ def test_same_seed_same_clusters_and_ab_offset():
     assert 1.0 < (ab - vega)[0, 0] < 1.35 and 0.3 < (ab - vega)[0, 1] < 0.55
 
 
-@pytest.mark.parametrize("kwargs, field", [
-    (dict(log_age=4.0), "log_age"),
-    (dict(log_age=10.5), "log_age"),
-    (dict(av=-0.1), "av"),
-    (dict(metallicity=0.1), "metallicity"),
-    (dict(bands=("V", "Q")), "bands"),
-    (dict(system="jansky"), "system"),
-    (dict(imf="topheavy"), "imf"),
-    (dict(log_mass=np.nan), "log_mass"),
-    (dict(log_mass=[3.0, 4.0], log_age=[7.0, 8.0, 9.0]), "equal lengths"),
-])
+@pytest.mark.parametrize(
+    "kwargs, field",
+    [
+        (dict(log_age=4.0), "log_age"),
+        (dict(log_age=10.5), "log_age"),
+        (dict(av=-0.1), "av"),
+        (dict(metallicity=0.1), "metallicity"),
+        (dict(bands=("V", "Q")), "bands"),
+        (dict(system="jansky"), "system"),
+        (dict(imf="topheavy"), "imf"),
+        (dict(log_mass=np.nan), "log_mass"),
+        (dict(log_mass=[3.0, 4.0], log_age=[7.0, 8.0, 9.0]), "equal lengths"),
+    ],
+)
 def test_bad_input_is_a_clear_value_error(kwargs, field):
     args = dict(log_mass=4.0, log_age=8.0, av=0.5, metallicity=0.02, bands=("B", "V"))
     args.update(kwargs)

@@ -1,4 +1,5 @@
 """astro.plots: figures build from draws and catalogues; multi-modal ages show as such."""
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -13,7 +14,9 @@ from astro.plots import colour_plots, corner_plot, model_tracks, stacked_age_pos
 
 def _draws(n_clusters=3, n=2000, seed=0):
     rng = np.random.default_rng(seed)
-    d = np.column_stack([rng.normal(4, 0.2, n), rng.normal(8, 0.15, n), rng.uniform(0, 1, n), rng.uniform(0.004, 0.02, n)])
+    d = np.column_stack(
+        [rng.normal(4, 0.2, n), rng.normal(8, 0.15, n), rng.uniform(0, 1, n), rng.uniform(0.004, 0.02, n)]
+    )
     data = np.repeat(d[None], n_clusters, axis=0)
     data[1, : n // 2, 1] -= 1.0  # cluster 1: two age modes, ~7 and ~8
     return xr.DataArray(data, dims=("cluster", "draw", "param"), coords={"param": ["log_mass", "log_age", "A_V", "Z"]})

@@ -1,4 +1,5 @@
 """ClusterSimulator: the engine interface, the observation layout and the grid wrapper."""
+
 import pickle
 
 import numpy as np
@@ -15,8 +16,7 @@ def test_prior_and_observation_layout():
     sim = astro.ClusterSimulator(bands=("U", "B", "V"))
     assert isinstance(sim, Simulator)
     assert sim.param_names == ["log_mass", "log_age", "A_V", "Z"]
-    assert sim.obs_names == ["mag_U", "mag_B", "mag_V", "sigma_U", "sigma_B", "sigma_V",
-                             "has_U", "has_B", "has_V"]
+    assert sim.obs_names == ["mag_U", "mag_B", "mag_V", "sigma_U", "sigma_B", "sigma_V", "has_U", "has_B", "has_V"]
     x = sim.sample_prior(2000, 0)
     b = sim.bounds
     assert x.shape == (2000, 4) and np.all((x >= b[:, 0]) & (x <= b[:, 1]))
@@ -58,8 +58,9 @@ def test_bad_settings_raise():
 
 
 def test_simulate_grid_wraps_the_engine(tmp_path):
-    ds = astro.simulate_grid(60, tmp_path / "g.zarr", seed=2, chunk_size=25, n_workers=1, progress=False,
-                             bands=("B", "V"))
+    ds = astro.simulate_grid(
+        60, tmp_path / "g.zarr", seed=2, chunk_size=25, n_workers=1, progress=False, bands=("B", "V")
+    )
     assert ds.x.shape == (60, 4) and ds.y.shape == (60, 6)
     again = astro.simulate_grid(60, None, seed=2, chunk_size=25, n_workers=1, progress=False, bands=("B", "V"))
     np.testing.assert_array_equal(ds.y.values, again.y.values)

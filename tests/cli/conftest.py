@@ -1,4 +1,5 @@
 """Shared tiny grid and model for the command-line tests (made through the CLI itself)."""
+
 import pytest
 from click.testing import CliRunner
 
@@ -39,6 +40,20 @@ def ik_grid(tmp_path_factory):
 def ik_model(ik_grid, tmp_path_factory):
     """A small cINN trained on the grid's first 1800 rows (200 held out)."""
     path = tmp_path_factory.mktemp("model") / "ik-model"
-    _invoke("train", ik_grid, "--out", path, "--steps", 500, "--batch-size", 128, "--holdout", 200,
-            "-o", "n_blocks=3", "-o", "hidden=64")
+    _invoke(
+        "train",
+        ik_grid,
+        "--out",
+        path,
+        "--steps",
+        500,
+        "--batch-size",
+        128,
+        "--holdout",
+        200,
+        "-o",
+        "n_blocks=3",
+        "-o",
+        "hidden=64",
+    )
     return path

@@ -3,6 +3,7 @@
 The outputs are checked against the library computed directly (same rows, same seeds),
 so the command line is tested for passing the right data, not only for running.
 """
+
 import json
 
 import numpy as np
@@ -84,27 +85,44 @@ def test_estimate_csv_and_npy_to_netcdf_and_csv(invoke, ik_model, tmp_path):
 
 def test_streamed_training_runs_and_is_recorded(invoke, ik_grid, tiny_net, tmp_path):
     model = tmp_path / "streamed"
-    invoke("train", ik_grid, "--out", model, "--stream", "--validation-rows", 300, "--steps", 20, "--batch-size", 64,
-           "--holdout", 100, *tiny_net)
+    invoke(
+        "train",
+        ik_grid,
+        "--out",
+        model,
+        "--stream",
+        "--validation-rows",
+        300,
+        "--steps",
+        20,
+        "--batch-size",
+        64,
+        "--holdout",
+        100,
+        *tiny_net,
+    )
     meta = Estimator.load(model).metadata
     assert meta["training"]["streamed"] is True and meta["training"]["steps_done"] == 20
     assert meta["innfer_train"]["holdout_rows"] == [1900, 2000]
 
 
-@pytest.mark.parametrize("args, named", [
-    (["simulate", "toy-9", "--n", 10, "--out", "{tmp}/g.zarr"], "DOMAIN"),
-    (["simulate", "toy-ik", "--n", 0, "--out", "{tmp}/g.zarr"], "--n"),
-    (["simulate", "toy-ik", "--n", 10, "--out", "{tmp}/g.zarr", "--bands", "U,B"], "--bands"),
-    (["simulate", "oximetry", "--n", 10, "--out", "{tmp}/g.zarr", "--labels", "some"], "--labels"),
-    (["train", "{tmp}/missing.zarr", "--out", "{tmp}/m"], "GRID"),
-    (["train", "{grid}", "--out", "{tmp}/m", "--steps", 0], "--steps"),
-    (["train", "{grid}", "--out", "{tmp}/m", "--model", "gan"], "--model"),
-    (["train", "{grid}", "--out", "{tmp}/m", "-o", "n_layers_typo=3"], "--model-option"),
-    (["train", "{grid}", "--out", "{tmp}/m", "--holdout", 1990], "--holdout"),
-    (["train", "{grid}", "--out", "{tmp}/m", "--batch-size", 63, "--nproc-per-node", 2], "--batch-size"),
-    (["evaluate", "{model}", "{grid}", "--n-test", 500], "--n-test"),
-    (["estimate", "{model}", "{grid}/zarr.json", "--out", "{tmp}/post.txt"], "--out"),
-])
+@pytest.mark.parametrize(
+    "args, named",
+    [
+        (["simulate", "toy-9", "--n", 10, "--out", "{tmp}/g.zarr"], "DOMAIN"),
+        (["simulate", "toy-ik", "--n", 0, "--out", "{tmp}/g.zarr"], "--n"),
+        (["simulate", "toy-ik", "--n", 10, "--out", "{tmp}/g.zarr", "--bands", "U,B"], "--bands"),
+        (["simulate", "oximetry", "--n", 10, "--out", "{tmp}/g.zarr", "--labels", "some"], "--labels"),
+        (["train", "{tmp}/missing.zarr", "--out", "{tmp}/m"], "GRID"),
+        (["train", "{grid}", "--out", "{tmp}/m", "--steps", 0], "--steps"),
+        (["train", "{grid}", "--out", "{tmp}/m", "--model", "gan"], "--model"),
+        (["train", "{grid}", "--out", "{tmp}/m", "-o", "n_layers_typo=3"], "--model-option"),
+        (["train", "{grid}", "--out", "{tmp}/m", "--holdout", 1990], "--holdout"),
+        (["train", "{grid}", "--out", "{tmp}/m", "--batch-size", 63, "--nproc-per-node", 2], "--batch-size"),
+        (["evaluate", "{model}", "{grid}", "--n-test", 500], "--n-test"),
+        (["estimate", "{model}", "{grid}/zarr.json", "--out", "{tmp}/post.txt"], "--out"),
+    ],
+)
 def test_bad_arguments_exit_2_naming_them(invoke, ik_grid, ik_model, tmp_path, args, named):
     args = [str(a).format(tmp=tmp_path, grid=ik_grid, model=ik_model) for a in args]
     out = invoke(*args, expect=2).output
@@ -120,10 +138,33 @@ def test_bad_data_exits_1_with_the_reason(invoke, ik_model, tmp_path):
 
 def test_checkpoint_of_other_settings_is_refused(invoke, ik_grid, tiny_net, tmp_path):
     ckpt = tmp_path / "ckpt"
-    invoke("train", ik_grid, "--out", tmp_path / "m1", "--steps", 5, "--batch-size", 32, "--checkpoint-dir", ckpt,
-           *tiny_net)
-    out = invoke("train", ik_grid, "--out", tmp_path / "m2", "--steps", 6, "--batch-size", 32, "--checkpoint-dir",
-                 ckpt, *tiny_net, expect=2).output
+    invoke(
+        "train",
+        ik_grid,
+        "--out",
+        tmp_path / "m1",
+        "--steps",
+        5,
+        "--batch-size",
+        32,
+        "--checkpoint-dir",
+        ckpt,
+        *tiny_net,
+    )
+    out = invoke(
+        "train",
+        ik_grid,
+        "--out",
+        tmp_path / "m2",
+        "--steps",
+        6,
+        "--batch-size",
+        32,
+        "--checkpoint-dir",
+        ckpt,
+        *tiny_net,
+        expect=2,
+    ).output
     assert "--checkpoint-dir" in out and "steps" in out
 
 

@@ -3,6 +3,7 @@
 Both use real processes: ``--nproc-per-node 2`` spawns two ranks; the resume test runs the
 installed ``innfer`` script (the console entry point of pyproject) and SIGKILLs it.
 """
+
 import os
 import signal
 import subprocess
@@ -45,8 +46,10 @@ def _wait_for_checkpoint(process, ckpt: Path, timeout: float = 120.0) -> None:
     start = time.monotonic()
     while not (ckpt / "checkpoint.pt").exists():
         if process.poll() is not None:
-            pytest.fail(f"innfer train exited ({process.returncode}) before writing a checkpoint: "
-                        f"{process.stderr.read().decode()}")
+            pytest.fail(
+                f"innfer train exited ({process.returncode}) before writing a checkpoint: "
+                f"{process.stderr.read().decode()}"
+            )
         if time.monotonic() - start > timeout:
             process.kill()
             pytest.fail("no checkpoint within the time limit")
@@ -56,8 +59,24 @@ def _wait_for_checkpoint(process, ckpt: Path, timeout: float = 120.0) -> None:
 def test_killed_training_resumes_to_the_uninterrupted_model(invoke, ik_grid, tiny_net, tmp_path):
     assert INNFER.exists(), f"{INNFER} missing: install the project (make install)"
     ckpt = tmp_path / "ckpt"
-    args = [str(a) for a in ("train", ik_grid, "--out", tmp_path / "resumed", "--steps", 400, "--batch-size", 64,
-                             "--checkpoint-dir", ckpt, "--checkpoint-every", 20, *tiny_net)]
+    args = [
+        str(a)
+        for a in (
+            "train",
+            ik_grid,
+            "--out",
+            tmp_path / "resumed",
+            "--steps",
+            400,
+            "--batch-size",
+            64,
+            "--checkpoint-dir",
+            ckpt,
+            "--checkpoint-every",
+            20,
+            *tiny_net,
+        )
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": "2", "OMP_WAIT_POLICY": "PASSIVE"}
     process = subprocess.Popen([str(INNFER), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     _wait_for_checkpoint(process, ckpt)

@@ -1,6 +1,7 @@
 """Domains are plug-ins: a throw-away domain registered through an entry point runs
 simulate -> train -> evaluate -> estimate through the real ``innfer`` command line, and the
 engine imports no domain package."""
+
 import ast
 import json
 import os
@@ -114,8 +115,10 @@ def test_a_registered_domain_runs_the_whole_command_line(plugin_env, tmp_path):
     assert abs(values["a_median"] - 0.5) < 0.1 and abs(values["b_median"] + 0.25) < 0.1
 
     (model / "scale.json").write_text('{"scale": 0}')
-    assert "side file" in _innfer(plugin_env, "estimate", model, observations, "--out", tmp_path / "p2.csv",
-                                  expect=1).stderr
+    assert (
+        "side file"
+        in _innfer(plugin_env, "estimate", model, observations, "--out", tmp_path / "p2.csv", expect=1).stderr
+    )
 
 
 def test_the_engine_imports_no_domain_package():
@@ -124,8 +127,13 @@ def test_the_engine_imports_no_domain_package():
     offenders = []
     for path in root.rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
-                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
             offenders += [f"{path.relative_to(root)}: {n}" for n in names if n.split(".")[0] in ("oximetry", "astro")]
     assert offenders == []
 

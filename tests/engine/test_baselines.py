@@ -3,6 +3,7 @@
 Reference problem: x ~ N(0, I_2), y = x + N(0, 0.5^2 I): the exact posterior is
 N(y / 1.25, 0.2 I), so means, spreads and held-out likelihoods have analytic values.
 """
+
 import numpy as np
 import pytest
 import torch
@@ -45,8 +46,10 @@ def test_recovers_the_analytic_posterior(fitted):
     assert draws.shape == (3, 4000, 2)
     assert np.allclose(draws.mean(axis=1), Y_OBS * POST_GAIN, atol=0.15), kind
     ratio = draws.std(axis=1) / np.sqrt(POST_VAR)
-    print(f"{kind}: max |mean error| {np.abs(draws.mean(axis=1) - Y_OBS * POST_GAIN).max():.3f}, "
-          f"std / exact std {ratio.min():.3f}-{ratio.max():.3f}")
+    print(
+        f"{kind}: max |mean error| {np.abs(draws.mean(axis=1) - Y_OBS * POST_GAIN).max():.3f}, "
+        f"std / exact std {ratio.min():.3f}-{ratio.max():.3f}"
+    )
     assert np.all((ratio > 1 / 1.3) & (ratio < 1.3)), (kind, ratio)
 
 
@@ -86,8 +89,12 @@ def test_posterior_works_without_a_density(fitted):
 @pytest.mark.parametrize("kind", KINDS)
 def test_training_is_repeatable(kind):
     x, y = _gaussian_problem(500, seed=3)
-    runs = [inn_engine.fit(x, y, model=kind, seed=2, steps=20, batch_size=64, hidden=16, progress=False)
-            .sample(Y_OBS, n=50, seed=0) for _ in range(2)]
+    runs = [
+        inn_engine.fit(x, y, model=kind, seed=2, steps=20, batch_size=64, hidden=16, progress=False).sample(
+            Y_OBS, n=50, seed=0
+        )
+        for _ in range(2)
+    ]
     assert np.array_equal(runs[0], runs[1])
 
 
@@ -101,7 +108,7 @@ def test_iaf_log_det_matches_the_autograd_jacobian(dim):
     context = torch.randn(4, 3, dtype=torch.float64)
     _, log_det = flow(z0, context)
     for i in range(4):
-        jac = torch.autograd.functional.jacobian(lambda v: flow(v[None], context[i:i + 1])[0][0], z0[i])
+        jac = torch.autograd.functional.jacobian(lambda v: flow(v[None], context[i : i + 1])[0][0], z0[i])
         sign, logabs = torch.linalg.slogdet(jac)
         assert sign > 0
         assert torch.allclose(log_det[i], logabs, atol=1e-10)
@@ -150,18 +157,21 @@ def test_kl_warm_up_ramps_and_is_saved():
     assert int(model.calls) == 5  # evaluation without gradients does not advance the ramp
 
 
-@pytest.mark.parametrize("cls, kwargs, field", [
-    (MCDropoutRegressor, dict(dropout=0.0), "dropout"),
-    (MCDropoutRegressor, dict(dropout=1.0), "dropout"),
-    (MCDropoutRegressor, dict(hidden=0), "hidden"),
-    (MCDropoutRegressor, dict(n_validation_passes=0), "n_validation_passes"),
-    (ConditionalVAE, dict(dim_z=0), "dim_z"),
-    (ConditionalVAE, dict(kl_warmup_steps=-1), "kl_warmup_steps"),
-    (ConditionalVAE, dict(n_hidden_layers=1.5), "n_hidden_layers"),
-    (ConditionalVAEIAF, dict(n_iaf_steps=0), "n_iaf_steps"),
-    (ConditionalVAEIAF, dict(context_features=-1), "context_features"),
-    (ConditionalVAEIAF, dict(iaf_hidden=0), "iaf_hidden"),
-])
+@pytest.mark.parametrize(
+    "cls, kwargs, field",
+    [
+        (MCDropoutRegressor, dict(dropout=0.0), "dropout"),
+        (MCDropoutRegressor, dict(dropout=1.0), "dropout"),
+        (MCDropoutRegressor, dict(hidden=0), "hidden"),
+        (MCDropoutRegressor, dict(n_validation_passes=0), "n_validation_passes"),
+        (ConditionalVAE, dict(dim_z=0), "dim_z"),
+        (ConditionalVAE, dict(kl_warmup_steps=-1), "kl_warmup_steps"),
+        (ConditionalVAE, dict(n_hidden_layers=1.5), "n_hidden_layers"),
+        (ConditionalVAEIAF, dict(n_iaf_steps=0), "n_iaf_steps"),
+        (ConditionalVAEIAF, dict(context_features=-1), "context_features"),
+        (ConditionalVAEIAF, dict(iaf_hidden=0), "iaf_hidden"),
+    ],
+)
 def test_bad_constructor_arguments_are_refused(cls, kwargs, field):
     with pytest.raises(ValueError, match=field):
         cls(2, 2, **kwargs)

@@ -1,4 +1,5 @@
 """Invertibility and exact log-determinants of every block, property-based over shapes."""
+
 import numpy as np
 import pytest
 import torch
@@ -28,7 +29,7 @@ def _check_block(block, dim, cond_dim, batch, seed):
     assert out.shape == x.shape and log_det.shape == (batch,)
     assert torch.allclose(block.inverse(out, c), x, atol=1e-5)
     for i in range(min(batch, 3)):
-        ci = None if c is None else c[i:i + 1]
+        ci = None if c is None else c[i : i + 1]
         jac = torch.autograd.functional.jacobian(lambda a: block(a[None], ci)[0][0], x[i])
         assert torch.allclose(log_det[i], torch.linalg.slogdet(jac)[1], atol=1e-6)
 
@@ -55,8 +56,11 @@ def test_spline_coupling_inverse_and_logdet(dim, cond_dim, batch, seed):
 @settings(max_examples=10, deadline=None)
 @given(dim=st.integers(2, 7), cond_dim=st.integers(0, 3), seed=st.integers(0, 100), spline=st.booleans())
 def test_one_sided_couplings_leave_the_first_half_alone(dim, cond_dim, seed, spline):
-    block = (SplineCoupling(dim, cond_dim, hidden=16, two_sided=False) if spline
-             else AffineCoupling(dim, cond_dim, hidden=16, two_sided=False))
+    block = (
+        SplineCoupling(dim, cond_dim, hidden=16, two_sided=False)
+        if spline
+        else AffineCoupling(dim, cond_dim, hidden=16, two_sided=False)
+    )
     assert block.subnet2 is None
     _check_block(block, dim, cond_dim, 4, seed)
     x = torch.randn(4, dim, dtype=torch.float64)

@@ -4,6 +4,7 @@ Model: x ~ N(0, I_d), y = x + N(0, s^2 I): the exact posterior is N(y / (1 + s^2
 s^2 / (1 + s^2) I). Draws from it are calibrated; draws with the spread scaled by c are
 over- (c < 1) or under-confident (c > 1), with coverage known in closed form.
 """
+
 import numpy as np
 import pytest
 from scipy import stats
@@ -151,8 +152,12 @@ def test_tarp_calibrated_vs_overconfident():
 def _scipy_kde_mode(points):
     kde = stats.gaussian_kde(points.T)
     starts = points[np.argsort(-kde.logpdf(points[::10].T))[:3] * 10]
-    fits = [minimize(lambda p: -kde.logpdf(p)[0], s, method="Nelder-Mead",
-                     options=dict(xatol=1e-9, fatol=1e-13, maxiter=4000)) for s in starts]
+    fits = [
+        minimize(
+            lambda p: -kde.logpdf(p)[0], s, method="Nelder-Mead", options=dict(xatol=1e-9, fatol=1e-13, maxiter=4000)
+        )
+        for s in starts
+    ]
     return min(fits, key=lambda r: r.fun).x, kde
 
 
@@ -171,7 +176,9 @@ def test_map_estimate_is_the_scipy_kde_mode():
 
 
 def test_map_estimate_bandwidth_rules_and_degenerate_parameter():
-    assert kde_bandwidth_factor(1000, 2) == pytest.approx(stats.gaussian_kde(np.random.default_rng(0).normal(size=(2, 1000))).factor)
+    assert kde_bandwidth_factor(1000, 2) == pytest.approx(
+        stats.gaussian_kde(np.random.default_rng(0).normal(size=(2, 1000))).factor
+    )
     assert kde_bandwidth_factor(1000, 2, "silverman") == pytest.approx(
         stats.gaussian_kde(np.random.default_rng(0).normal(size=(2, 1000)), bw_method="silverman").factor
     )

@@ -1,4 +1,5 @@
 """fit -> Estimator -> Posterior on problems with known posteriors; artifacts on disk."""
+
 import json
 
 import numpy as np
@@ -22,8 +23,20 @@ def gaussian_estimator():
     x, y = _gaussian_problem(8000)
     # affine couplings represent this Gaussian posterior (mean linear in y) exactly; the
     # spline default is validated against sbibm's reference posteriors in benchmarks/engine.py
-    return inn_engine.fit(x, y, model="cinn", coupling="affine", seed=0, steps=1500, batch_size=256, n_blocks=4,
-                          hidden=64, progress=False, param_names=["a", "b"], param_units=["m", "s"])
+    return inn_engine.fit(
+        x,
+        y,
+        model="cinn",
+        coupling="affine",
+        seed=0,
+        steps=1500,
+        batch_size=256,
+        n_blocks=4,
+        hidden=64,
+        progress=False,
+        param_names=["a", "b"],
+        param_units=["m", "s"],
+    )
 
 
 def test_cinn_recovers_the_analytic_posterior(gaussian_estimator):
@@ -131,8 +144,18 @@ def test_bad_inputs_name_the_problem(gaussian_estimator):
 
 def test_padded_inn_learns_and_samples(tmp_path):
     x, y = _gaussian_problem(4000, seed=2)
-    est = inn_engine.fit(x, y, model="padded", seed=0, steps=400, batch_size=256, n_blocks=3, hidden=64,
-                         backward_ramp_steps=100, progress=False)
+    est = inn_engine.fit(
+        x,
+        y,
+        model="padded",
+        seed=0,
+        steps=400,
+        batch_size=256,
+        n_blocks=3,
+        hidden=64,
+        backward_ramp_steps=100,
+        progress=False,
+    )
     # predicting y = 0 scores ~2.0 on standardized y; the Bayes-optimal prediction ~0.4
     assert est.metadata["training"]["history"][-1]["fit"] < 1.0
     draws = est.sample(np.array([[1.0, -1.0]]), n=3000, seed=0)
@@ -145,8 +168,9 @@ def test_padded_inn_learns_and_samples(tmp_path):
 
 
 def test_padded_loss_ablations_switch_terms_off():
-    from inn_engine.padded import PaddedINN
     import torch
+
+    from inn_engine.padded import PaddedINN
 
     only_x = PaddedINN(2, 2, weights={"fit": 0, "latent": 0, "reconstruction": 0})
     _, parts = only_x.training_loss(torch.randn(16, 2), torch.randn(16, 2))
@@ -162,8 +186,19 @@ def test_ensemble_is_the_mixture_of_its_members(tmp_path):
     import torch
 
     x, y = _gaussian_problem(4000, seed=2)
-    est = inn_engine.fit(x, y, model="ensemble", n_members=3, coupling="affine", seed=0, steps=600,
-                         batch_size=256, n_blocks=3, hidden=32, progress=False)
+    est = inn_engine.fit(
+        x,
+        y,
+        model="ensemble",
+        n_members=3,
+        coupling="affine",
+        seed=0,
+        steps=600,
+        batch_size=256,
+        n_blocks=3,
+        hidden=32,
+        progress=False,
+    )
     members = est.model.members
     assert len(members) == 3
     # members start from different weights, so they differ after training

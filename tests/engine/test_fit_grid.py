@@ -1,4 +1,5 @@
 """Training from simulation grids: loaded or streamed from zarr, resumable batch order."""
+
 import numpy as np
 import pytest
 import torch
@@ -21,8 +22,10 @@ def _stream_source(path):
     ds = open_grid(path)
 
     def make(batch, seed, rank, world):
-        return GridStream(ds, batch, chunk_size=500, seed=seed, rank=rank, world_size=world, balanced=True,
-                          drop_last=True)
+        return GridStream(
+            ds, batch, chunk_size=500, seed=seed, rank=rank, world_size=world, balanced=True, drop_last=True
+        )
+
     return StreamBatches(make, lambda x, y: (x, y), ds.sizes["sample"])
 
 
@@ -71,5 +74,7 @@ def test_fit_grid_rejects_non_grids(tmp_path):
     import xarray as xr
 
     with pytest.raises(ValueError, match="simulator description"):
-        fit_grid(xr.Dataset({"x": (("sample", "param"), np.zeros((20, 2))),
-                             "y": (("sample", "obs"), np.zeros((20, 1)))}), steps=1)
+        fit_grid(
+            xr.Dataset({"x": (("sample", "param"), np.zeros((20, 2))), "y": (("sample", "obs"), np.zeros((20, 1)))}),
+            steps=1,
+        )

@@ -1,5 +1,6 @@
 """simulate_grid / open_grid: the chunk recipe, zarr resume after a kill, dask workers
 (including one killed mid-run), argument checks."""
+
 from __future__ import annotations
 
 import json
@@ -96,22 +97,35 @@ def test_in_memory_grid_follows_the_chunk_recipe(reference):
 
 def test_zarr_grid_equals_memory_grid_and_rerun_is_a_no_op(tmp_path, reference):
     path = tmp_path / "grid.zarr"
-    ds = simulate_grid(LineSimulator(), 50, path, seed=7, chunk_size=8, n_workers=1,
-                       progress=False, attrs={"camera": "test", "bands": [1, 2]})
+    ds = simulate_grid(
+        LineSimulator(),
+        50,
+        path,
+        seed=7,
+        chunk_size=8,
+        n_workers=1,
+        progress=False,
+        attrs={"camera": "test", "bands": [1, 2]},
+    )
     assert_same_grid(ds, reference)
     assert ds.attrs["camera"] == "test" and ds.attrs["bands"] == [1, 2]
     assert ds.x.chunks[0][0] == 8  # lazy, chunked like the store
     again = LineSimulator()
-    simulate_grid(again, 50, path, seed=7, chunk_size=8, n_workers=1, progress=False,
-                  attrs={"camera": "test", "bands": [1, 2]})
+    simulate_grid(
+        again, 50, path, seed=7, chunk_size=8, n_workers=1, progress=False, attrs={"camera": "test", "bands": [1, 2]}
+    )
     assert again.chunks_simulated == 0
     assert_same_grid(open_grid(path), reference)
 
 
 @pytest.mark.parametrize(
     "change, named",
-    [({"seed": 8}, "seed=7"), ({"chunk_size": 5}, "chunk_size=8"), ({"n": 51}, "n=50"),
-     ({"attrs": {"camera": "other"}}, "attrs['camera']")],
+    [
+        ({"seed": 8}, "seed=7"),
+        ({"chunk_size": 5}, "chunk_size=8"),
+        ({"n": 51}, "n=50"),
+        ({"attrs": {"camera": "other"}}, "attrs['camera']"),
+    ],
 )
 def test_different_arguments_for_an_existing_grid_name_the_argument(tmp_path, change, named):
     path = tmp_path / "grid.zarr"
@@ -133,10 +147,17 @@ def test_a_different_simulator_for_an_existing_grid_is_refused(tmp_path):
 
 @pytest.mark.parametrize(
     "kwargs, named",
-    [({"n": 0}, "n must be"), ({"chunk_size": 0}, "chunk_size must be"), ({"seed": -1}, "seed must be"),
-     ({"n_workers": 0}, "n_workers must be"), ({"n": 2.5}, "n must be"), ({"scheduler": 8786}, "scheduler"),
-     ({"attrs": {"seed": 1}}, "reserved"), ({"attrs": {"f": object()}}, "JSON-safe"),
-     ({"simulator": "line"}, "inn_engine.Simulator")],
+    [
+        ({"n": 0}, "n must be"),
+        ({"chunk_size": 0}, "chunk_size must be"),
+        ({"seed": -1}, "seed must be"),
+        ({"n_workers": 0}, "n_workers must be"),
+        ({"n": 2.5}, "n must be"),
+        ({"scheduler": 8786}, "scheduler"),
+        ({"attrs": {"seed": 1}}, "reserved"),
+        ({"attrs": {"f": object()}}, "JSON-safe"),
+        ({"simulator": "line"}, "inn_engine.Simulator"),
+    ],
 )
 def test_bad_arguments_get_clear_errors(kwargs, named):
     args = {"simulator": LineSimulator(), "n": 10, "n_workers": 1, "progress": False, **kwargs}
@@ -175,8 +196,9 @@ def test_paths_must_be_directories_on_a_file_system(tmp_path):
 
 
 @pytest.mark.parametrize("n_workers, done_before_kill", [(1, 3), (2, 6)])
-def test_a_run_killed_mid_way_resumes_to_the_uninterrupted_grid(tmp_path, reference, caplog,
-                                                                 n_workers, done_before_kill):
+def test_a_run_killed_mid_way_resumes_to_the_uninterrupted_grid(
+    tmp_path, reference, caplog, n_workers, done_before_kill
+):
     """The run hangs in chunk 3 of 7, so it is killed with a known set of chunks written:
     0-2 in one process, all but 3 on two workers."""
     path = tmp_path / "grid.zarr"
@@ -215,11 +237,11 @@ def test_a_run_killed_mid_way_resumes_to_the_uninterrupted_grid(tmp_path, refere
 
 def test_two_worker_cluster_survives_a_killed_worker(tmp_path, reference):
     marker = tmp_path / "worker-killed"
-    simulator = LineSimulator(delay=0.1, trap_value=first_value_of_chunk(3, seed=7, chunk_size=8),
-                              trap="exit", marker=str(marker))
+    simulator = LineSimulator(
+        delay=0.1, trap_value=first_value_of_chunk(3, seed=7, chunk_size=8), trap="exit", marker=str(marker)
+    )
     environment = dict(os.environ)
-    ds = simulate_grid(simulator, 50, tmp_path / "grid.zarr", seed=7, chunk_size=8,
-                       n_workers=2, progress=False)
+    ds = simulate_grid(simulator, 50, tmp_path / "grid.zarr", seed=7, chunk_size=8, n_workers=2, progress=False)
     assert marker.exists(), "no worker was killed"
     assert_same_grid(ds, reference)
     assert dict(os.environ) == environment  # the workers' variables do not leak into this process
@@ -228,11 +250,18 @@ def test_two_worker_cluster_survives_a_killed_worker(tmp_path, reference):
 def test_a_scheduler_address_runs_on_that_cluster(tmp_path, reference):
     from distributed import LocalCluster
 
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
-                      dashboard_address=":0") as cluster:
-        in_memory = simulate_grid(LineSimulator(), 50, seed=7, chunk_size=8,
-                                  scheduler=cluster.scheduler_address, progress=False)
-        on_disk = simulate_grid(LineSimulator(), 50, tmp_path / "grid.zarr", seed=7, chunk_size=8,
-                                scheduler=cluster.scheduler_address, progress=False)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0") as cluster:
+        in_memory = simulate_grid(
+            LineSimulator(), 50, seed=7, chunk_size=8, scheduler=cluster.scheduler_address, progress=False
+        )
+        on_disk = simulate_grid(
+            LineSimulator(),
+            50,
+            tmp_path / "grid.zarr",
+            seed=7,
+            chunk_size=8,
+            scheduler=cluster.scheduler_address,
+            progress=False,
+        )
     assert_same_grid(in_memory, reference)
     assert_same_grid(on_disk, reference)

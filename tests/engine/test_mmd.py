@@ -1,9 +1,10 @@
 """MMD kernels and the biased MMD^2 estimate (inn_engine.mmd)."""
+
 import numpy as np
 import pytest
+import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-import torch
 
 from inn_engine.mmd import (
     PAPER_BACKWARD_KERNEL_PARAMS,
@@ -137,7 +138,10 @@ def test_mmd_numpy_batched_and_blocked_match_single(monkeypatch):
     a, b = rng.normal(size=(3, 150, 2)), rng.normal(0.3, 1.0, size=(3, 120, 2))
     batched = mmd_numpy(a, b, params=PAPER_BACKWARD_KERNEL_PARAMS)
     assert batched.shape == (3,)
-    singles = [mmd(torch.from_numpy(a[i]), torch.from_numpy(b[i]), multiquadratic_kernel(PAPER_BACKWARD_KERNEL_PARAMS)).item() for i in range(3)]
+    singles = [
+        mmd(torch.from_numpy(a[i]), torch.from_numpy(b[i]), multiquadratic_kernel(PAPER_BACKWARD_KERNEL_PARAMS)).item()
+        for i in range(3)
+    ]
     np.testing.assert_allclose(batched, singles, rtol=1e-10)
     monkeypatch.setattr(mmd_module, "_BLOCK_ELEMENTS", 3 * 40 * 40)  # force 40-row blocks
     np.testing.assert_allclose(mmd_numpy(a, b, params=PAPER_BACKWARD_KERNEL_PARAMS), singles, rtol=1e-10)

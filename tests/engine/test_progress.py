@@ -1,4 +1,5 @@
 """Progress reports: plain lines in files and pipes, a bar on terminals, silence on request."""
+
 import io
 import re
 
@@ -37,9 +38,11 @@ def test_lines_at_first_update_then_every_period(monkeypatch):
     report.update(10)
     report.close()
     lines = out.getvalue().splitlines()
-    assert lines == ["training: step 10/100 (10 %), train 1.234, val 1.300, elapsed 0:01, ETA 0:09",
-                     "training: step 70/100 (70 %), train 1.234, val 1.300, elapsed 0:31, ETA 0:13",
-                     "training: done 70 steps in 0:31"]
+    assert lines == [
+        "training: step 10/100 (10 %), train 1.234, val 1.300, elapsed 0:01, ETA 0:09",
+        "training: step 70/100 (70 %), train 1.234, val 1.300, elapsed 0:31, ETA 0:13",
+        "training: done 70 steps in 0:31",
+    ]
 
 
 def test_resumed_run_counts_eta_from_its_start_and_unknown_total(monkeypatch):
@@ -53,8 +56,11 @@ def test_resumed_run_counts_eta_from_its_start_and_unknown_total(monkeypatch):
         clock.now += 3700
         report.update(1)
     assert out.getvalue().splitlines() == [
-        "training: step 600/1000 (60 %), elapsed 0:10, ETA 0:40", "training: done 600 steps in 0:10",
-        "simulating: row 1, elapsed 1:01:40", "simulating: done 1 row in 1:01:40"]
+        "training: step 600/1000 (60 %), elapsed 0:10, ETA 0:40",
+        "training: done 600 steps in 0:10",
+        "simulating: row 1, elapsed 1:01:40",
+        "simulating: done 1 row in 1:01:40",
+    ]
 
 
 def test_silent_and_terminal_modes():

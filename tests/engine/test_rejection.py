@@ -1,4 +1,5 @@
 """Rejection ABC (inn_engine.rejection) against a conjugate Gaussian posterior known in closed form."""
+
 import numpy as np
 import pytest
 

@@ -1,4 +1,5 @@
 """The batched sampling inverse equals the module inverse: every block kind, chunk boundaries, dtypes."""
+
 import numpy as np
 import pytest
 import torch
@@ -21,8 +22,9 @@ def _randomized(flow, scale=0.1, seed=0):
 @pytest.mark.parametrize("two_sided", [True, False])
 @pytest.mark.parametrize("dim, cond_dim", [(1, 2), (4, 2), (7, 3), (5, 0)])
 def test_sample_inverse_equals_module_inverse_in_float64(coupling, two_sided, dim, cond_dim):
-    flow = _randomized(coupling_stack(dim, 3, cond_dim, coupling, hidden=16, n_hidden_layers=2, seed=2,
-                                      two_sided=two_sided).double())
+    flow = _randomized(
+        coupling_stack(dim, 3, cond_dim, coupling, hidden=16, n_hidden_layers=2, seed=2, two_sided=two_sided).double()
+    )
     n_obs, n = 7, 5
     gen = torch.Generator().manual_seed(1)
     z = torch.randn(n_obs * n, dim, generator=gen, dtype=torch.float64)
@@ -64,8 +66,9 @@ def test_flushed_zeroes_only_negligible_weights():
     with torch.no_grad():
         flow.blocks[1].subnet1[2].weight[:, :3] = 1e-30  # three units as weight decay leaves dead ones
     z, c = torch.randn(50, 4), torch.randn(10, 2)
-    assert torch.allclose(flow.sample_inverse(z, c, 5), flow.inverse(z, c.repeat_interleave(5, 0)).detach(),
-                          rtol=1e-5, atol=1e-6)
+    assert torch.allclose(
+        flow.sample_inverse(z, c, 5), flow.inverse(z, c.repeat_interleave(5, 0)).detach(), rtol=1e-5, atol=1e-6
+    )
 
 
 def test_estimator_draws_match_the_module_path():
@@ -74,8 +77,18 @@ def test_estimator_draws_match_the_module_path():
     rng = np.random.default_rng(0)
     x = rng.normal(size=(2000, 3))
     y = x[:, :2] + 0.1 * rng.normal(size=(2000, 2))
-    est = inn_engine.fit(x, y, model="cinn", coupling="affine", seed=0, steps=60, n_blocks=3, hidden=32,
-                         progress=False, bounds=[[-10, 10], [-np.inf, np.inf], [-8, np.inf]])
+    est = inn_engine.fit(
+        x,
+        y,
+        model="cinn",
+        coupling="affine",
+        seed=0,
+        steps=60,
+        n_blocks=3,
+        hidden=32,
+        progress=False,
+        bounds=[[-10, 10], [-np.inf, np.inf], [-8, np.inf]],
+    )
     y_obs = y[:9]
     ys = est._standardized_y(y_obs)
     with torch.inference_mode():

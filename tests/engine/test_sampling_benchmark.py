@@ -1,4 +1,5 @@
 """benchmarks/sampling_speed.py --quick: the shipped estimators' batched sampling agrees with the module path."""
+
 import importlib.util
 from pathlib import Path
 

@@ -1,4 +1,5 @@
 """GridStream: every row once per epoch, seeded epoch-aware shuffles, disjoint rank shards."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -44,8 +45,11 @@ def epoch_rows(batches):
 
 
 def same_multiset(a, b):
-    return a.shape == b.shape and np.array_equal(np.unique(a, axis=0), np.unique(b, axis=0)) \
+    return (
+        a.shape == b.shape
+        and np.array_equal(np.unique(a, axis=0), np.unique(b, axis=0))
         and len(np.unique(a, axis=0)) == len(a)
+    )
 
 
 def test_one_epoch_yields_every_row_once_in_float32_batches(grid_path):
@@ -114,8 +118,13 @@ def test_in_memory_dataset_needs_and_uses_a_chunk_size():
 
 @pytest.mark.parametrize(
     "kwargs, named",
-    [({"batch_size": 0}, "batch_size"), ({"rank": 2, "world_size": 2}, "rank"),
-     ({"buffer_chunks": 0}, "buffer_chunks"), ({"seed": -1}, "seed"), ({"rank": 1}, "both rank and world_size")],
+    [
+        ({"batch_size": 0}, "batch_size"),
+        ({"rank": 2, "world_size": 2}, "rank"),
+        ({"buffer_chunks": 0}, "buffer_chunks"),
+        ({"seed": -1}, "seed"),
+        ({"rank": 1}, "both rank and world_size"),
+    ],
 )
 def test_bad_arguments_are_named(grid_path, kwargs, named):
     with pytest.raises(ValueError, match=named):
@@ -130,25 +139,39 @@ def test_incomplete_or_missing_grids_are_refused(tmp_path):
 
 
 @settings(max_examples=30, deadline=None)
-@given(n_rows=st.integers(1, 60), chunk_size=st.integers(1, 13), batch_size=st.integers(1, 9),
-       buffer_chunks=st.integers(1, 4), world_size=st.integers(1, 3), epoch=st.integers(0, 3),
-       drop_last=st.booleans())
+@given(
+    n_rows=st.integers(1, 60),
+    chunk_size=st.integers(1, 13),
+    batch_size=st.integers(1, 9),
+    buffer_chunks=st.integers(1, 4),
+    world_size=st.integers(1, 3),
+    epoch=st.integers(0, 3),
+    drop_last=st.booleans(),
+)
 def test_any_sharding_yields_each_row_at_most_once_and_all_rows_unless_dropped(
-        n_rows, chunk_size, batch_size, buffer_chunks, world_size, epoch, drop_last):
+    n_rows, chunk_size, batch_size, buffer_chunks, world_size, epoch, drop_last
+):
     ids = np.arange(n_rows, dtype=float)
     ds = xr.Dataset({"x": (("sample", "param"), ids[:, None]), "y": (("sample", "obs"), -ids[:, None])})
     seen = []
     for rank in range(world_size):
-        stream = GridStream(ds, batch_size, chunk_size=chunk_size, buffer_chunks=buffer_chunks,
-                            rank=rank, world_size=world_size, drop_last=drop_last, seed=11)
+        stream = GridStream(
+            ds,
+            batch_size,
+            chunk_size=chunk_size,
+            buffer_chunks=buffer_chunks,
+            rank=rank,
+            world_size=world_size,
+            drop_last=drop_last,
+            seed=11,
+        )
         stream.set_epoch(epoch)
         batches = list(stream)
         assert len(batches) == len(stream)
         assert all(torch.equal(y, -x) for x, y in batches)  # rows stay paired
         sizes = [len(x) for x, _ in batches]
         assert all(size == batch_size for size in (sizes if drop_last else sizes[:-1]))
-        shard_rows = sum(chunk_length(int(i), n_rows, chunk_size)
-                         for i in stream.shard_chunks(rank, world_size))
+        shard_rows = sum(chunk_length(int(i), n_rows, chunk_size) for i in stream.shard_chunks(rank, world_size))
         assert sum(sizes) == (shard_rows // batch_size * batch_size if drop_last else shard_rows)
         seen += [int(v) for x, _ in batches for v in x[:, 0]]
     assert len(seen) == len(set(seen))  # shards are disjoint

@@ -1,4 +1,5 @@
 """The toy simulators (8-mode mixture, inverse kinematics) and their reference posteriors."""
+
 import json
 import pickle
 
@@ -46,11 +47,17 @@ def test_eight_mode_posterior_is_the_conditional_of_the_joint():
     for k in range(4):
         joint = x[label == k]
         # same mode occupancy and moments as the simulated joint's slice
-        occupancy = lambda pts: np.bincount(np.argmin(((pts[:, None] - EIGHT_MODE_CENTRES) ** 2).sum(-1), 1), minlength=8) / len(pts)  # noqa: E731
+        occupancy = lambda pts: (
+            np.bincount(np.argmin(((pts[:, None] - EIGHT_MODE_CENTRES) ** 2).sum(-1), 1), minlength=8) / len(pts)
+        )  # noqa: E731
         np.testing.assert_allclose(occupancy(post[k]), occupancy(joint), atol=0.02)
         np.testing.assert_allclose(post[k].mean(0), joint.mean(0), atol=0.06)
     # label 0 = the four modes of the upper half plane, equally weighted
-    np.testing.assert_allclose(np.bincount(np.argmin(((post[0][:, None] - EIGHT_MODE_CENTRES) ** 2).sum(-1), 1), minlength=8)[:4] / 20_000, 0.25, atol=0.015)
+    np.testing.assert_allclose(
+        np.bincount(np.argmin(((post[0][:, None] - EIGHT_MODE_CENTRES) ** 2).sum(-1), 1), minlength=8)[:4] / 20_000,
+        0.25,
+        atol=0.015,
+    )
 
 
 def test_eight_mode_log_posterior_normalized_and_calibrated():
@@ -82,12 +89,14 @@ def test_eight_mode_bad_inputs():
 # ---------------------------------------------------------------- inverse kinematics
 def test_inverse_kinematics_forward_by_hand():
     sim = InverseKinematics()
-    x = np.array([
-        [0.0, 0.0, 0.0, 0.0],                  # stretched out along +x
-        [0.3, np.pi / 2, 0.0, 0.0],            # straight up from the slider at 0.3
-        [0.0, 0.0, np.pi / 2, -np.pi / 2],     # right 0.5, up 0.5, right 1.0
-        [-0.2, np.pi, 0.0, 0.0],               # folded back along -x
-    ])
+    x = np.array(
+        [
+            [0.0, 0.0, 0.0, 0.0],  # stretched out along +x
+            [0.3, np.pi / 2, 0.0, 0.0],  # straight up from the slider at 0.3
+            [0.0, 0.0, np.pi / 2, -np.pi / 2],  # right 0.5, up 0.5, right 1.0
+            [-0.2, np.pi, 0.0, 0.0],  # folded back along -x
+        ]
+    )
     np.testing.assert_allclose(sim.forward(x), [[2.0, 0.0], [0.0, 2.3], [1.5, 0.5], [-2.0, -0.2]], atol=1e-12)
     np.testing.assert_array_equal(sim.simulate(x, 0), sim.forward(x))  # noiseless by default
     with pytest.raises(ValueError, match="shape"):

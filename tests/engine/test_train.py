@@ -1,7 +1,7 @@
 """The training loop: exact resume after an interruption, early stopping, DDP equivalence."""
+
 import os
 
-import numpy as np
 import pytest
 import torch
 import torch.distributed as dist
@@ -87,8 +87,12 @@ def test_early_stopping_keeps_the_best_weights():
     model = ConditionalINN(3, 2, n_blocks=2, hidden=64)
     # a validation set unrelated to training: it stops improving quickly
     xv, yv = _data(200, seed=9)
-    result = train(model, (x, y), (xv, -yv), TrainConfig(steps=3000, batch_size=50, eval_every=20, patience=3,
-                                                     lr=3e-3, progress=False))
+    result = train(
+        model,
+        (x, y),
+        (xv, -yv),
+        TrainConfig(steps=3000, batch_size=50, eval_every=20, patience=3, lr=3e-3, progress=False),
+    )
     assert result.stopped_early and result.steps_done < 3000
     with torch.no_grad():
         assert abs(float(model.validation_loss(xv, -yv)) - result.best_val) < 1e-4
@@ -114,8 +118,18 @@ def _ddp_worker(rank, world, init_file, out_file):
     x, y = _data()
     torch.manual_seed(0)
     model = ConditionalINN(3, 2, n_blocks=2, hidden=16)
-    train(model, (x, y), config=TrainConfig(steps=25, batch_size=64, seed=1, progress=False,
-                                            checkpoint_dir=os.path.dirname(out_file), checkpoint_every=10))
+    train(
+        model,
+        (x, y),
+        config=TrainConfig(
+            steps=25,
+            batch_size=64,
+            seed=1,
+            progress=False,
+            checkpoint_dir=os.path.dirname(out_file),
+            checkpoint_every=10,
+        ),
+    )
     if rank == 0:
         torch.save(model.state_dict(), out_file)
     leave_process_group()

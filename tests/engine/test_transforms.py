@@ -14,8 +14,16 @@ def test_round_trip_and_kinds():
 def test_in_place_inverses_equal_the_formulas_exactly():
     t = BoundTransform.from_bounds([[0, 2], [1, np.inf], [-np.inf, 5], [-np.inf, np.inf], [-1, 1]], 5)
     u = np.random.default_rng(1).normal(0, 3, size=(2, 7, 5))
-    expected = np.stack([0 + 2 / (1 + np.exp(-u[..., 0])), 1 + np.exp(u[..., 1]), 5 - np.exp(-u[..., 2]),
-                         u[..., 3], -1 + 2 / (1 + np.exp(-u[..., 4]))], axis=-1)
+    expected = np.stack(
+        [
+            0 + 2 / (1 + np.exp(-u[..., 0])),
+            1 + np.exp(u[..., 1]),
+            5 - np.exp(-u[..., 2]),
+            u[..., 3],
+            -1 + 2 / (1 + np.exp(-u[..., 4])),
+        ],
+        axis=-1,
+    )
     assert np.array_equal(t.inverse(u), expected)
     work = u.copy()
     assert t.inverse(work, copy=False) is work and np.array_equal(work, expected)
@@ -25,7 +33,8 @@ def test_in_place_inverses_equal_the_formulas_exactly():
     s = Standardizer(np.array([1.0, -2.0]), np.array([3.0, 0.5]))
     work = u[..., :2].copy()
     assert np.array_equal(s.inverse(work, copy=False), u[..., :2] * s.std + s.mean) and np.shares_memory(
-        s.inverse(work, copy=False), work)
+        s.inverse(work, copy=False), work
+    )
 
 
 def test_inverse_never_leaves_the_support():
@@ -39,8 +48,10 @@ def test_log_abs_det_matches_finite_differences():
     t = BoundTransform.from_bounds([[0, 2], [1, np.inf], [-np.inf, 0], [-np.inf, np.inf]], 4)
     u = np.array([0.3, -1.2, 0.7, 2.0])
     eps = 1e-6
-    numeric = sum(np.log((t.inverse((u + eps * e)[None]) - t.inverse((u - eps * e)[None]))[0, j] / (2 * eps))
-                  for j, e in enumerate(np.eye(4)))
+    numeric = sum(
+        np.log((t.inverse((u + eps * e)[None]) - t.inverse((u - eps * e)[None]))[0, j] / (2 * eps))
+        for j, e in enumerate(np.eye(4))
+    )
     assert np.isclose(t.log_abs_det_inverse(u[None])[0], numeric, atol=1e-6)
 
 

@@ -14,6 +14,7 @@ calls the entry point and returns ``(outcome, detail)``, the outcome one of :dat
 
 Used by the fuzz tests (``tests/fuzz``) and by ``benchmarks/fuzz.py`` (10^4+ inputs each).
 """
+
 from __future__ import annotations
 
 import functools
@@ -39,10 +40,20 @@ _huge = st.sampled_from([1e39, -1e39, 1e300, -1e300, 1e-300, 5e-324, np.finfo(fl
 _special_floats = st.sampled_from([np.nan, np.inf, -np.inf, 0.0, -0.0])
 #: scalars of every type a caller might pass by mistake
 hostile_scalar = st.one_of(
-    st.none(), st.booleans(), st.integers(-2**70, 2**70), st.floats(allow_nan=True, allow_infinity=True),
-    st.complex_numbers(max_magnitude=1e3), st.text(max_size=4), st.lists(st.integers(0, 9), max_size=3),
-    st.dictionaries(st.text(max_size=2), st.integers(), max_size=2), st.just(np.int64(20)), st.just(np.float32(20)),
-    st.just(np.bool_(True)), st.builds(np.random.default_rng, st.integers(0, 9)), st.just(b"7"), st.just(()),
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**70), 2**70),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.complex_numbers(max_magnitude=1e3),
+    st.text(max_size=4),
+    st.lists(st.integers(0, 9), max_size=3),
+    st.dictionaries(st.text(max_size=2), st.integers(), max_size=2),
+    st.just(np.int64(20)),
+    st.just(np.float32(20)),
+    st.just(np.bool_(True)),
+    st.builds(np.random.default_rng, st.integers(0, 9)),
+    st.just(b"7"),
+    st.just(()),
 )
 _dtypes = st.sampled_from([np.float64, np.float32, np.int64, np.uint8, np.bool_, np.complex128, object, "U3"])
 
@@ -94,6 +105,7 @@ def outcome(call, check) -> tuple[str, str]:
 
 # ---------------------------------------------------------------- oximetry.estimate
 
+
 @functools.lru_cache(maxsize=1)
 def oximetry_bands() -> list[str]:
     import oximetry
@@ -109,8 +121,12 @@ def _spectra(shape):
 def oximetry_data(draw):
     """Spectra (8,), (n, 8), (h, w, 8) or wrong shapes, as arrays, lists or DataArrays with labels."""
     bands = oximetry_bands()
-    shape = draw(_rarely(st.sampled_from([(8,), (1, 8), (3, 8), (2, 2, 8)]),
-                         st.sampled_from([(0, 8), (3, 7), (8, 3), (), (2, 1, 1, 8)])))
+    shape = draw(
+        _rarely(
+            st.sampled_from([(8,), (1, 8), (3, 8), (2, 2, 8)]),
+            st.sampled_from([(0, 8), (3, 7), (8, 3), (), (2, 1, 1, 8)]),
+        )
+    )
     values = draw(_spectra(shape))
     kind = draw(st.sampled_from(["array", "array", "list", "xarray", "xarray-object", "xarray-permuted"]))
     if kind == "list":
@@ -121,8 +137,11 @@ def oximetry_data(draw):
     labels = list(bands) if values.shape[-1] == len(bands) else [f"b{i}" for i in range(values.shape[-1])]
     if kind == "xarray-permuted":
         labels = draw(st.permutations(labels))
-        labels = draw(_rarely(st.just(labels), st.lists(st.sampled_from(labels + ["x"]), min_size=len(labels),
-                                                        max_size=len(labels))))
+        labels = draw(
+            _rarely(
+                st.just(labels), st.lists(st.sampled_from(labels + ["x"]), min_size=len(labels), max_size=len(labels))
+            )
+        )
     coord = np.array(labels, dtype=object if kind != "xarray" else str)
     return xr.DataArray(values, dims=dims, coords={"band": coord})
 
@@ -134,12 +153,18 @@ def oximetry_args(draw):
         shape = draw(_rarely(st.sampled_from([(8,), ()]), st.sampled_from([(1, 8), (2, 3, 8), (7,)])))
         white = draw(_arrays(shape, 500.0, 2000.0))
         args.update(white=white, dark=draw(_rarely(st.just(np.zeros(8)), st.one_of(st.none(), _arrays(shape, 0, 600)))))
-        args["data"] = args["data"] * 1000.0 if isinstance(args["data"], (np.ndarray, xr.DataArray)) \
-            and args["data"].dtype.kind == "f" else args["data"]
-    for name, good in (("n", st.integers(16, 24)), ("seed", st.integers(0, 5)),
-                       ("draws", st.one_of(st.none(), st.integers(1, 4))),
-                       ("method", st.sampled_from(["sample", "sample", "quantiles"])),
-                       ("estimator", st.none())):
+        args["data"] = (
+            args["data"] * 1000.0
+            if isinstance(args["data"], (np.ndarray, xr.DataArray)) and args["data"].dtype.kind == "f"
+            else args["data"]
+        )
+    for name, good in (
+        ("n", st.integers(16, 24)),
+        ("seed", st.integers(0, 5)),
+        ("draws", st.one_of(st.none(), st.integers(1, 4))),
+        ("method", st.sampled_from(["sample", "sample", "quantiles"])),
+        ("estimator", st.none()),
+    ):
         if draw(st.integers(0, 2)) == 2:
             args[name] = draw(_value(good))
     if args.get("method") == "quantiles" and "draws" in args and args["draws"] is not None:
@@ -176,20 +201,27 @@ def check_oximetry(data, ds):
 
 UBVRI = ("U", "B", "V", "R", "I")
 HST = ("F275W", "F336W", "F438W", "F555W", "F814W")
-_magnitude = _rarely(st.floats(8.0, 25.0), st.one_of(_huge, _special_floats, st.sampled_from([99.0, -99.0, 100.0]),
-                                                     st.none(), st.text(max_size=2)), 8)
+_magnitude = _rarely(
+    st.floats(8.0, 25.0),
+    st.one_of(_huge, _special_floats, st.sampled_from([99.0, -99.0, 100.0]), st.none(), st.text(max_size=2)),
+    8,
+)
 _error = _rarely(st.floats(0.01, 0.6), st.one_of(st.sampled_from([-0.1, 0.0, np.nan, np.inf, 1e39]), st.none()), 8)
 
 
 @st.composite
 def catalogue(draw):
     """A catalogue (dict, Table or DataFrame) of 0-5 clusters with some bands, errors and junk."""
-    from astropy.table import Table
     import pandas as pd
+    from astropy.table import Table
 
     rows = draw(st.integers(0, 5))
-    bands = draw(_rarely(st.lists(st.sampled_from(UBVRI), min_size=1, max_size=4, unique=True),
-                         st.lists(st.sampled_from(UBVRI + HST[:1] + ("J",)), min_size=1, max_size=4, unique=True)))
+    bands = draw(
+        _rarely(
+            st.lists(st.sampled_from(UBVRI), min_size=1, max_size=4, unique=True),
+            st.lists(st.sampled_from(UBVRI + HST[:1] + ("J",)), min_size=1, max_size=4, unique=True),
+        )
+    )
     columns = {}
     for band in bands:
         columns[band] = draw(st.lists(_magnitude, min_size=rows, max_size=rows))
@@ -213,14 +245,20 @@ def catalogue(draw):
 @st.composite
 def astro_args(draw):
     args = {"photometry": draw(catalogue()), "n": draw(_value(st.integers(16, 24))), "population": None}
-    args["distance_modulus"] = draw(_rarely(st.floats(10, 30), st.one_of(
-        hostile_scalar, st.lists(_reals(10, 30), min_size=0, max_size=5))))
-    for name, good in (("ebv_foreground", st.floats(0, 0.5)), ("metallicity", st.sampled_from([0.004, 0.02])),
-                       ("av_max", st.floats(0.1, 2.0)), ("model_error", st.floats(0, 0.3)),
-                       ("seed", st.integers(0, 5)), ("draws", st.integers(1, 4)),
-                       ("bands", st.lists(st.sampled_from(UBVRI), min_size=1, max_size=3, unique=True)),
-                       ("estimator", st.sampled_from([None, "ubvri", "hst"])),
-                       ("population", st.sampled_from([None, True, "auto"]))):
+    args["distance_modulus"] = draw(
+        _rarely(st.floats(10, 30), st.one_of(hostile_scalar, st.lists(_reals(10, 30), min_size=0, max_size=5)))
+    )
+    for name, good in (
+        ("ebv_foreground", st.floats(0, 0.5)),
+        ("metallicity", st.sampled_from([0.004, 0.02])),
+        ("av_max", st.floats(0.1, 2.0)),
+        ("model_error", st.floats(0, 0.3)),
+        ("seed", st.integers(0, 5)),
+        ("draws", st.integers(1, 4)),
+        ("bands", st.lists(st.sampled_from(UBVRI), min_size=1, max_size=3, unique=True)),
+        ("estimator", st.sampled_from([None, "ubvri", "hst"])),
+        ("population", st.sampled_from([None, True, "auto"])),
+    ):
         if draw(st.integers(0, 3)) == 3:
             args[name] = draw(_value(good))
     return args
@@ -233,8 +271,13 @@ def run_astro(args) -> tuple[str, str]:
 
 
 def _rows(photometry) -> int:
-    columns = list(photometry.values()) if isinstance(photometry, dict) else [photometry[c] for c in photometry.colnames] \
-        if hasattr(photometry, "colnames") else [photometry[c] for c in photometry.columns]
+    columns = (
+        list(photometry.values())
+        if isinstance(photometry, dict)
+        else [photometry[c] for c in photometry.colnames]
+        if hasattr(photometry, "colnames")
+        else [photometry[c] for c in photometry.columns]
+    )
     return 1 if all(np.ndim(c) == 0 for c in columns) else len(columns[0])
 
 
@@ -255,17 +298,36 @@ def check_astro(photometry, table):
 
 # ---------------------------------------------------------------- astro.photometry
 
+
 @st.composite
 def photometry_args(draw):
     size = draw(st.integers(1, 3))
-    column = lambda lo, hi: _rarely(st.one_of(st.floats(lo, hi), hnp.arrays(np.float64, size, elements=st.floats(lo, hi))),
-                                    st.one_of(hostile_scalar, _arrays((size,), lo, hi), _arrays((size + 1,), lo, hi)), 8)
-    args = {"log_mass": draw(column(0.5, 5.0)), "log_age": draw(column(6.0, 10.0)), "av": draw(column(0.0, 3.0)),
-            "metallicity": draw(column(0.002, 0.03)),
-            "bands": draw(_value(_rarely(st.lists(st.sampled_from(UBVRI + HST), min_size=1, max_size=3),
-                                         st.lists(st.sampled_from(UBVRI + ("nope",)), max_size=3))))}
-    for name, good in (("stochastic", st.booleans()), ("seed", st.integers(0, 5)), ("system", st.sampled_from(["vega", "ab"])),
-                       ("imf", st.sampled_from(["kroupa", "salpeter"])), ("max_stochastic_stars", st.integers(1, 3000))):
+    column = lambda lo, hi: _rarely(
+        st.one_of(st.floats(lo, hi), hnp.arrays(np.float64, size, elements=st.floats(lo, hi))),
+        st.one_of(hostile_scalar, _arrays((size,), lo, hi), _arrays((size + 1,), lo, hi)),
+        8,
+    )
+    args = {
+        "log_mass": draw(column(0.5, 5.0)),
+        "log_age": draw(column(6.0, 10.0)),
+        "av": draw(column(0.0, 3.0)),
+        "metallicity": draw(column(0.002, 0.03)),
+        "bands": draw(
+            _value(
+                _rarely(
+                    st.lists(st.sampled_from(UBVRI + HST), min_size=1, max_size=3),
+                    st.lists(st.sampled_from(UBVRI + ("nope",)), max_size=3),
+                )
+            )
+        ),
+    }
+    for name, good in (
+        ("stochastic", st.booleans()),
+        ("seed", st.integers(0, 5)),
+        ("system", st.sampled_from(["vega", "ab"])),
+        ("imf", st.sampled_from(["kroupa", "salpeter"])),
+        ("max_stochastic_stars", st.integers(1, 3000)),
+    ):
         if draw(st.integers(0, 3)) == 3:
             args[name] = draw(_value(good))
     return args
@@ -288,25 +350,41 @@ def run_photometry(args) -> tuple[str, str]:
 
 # ---------------------------------------------------------------- inn_engine.fit
 
+
 @st.composite
 def fit_args(draw):
     n, dx, dy = draw(st.integers(0, 40)), draw(st.integers(1, 2)), draw(st.integers(1, 2))
     n = draw(_rarely(st.integers(10, 40), st.integers(0, 9)))
     x = draw(_rarely(_arrays((n, dx), 0.05, 0.95), st.one_of(_arrays((n,), 0.05, 0.95), _arrays((n, dx), -3, 3))))
-    y = draw(_rarely(_arrays((n, dy), -3, 3), st.one_of(_arrays((max(n - 1, 0), dy), -3, 3),
-                                                      st.just([[1.0, 2.0], [1.0]]))))
-    args = {"x": x, "y": y, "model": draw(_value(st.sampled_from(["cinn", "ensemble", "padded", "mc_dropout", "cvae",
-                                                                   "cvae_iaf"]))),
-            "steps": draw(_rarely(st.integers(1, 3), _long_run_free)),
-            "batch_size": draw(_rarely(st.integers(1, 16), _long_run_free)),
-            "eval_every": 1, "progress": False, "hidden": draw(_rarely(st.sampled_from([4, 8]), _long_run_free))}
+    y = draw(
+        _rarely(_arrays((n, dy), -3, 3), st.one_of(_arrays((max(n - 1, 0), dy), -3, 3), st.just([[1.0, 2.0], [1.0]])))
+    )
+    args = {
+        "x": x,
+        "y": y,
+        "model": draw(_value(st.sampled_from(["cinn", "ensemble", "padded", "mc_dropout", "cvae", "cvae_iaf"]))),
+        "steps": draw(_rarely(st.integers(1, 3), _long_run_free)),
+        "batch_size": draw(_rarely(st.integers(1, 16), _long_run_free)),
+        "eval_every": 1,
+        "progress": False,
+        "hidden": draw(_rarely(st.sampled_from([4, 8]), _long_run_free)),
+    }
     if args["model"] in ("cinn", "ensemble"):
         args["n_blocks"] = draw(_rarely(st.just(1), _long_run_free))
     if draw(st.booleans()):
-        args["bounds"] = draw(_rarely(st.sampled_from([[[0.0, 1.0]] * dx, None]),
-                                      st.one_of(st.just([[1.0, 0.0]] * dx), _arrays((dx, 2), -2, 2), hostile_scalar)))
-    for name, good in (("seed", st.integers(0, 3)), ("validation_fraction", st.floats(0, 0.4)),
-                       ("unknown_option", st.integers()), ("lr", st.floats(1e-4, 1e-2)), ("n_members", st.just(2))):
+        args["bounds"] = draw(
+            _rarely(
+                st.sampled_from([[[0.0, 1.0]] * dx, None]),
+                st.one_of(st.just([[1.0, 0.0]] * dx), _arrays((dx, 2), -2, 2), hostile_scalar),
+            )
+        )
+    for name, good in (
+        ("seed", st.integers(0, 3)),
+        ("validation_fraction", st.floats(0, 0.4)),
+        ("unknown_option", st.integers()),
+        ("lr", st.floats(1e-4, 1e-2)),
+        ("n_members", st.just(2)),
+    ):
         if draw(st.integers(0, 4)) == 4:
             args[name] = draw(_value(good))
     if args.get("model") != "ensemble":
@@ -340,6 +418,7 @@ def run_fit(args) -> tuple[str, str]:
 
 # ---------------------------------------------------------------- Estimator.sample
 
+
 @functools.lru_cache(maxsize=1)
 def tiny_estimator():
     """A 2-block affine cINN on a 2-D toy (bounded and unbounded parameters), trained for 20 steps."""
@@ -348,8 +427,18 @@ def tiny_estimator():
     rng = np.random.default_rng(0)
     x = np.column_stack([rng.uniform(0, 1, 400), rng.normal(size=400)])
     y = x + 0.1 * rng.normal(size=x.shape)
-    return inn_engine.fit(x, y, model="cinn", seed=0, bounds=[[0, 1], [-np.inf, np.inf]], steps=20, n_blocks=2,
-                          hidden=8, coupling="affine", progress=False)
+    return inn_engine.fit(
+        x,
+        y,
+        model="cinn",
+        seed=0,
+        bounds=[[0, 1], [-np.inf, np.inf]],
+        steps=20,
+        n_blocks=2,
+        hidden=8,
+        coupling="affine",
+        progress=False,
+    )
 
 
 @st.composite
@@ -357,8 +446,10 @@ def sample_args(draw):
     shape = draw(_rarely(st.sampled_from([(2,), (3, 2), (1, 2)]), st.sampled_from([(0, 2), (2, 3), (), (2, 2, 2)])))
     y = draw(_arrays(shape, -3, 3))
     args = {"y_obs": draw(_rarely(st.sampled_from([y, y.tolist()]), hostile_scalar))}
-    for name, good in (("n", st.integers(1, 8)), ("seed", st.one_of(st.integers(0, 2**63 - 1),
-                                                                      st.builds(np.random.default_rng)))):
+    for name, good in (
+        ("n", st.integers(1, 8)),
+        ("seed", st.one_of(st.integers(0, 2**63 - 1), st.builds(np.random.default_rng))),
+    ):
         if draw(st.booleans()):
             args[name] = draw(_value(good))
     args["method"] = draw(st.sampled_from(["sample", "posterior"]))
@@ -388,11 +479,11 @@ def run_sample(args) -> tuple[str, str]:
 
 # ---------------------------------------------------------------- inn_engine.load (tampered directories)
 
-_json_value = st.recursive(st.one_of(st.none(), st.booleans(), st.integers(-2**70, 2**70), st.floats(),
-                                     st.text(max_size=3)),
-                           lambda inner: st.one_of(st.lists(inner, max_size=3),
-                                                   st.dictionaries(st.text(max_size=3), inner, max_size=3)),
-                           max_leaves=6)
+_json_value = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.floats(), st.text(max_size=3)),
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=3), inner, max_size=3)),
+    max_leaves=6,
+)
 
 
 def _paths(tree, prefix=(), depth=0):
@@ -414,7 +505,9 @@ def base_directories() -> dict:
     root = Path(tempfile.mkdtemp(prefix="innfer-fuzz-"))
     tiny_estimator().save(root / "tiny")
     shutil.copytree(REPO / "oximetry" / "pretrained", root / "oximetry", ignore=shutil.ignore_patterns("*.py"))
-    return {name: (root / name, json.loads((root / name / "estimator.json").read_text())) for name in ("tiny", "oximetry")}
+    return {
+        name: (root / name, json.loads((root / name / "estimator.json").read_text())) for name in ("tiny", "oximetry")
+    }
 
 
 @st.composite
@@ -427,17 +520,39 @@ def tampering(draw):
         path = draw(st.sampled_from(_paths(meta)[1:]))
         return name, (kind, path, draw(_json_value) if kind == "replace" else None)
     if kind == "special":
-        return name, ("special", draw(st.sampled_from(["list", "null", "nested", "blocks", "version0", "version2",
-                                                      "version-str", "nan-std", "zero-std", "low>high",
-                                                      "unknown-kind", "huge-hidden", "members"])), None)
+        return name, (
+            "special",
+            draw(
+                st.sampled_from(
+                    [
+                        "list",
+                        "null",
+                        "nested",
+                        "blocks",
+                        "version0",
+                        "version2",
+                        "version-str",
+                        "nan-std",
+                        "zero-std",
+                        "low>high",
+                        "unknown-kind",
+                        "huge-hidden",
+                        "members",
+                    ]
+                )
+            ),
+            None,
+        )
     files = ["weights.safetensors", "estimator.json"] + sorted(meta.get("side_files", {}))
     return name, ("file", draw(st.sampled_from(files)), draw(st.sampled_from(["truncate", "flip", "delete", "empty"])))
 
 
 _SPECIAL = {
-    "list": lambda m: [m], "null": lambda m: None,
+    "list": lambda m: [m],
+    "null": lambda m: None,
     "blocks": lambda m: _set(m, ("model", "config", "n_blocks"), 200_000),
-    "version0": lambda m: {**m, "format_version": 0}, "version2": lambda m: {**m, "format_version": 2},
+    "version0": lambda m: {**m, "format_version": 0},
+    "version2": lambda m: {**m, "format_version": 2},
     "version-str": lambda m: {**m, "format_version": "1"},
     "nan-std": lambda m: _set(m, ("y_scaler", "std", 0), float("nan")),
     "zero-std": lambda m: _set(m, ("x_scaler", "std", 0), 0.0),
@@ -470,14 +585,18 @@ def tamper(name: str, change) -> Path:
         if how == "delete":
             file.unlink()
         else:
-            blob = {"truncate": blob[: len(blob) // 2], "empty": b"",
-                    "flip": blob[:len(blob) // 2] + bytes([blob[len(blob) // 2] ^ 0x40]) + blob[len(blob) // 2 + 1:]}[how]
+            blob = {
+                "truncate": blob[: len(blob) // 2],
+                "empty": b"",
+                "flip": blob[: len(blob) // 2] + bytes([blob[len(blob) // 2] ^ 0x40]) + blob[len(blob) // 2 + 1 :],
+            }[how]
             file.write_bytes(blob)
         return target
     if kind == "special":
         if what == "nested":  # the metadata nested 5000 deep
-            text = json.dumps({**meta, "metadata": None}).replace('"metadata": null', '"metadata": ' + "[" * 5000
-                                                                  + "]" * 5000)
+            text = json.dumps({**meta, "metadata": None}).replace(
+                '"metadata": null', '"metadata": ' + "[" * 5000 + "]" * 5000
+            )
         else:
             text = json.dumps(_SPECIAL[what](meta))
         meta_file.write_text(text)
@@ -529,8 +648,11 @@ def _check_loaded(est):
 
 # ---------------------------------------------------------------- the innfer command line
 
-_cell = st.one_of(st.floats(-3, 3).map(repr), st.floats(-3, 3).map(repr), st.sampled_from(["nan", "inf", "1e39", "",
-                                                                                         "abc", "1j", "-1e400"]))
+_cell = st.one_of(
+    st.floats(-3, 3).map(repr),
+    st.floats(-3, 3).map(repr),
+    st.sampled_from(["nan", "inf", "1e39", "", "abc", "1j", "-1e400"]),
+)
 
 
 @st.composite
@@ -549,8 +671,11 @@ def cli_args(draw):
         lines += [",".join(draw(_cell) for _ in range(cols)) for _ in range(rows)]
         return "estimate", (suffix, "\n".join(lines) + draw(st.sampled_from(["\n", ""])))
     key = draw(st.sampled_from(["hidden", "n_blocks", "coupling", "steps", "lr", "bogus", "seed", "1x", "batch_size"]))
-    value = draw(st.sampled_from(["abc", "[1, 2]", "{}", "null", "true", "1.5", "-1", "0", "1e400", "[[[[", '"x"',
-                                  "200000", "nan"]))
+    value = draw(
+        st.sampled_from(
+            ["abc", "[1, 2]", "{}", "null", "true", "1.5", "-1", "0", "1e400", "[[[[", '"x"', "200000", "nan"]
+        )
+    )
     return "train", ("-o", f"{key}={value}")
 
 

@@ -1,9 +1,9 @@
 """The innfer command line under hostile input files and options."""
+
+import hostile
 import numpy as np
 import pytest
 from hypothesis import given, settings
-
-import hostile
 
 
 @pytest.fixture(scope="module")

@@ -1,11 +1,12 @@
 """oximetry.estimate, astro.infer and astro.photometry under hostile input."""
+
+import hostile
 import numpy as np
 import pandas as pd
 import xarray as xr
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import hostile
 import oximetry
 
 
@@ -38,6 +39,9 @@ def test_band_labels_are_honoured_whatever_their_order_and_dtype(order, dtype):
     bands = hostile.oximetry_bands()
     spectra = np.random.default_rng(1).uniform(0.05, 0.8, (3, 8))
     expected = oximetry.estimate(spectra, n=16, seed=0)["sO2_median"].values
-    labelled = xr.DataArray(spectra[:, order], dims=("spectrum", "band"),
-                            coords={"band": pd.Index(np.array(bands, dtype=object)[order].astype(dtype))})
+    labelled = xr.DataArray(
+        spectra[:, order],
+        dims=("spectrum", "band"),
+        coords={"band": pd.Index(np.array(bands, dtype=object)[order].astype(dtype))},
+    )
     assert np.array_equal(oximetry.estimate(labelled, n=16, seed=0)["sO2_median"].values, expected)

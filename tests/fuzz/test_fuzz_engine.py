@@ -1,9 +1,10 @@
 """inn_engine.fit, Estimator.sample / posterior and inn_engine.load under hostile input."""
+
+import hostile
 import numpy as np
 import pytest
 from hypothesis import given, settings
 
-import hostile
 import inn_engine
 from inn_engine.artifact import ArtifactError
 
@@ -45,12 +46,24 @@ def test_the_shipped_oximetry_estimator_lists_its_side_files():
     inn_engine.load(hostile.base_directories()["oximetry"][0])  # the copy with its digests loads
 
 
-@pytest.mark.parametrize("special, message", [
-    ("list", "JSON array"), ("null", "JSON null"), ("nested", "not valid JSON"),
-    ("blocks", "n_blocks.*256"), ("version0", "not a format version"), ("version2", "upgrade innfer"),
-    ("version-str", "not a format version"), ("nan-std", "y_scaler.std"), ("zero-std", "x_scaler.std"),
-    ("low>high", "low < high"), ("unknown-kind", "model.kind"), ("huge-hidden", "weights do not fit"),
-    ("members", "weights do not fit|n_members")])
+@pytest.mark.parametrize(
+    "special, message",
+    [
+        ("list", "JSON array"),
+        ("null", "JSON null"),
+        ("nested", "not valid JSON"),
+        ("blocks", "n_blocks.*256"),
+        ("version0", "not a format version"),
+        ("version2", "upgrade innfer"),
+        ("version-str", "not a format version"),
+        ("nan-std", "y_scaler.std"),
+        ("zero-std", "x_scaler.std"),
+        ("low>high", "low < high"),
+        ("unknown-kind", "model.kind"),
+        ("huge-hidden", "weights do not fit"),
+        ("members", "weights do not fit|n_members"),
+    ],
+)
 def test_each_schema_violation_is_named(special, message):
     with pytest.raises(ArtifactError, match=message):
         inn_engine.load(hostile.tamper("tiny", ("special", special, None)))

@@ -1,4 +1,5 @@
 """Adding-doubling against published single-slab values, energy conservation, and our Monte Carlo."""
+
 import numpy as np
 import pytest
 
@@ -20,9 +21,15 @@ def test_giovanelli_semi_infinite():
 
 
 def test_energy_is_conserved_without_absorption_across_index_steps():
-    slab = LayeredSlab(0.0, [100.0, 200.0, 300.0], [0.9, 0.8, 0.95],
-                       [[1.36, 1.36, 1.38], [1.5, 1.33, 1.45], [1.4, 1.4, 1.4]], [0.05, 0.03, 0.04],
-                       n_above=1.0, n_below=[1.0, 1.2, 1.0])
+    slab = LayeredSlab(
+        0.0,
+        [100.0, 200.0, 300.0],
+        [0.9, 0.8, 0.95],
+        [[1.36, 1.36, 1.38], [1.5, 1.33, 1.45], [1.4, 1.4, 1.4]],
+        [0.05, 0.03, 0.04],
+        n_above=1.0,
+        n_below=[1.0, 1.2, 1.0],
+    )
     result = adding_doubling(slab)
     total = result.diffuse_reflectance + result.transmittance + result.specular_reflectance
     np.testing.assert_allclose(total, 1.0, atol=1e-10)

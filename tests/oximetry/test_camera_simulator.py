@@ -1,4 +1,5 @@
 """Camera, noise, calibration, band_reflectance, the Simulator interface and grids."""
+
 import pickle
 
 import numpy as np

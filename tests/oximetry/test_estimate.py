@@ -1,4 +1,5 @@
 """oximetry.estimate with the packaged estimator: shapes, invariance, bad input, accuracy, OOD flags."""
+
 import numpy as np
 import pytest
 import xarray as xr
@@ -55,8 +56,9 @@ def test_one_spectrum_a_cube_and_xarray_give_the_same_numbers(held_out, result):
     assert cube["sO2_median"].dims == ("y", "x")
     np.testing.assert_allclose(cube["sO2_median"].values.ravel(), result["sO2_median"].values[:12])
     names = load_estimator().metadata["oximetry"]["band_names"]
-    reversed_bands = xr.DataArray(y[:12, ::-1], dims=("pixel", "band"), coords={"band": names[::-1],
-                                                                                 "pixel": np.arange(12) * 10})
+    reversed_bands = xr.DataArray(
+        y[:12, ::-1], dims=("pixel", "band"), coords={"band": names[::-1], "pixel": np.arange(12) * 10}
+    )
     labelled = estimate(reversed_bands, n=N_DRAWS, seed=3)
     assert labelled["sO2_median"].dims == ("pixel",) and list(labelled["pixel"].values[:2]) == [0, 10]
     np.testing.assert_allclose(labelled["sO2_median"].values, result["sO2_median"].values[:12])
@@ -74,8 +76,11 @@ def test_raw_counts_with_white_and_dark_references(held_out):
     y = held_out[1][:10]
     white, dark = np.linspace(3000, 4000, 8), np.full(8, 100.0)
     raw = y * (white - dark) + dark
-    np.testing.assert_allclose(estimate(raw, white=white, dark=dark, n=N_DRAWS)["sO2_median"].values,
-                               estimate(y, n=N_DRAWS)["sO2_median"].values, atol=1e-6)
+    np.testing.assert_allclose(
+        estimate(raw, white=white, dark=dark, n=N_DRAWS)["sO2_median"].values,
+        estimate(y, n=N_DRAWS)["sO2_median"].values,
+        atol=1e-6,
+    )
     with pytest.raises(ValueError, match="both white and dark"):
         estimate(raw, white=white)
     with pytest.raises(ValueError, match="raw counts"):
@@ -105,18 +110,21 @@ def test_bad_pixels_are_masked_with_a_reason(held_out):
     assert np.isfinite(out["sO2_median"].values[1, 1:]).all()
 
 
-@pytest.mark.parametrize("data, match", [
-    (np.full(8, np.nan), "invalid: NaN"),
-    (np.ones(7) * 0.3, "8 bands"),
-    (np.ones((4, 9)) * 0.3, "8 bands"),
-    (np.zeros((0, 8)), "empty"),
-    (np.array(["0.1"] * 8), "real numbers"),
-    (np.ones(8, dtype=complex), "real numbers"),
-    (np.ones((2, 2, 2, 8)) * 0.3, "image cube"),
-    (xr.Dataset({"r": (("s", "band"), np.ones((2, 8)))}), "not a Dataset"),
-    (xr.DataArray(np.ones((2, 8)) * 0.3, dims=("s", "wavelength")), "'band' dim"),
-    (xr.DataArray(np.ones((2, 8)) * 0.3, dims=("s", "band"), coords={"band": list("abcdefgh")}), "does not name"),
-])
+@pytest.mark.parametrize(
+    "data, match",
+    [
+        (np.full(8, np.nan), "invalid: NaN"),
+        (np.ones(7) * 0.3, "8 bands"),
+        (np.ones((4, 9)) * 0.3, "8 bands"),
+        (np.zeros((0, 8)), "empty"),
+        (np.array(["0.1"] * 8), "real numbers"),
+        (np.ones(8, dtype=complex), "real numbers"),
+        (np.ones((2, 2, 2, 8)) * 0.3, "image cube"),
+        (xr.Dataset({"r": (("s", "band"), np.ones((2, 8)))}), "not a Dataset"),
+        (xr.DataArray(np.ones((2, 8)) * 0.3, dims=("s", "wavelength")), "'band' dim"),
+        (xr.DataArray(np.ones((2, 8)) * 0.3, dims=("s", "band"), coords={"band": list("abcdefgh")}), "does not name"),
+    ],
+)
 def test_malformed_input_raises_a_clear_error(data, match):
     with pytest.raises(ValueError, match=match):
         estimate(data, n=N_DRAWS)
@@ -171,7 +179,6 @@ def test_default_method_follows_the_input_size_and_says_why(held_out, monkeypatc
     """method="auto": full posteriors while spectra x n <= AUTO_MAX_DRAWS or draws are asked
     for, the quantile head above it, and sampling again for an estimator without a head."""
     import shutil
-
     import sys
 
     estimate_module = sys.modules["oximetry.estimate"]  # the module (the package's `estimate` is the function)

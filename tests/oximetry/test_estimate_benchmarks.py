@@ -1,4 +1,5 @@
 """The oximetry table and speed benchmarks run end to end in --quick mode (smoke tests, tiny grids)."""
+
 import importlib.util
 from pathlib import Path
 

@@ -1,4 +1,5 @@
 """Features and the OOD model behind oximetry.estimate, checked against independent references."""
+
 import numpy as np
 import pytest
 
@@ -10,8 +11,9 @@ def test_relative_features_ignore_overall_intensity_and_absolute_ones_keep_it():
     r = np.random.default_rng(0).uniform(0.02, 0.7, (50, 8))
     np.testing.assert_allclose(reflectance_features(3.7 * r), reflectance_features(r), atol=1e-12)
     np.testing.assert_allclose(reflectance_features(r).sum(axis=1), 0, atol=1e-12)
-    np.testing.assert_allclose(reflectance_features(2 * r, "absolute") - reflectance_features(r, "absolute"),
-                               np.log(2), atol=1e-12)
+    np.testing.assert_allclose(
+        reflectance_features(2 * r, "absolute") - reflectance_features(r, "absolute"), np.log(2), atol=1e-12
+    )
     assert feature_names(["R_470", "R_480"]) == ["lognorm_R_470", "lognorm_R_480"]
     with pytest.raises(ValueError, match="> 0"):
         reflectance_features(np.r_[r[0, :7], 0.0])
@@ -25,8 +27,10 @@ def test_gaussian_mixture_score_matches_a_direct_scipy_mixture():
     f = np.random.default_rng(1).standard_normal((3000, 4)) @ np.diag([1, 2, 0.5, 3]) + 1.0
     density = FeatureDensity.fit(f, n_components=3, seed=0)
     z = (f[:100] - density.center) / density.scale
-    p = sum(w * multivariate_normal(mu, np.linalg.inv(u @ u.T)).pdf(z)
-            for w, mu, u in zip(density.weights, density.means, density.precision_cholesky))
+    p = sum(
+        w * multivariate_normal(mu, np.linalg.inv(u @ u.T)).pdf(z)
+        for w, mu, u in zip(density.weights, density.means, density.precision_cholesky)
+    )
     np.testing.assert_allclose(density.score(f[:100]), -np.log(p), rtol=1e-8)
     back = FeatureDensity.from_dict(density.to_dict())
     np.testing.assert_allclose(back.score(f[:100]), density.score(f[:100]))

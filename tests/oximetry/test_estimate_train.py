@@ -1,4 +1,5 @@
 """oximetry.train builds a working estimator for a custom camera (tiny sizes: a pipeline check, not a model)."""
+
 import numpy as np
 import pytest
 
@@ -10,9 +11,19 @@ def test_train_for_a_custom_camera_end_to_end(tmp_path):
     camera = Camera.from_bands([470, 500, 530, 560, 590, 620, 650, 700], 20.0, name="wide-test")
     with pytest.raises(ValueError, match="give out="):
         oximetry.train(camera=camera)
-    est = oximetry.train(camera=camera, out=tmp_path / "est", work=tmp_path / "work", n=1000, n_test=100,
-                         n_generic=0, steps=30, n_draws=40, n_workers=1, head_steps=50,
-                         network={"n_blocks": 2, "hidden": 32, "coupling": "affine"})
+    est = oximetry.train(
+        camera=camera,
+        out=tmp_path / "est",
+        work=tmp_path / "work",
+        n=1000,
+        n_test=100,
+        n_generic=0,
+        steps=30,
+        n_draws=40,
+        n_workers=1,
+        head_steps=50,
+        network={"n_blocks": 2, "hidden": 32, "coupling": "affine"},
+    )
     metrics = est.metadata["metrics"]
     assert metrics["n_test"] == 100 and 0 <= metrics["calibration_error_sO2_pct"] <= 50
     assert {"auroc_specular", "auroc_saturated"} <= set(metrics["ood"]) and "quantile_head" in metrics
@@ -38,7 +49,8 @@ def test_the_readme_call_works_from_a_plain_script(tmp_path):
         f"est = oximetry.train(camera=camera, out={str(tmp_path / 'est')!r}, work={str(tmp_path / 'work')!r}, "
         "quick=True, n=2000, n_test=100, n_generic=0, steps=20, n_draws=20, head_steps=20, "
         "network={'n_blocks': 1, 'hidden': 16, 'coupling': 'affine'})\n"
-        "print('trained', est.metadata['oximetry']['camera']['name'])\n")
+        "print('trained', est.metadata['oximetry']['camera']['name'])\n"
+    )
     result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "trained plain" in result.stdout

@@ -1,4 +1,5 @@
 """The specular-highlight detector: trained on simulated highlights, it flags unseen ones."""
+
 import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score

@@ -1,10 +1,12 @@
 """Loaders, writers and figures of oximetry results, and the phantom demo."""
+
 import numpy as np
 import pytest
 import xarray as xr
 
 from oximetry import estimate, read_cube, read_spectra, write_result
-from oximetry.demo import PHANTOM, main as demo_main
+from oximetry.demo import PHANTOM
+from oximetry.demo import main as demo_main
 from oximetry.plots import plot_calibration, plot_corner, plot_maps
 
 BANDS = ["R_470", "R_480", "R_511", "R_560", "R_580", "R_600", "R_660", "R_700"]

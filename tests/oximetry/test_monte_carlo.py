@@ -1,4 +1,5 @@
 """MCML against published reference values, at 3 sigma of its own photon noise; white MC; bad input."""
+
 import numpy as np
 import pytest
 
@@ -24,8 +25,9 @@ def test_giovanelli_semi_infinite_matched_and_mismatched():
     within_3_sigma(matched.diffuse_reflectance, matched.diffuse_reflectance_std, 0.41495)
     mismatched = monte_carlo(LayeredSlab([1.0], [9.0], [0.0], [1.5], [np.inf]), 60_000, seed=3)
     assert mismatched.specular_reflectance == pytest.approx(0.04)
-    within_3_sigma(mismatched.diffuse_reflectance + mismatched.specular_reflectance,
-                   mismatched.diffuse_reflectance_std, 0.2600)
+    within_3_sigma(
+        mismatched.diffuse_reflectance + mismatched.specular_reflectance, mismatched.diffuse_reflectance_std, 0.2600
+    )
 
 
 def test_batch_and_determinism():
@@ -46,7 +48,8 @@ def test_white_monte_carlo_matches_direct_run():
     sigma = np.hypot(direct.diffuse_reflectance_std, 1.5 * direct.diffuse_reflectance_std)
     assert np.all(np.abs(reweighted - direct.diffuse_reflectance) <= 3 * sigma)
     assert white.diffuse_reflectance(np.zeros(2)) + white.transmittance(np.zeros(2)) == pytest.approx(
-        1 - ((1.36 - 1) / 2.36) ** 2)
+        1 - ((1.36 - 1) / 2.36) ** 2
+    )
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,5 @@
 """Tissue optics: Prahl's table spot values, coefficient formulas, the priors."""
+
 import numpy as np
 import pytest
 
@@ -20,8 +21,14 @@ def test_table_covers_450_to_1000_nm_in_2_nm_steps():
 
 @pytest.mark.parametrize(
     "wl, oxy, deoxy",
-    [(450, 62816, 103292), (500, 20932.8, 20862), (560, 32613.2, 53788), (660, 319.6, 3226.56),
-     (700, 290, 1794.28), (800, 816, 761.72)],
+    [
+        (450, 62816, 103292),
+        (500, 20932.8, 20862),
+        (560, 32613.2, 53788),
+        (660, 319.6, 3226.56),
+        (700, 290, 1794.28),
+        (800, 816, 761.72),
+    ],
 )
 def test_prahl_spot_values_exact(wl, oxy, deoxy):
     e_oxy, e_deoxy = hemoglobin_extinction(wl)
@@ -36,7 +43,7 @@ def test_absorption_formula():
 
 def test_scattering_formulas():
     musp = reduced_scattering_coefficient(18.9, 1.286, [500.0, 1000.0])
-    np.testing.assert_allclose(musp, [18.9, 18.9 * 2 ** -1.286], rtol=1e-12)
+    np.testing.assert_allclose(musp, [18.9, 18.9 * 2**-1.286], rtol=1e-12)
     np.testing.assert_allclose(scattering_coefficient(musp, 0.9), musp / 0.1)
 
 

@@ -1,4 +1,5 @@
 """The packaged neural surrogate against fresh adding-doubling spectra; its interface."""
+
 import numpy as np
 import pytest
 import torch
