@@ -19,7 +19,7 @@ import numpy as np
 from astro.observe import SIGMA_RANGE
 from inn_engine.checks import check_array, label_list, string_labels
 
-__all__ = ["Photometry", "read_photometry", "distance_moduli", "per_cluster"]
+__all__ = ["Photometry", "read_photometry", "distance_moduli", "per_cluster", "catalogue_from_observations"]
 
 SENTINEL_ABS_MAG = 90.0  # |magnitude| at or above this is a "no data" sentinel (99, 100, -99)
 
@@ -196,3 +196,22 @@ def distance_moduli(n: int, distance_modulus=None, distance=None) -> np.ndarray:
     parsec = per_cluster(distance.to_value(u.pc), n, "distance")
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(parsec > 0, 5.0 * np.log10(parsec / 10.0), np.nan)
+
+
+def catalogue_from_observations(y, bands, distance_modulus: float = 0.0):
+    """The catalogue ``astro.infer`` reads, from conditioning rows y (n, 3K) in the layout of
+    :mod:`astro.observe` (absolute magnitudes, errors, observed mask) for ``bands``: an astropy
+    Table of apparent magnitudes (+ ``distance_modulus`` [mag]) and errors "<band>_err", NaN
+    where a band was not observed. Simulated catalogues are made this way."""
+    from astropy.table import Table
+
+    y = np.asarray(y, dtype=float)
+    k = len(bands)
+    if y.ndim != 2 or y.shape[1] != 3 * k:
+        raise ValueError(f"y must be (n, {3 * k}) conditioning rows for bands {list(bands)}, got shape {y.shape}")
+    has = y[:, 2 * k :] > 0.5
+    table = Table()
+    for j, band in enumerate(bands):
+        table[band] = np.where(has[:, j], y[:, j] + distance_modulus, np.nan)
+        table[f"{band}_err"] = np.where(has[:, j], y[:, k + j], np.nan)
+    return table

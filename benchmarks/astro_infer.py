@@ -26,8 +26,7 @@ DM = 18.5
 
 def catalogue(n: int, seed: int = 0):
     """(true x (n, 4), astropy Table of apparent U B V R I magnitudes and errors)."""
-    from astropy.table import Table
-
+    from astro.catalog import catalogue_from_observations
     from astro.library import ClusterLibrarySimulator
     from astro.observe import observe
     from astro.training import BAND_SETS
@@ -36,14 +35,7 @@ def catalogue(n: int, seed: int = 0):
     sim = ClusterLibrarySimulator(bands)
     rng = np.random.default_rng(seed)
     x = sim.sample_prior(n, rng)
-    y = observe(sim.simulate(x, rng), rng)
-    k = len(bands)
-    table = Table()
-    for j, b in enumerate(bands):
-        has = y[:, 2 * k + j] > 0.5
-        table[b] = np.where(has, y[:, j] + DM, np.nan)
-        table[f"{b}_err"] = np.where(has, y[:, k + j], np.nan)
-    return x, table
+    return x, catalogue_from_observations(observe(sim.simulate(x, rng), rng), bands, DM)
 
 
 def library_summaries(mag, sigma, has, lib_x, lib_mag, probs=(0.5, 0.16, 0.84, 0.025, 0.975), block=256):

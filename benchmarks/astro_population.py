@@ -53,8 +53,7 @@ PARAMS = ("log_mass", "log_age", "A_V", "Z")
 
 def population_catalogue(name: str, n: int, seed: int):
     """(true x (n, 4), astropy Table of apparent U B V R I and errors) for population ``name``."""
-    from astropy.table import Table
-
+    from astro.catalog import catalogue_from_observations
     from astro.library import ClusterLibrarySimulator
     from astro.observe import observe
     from astro.training import BAND_SETS
@@ -65,14 +64,7 @@ def population_catalogue(name: str, n: int, seed: int):
     x = sim.sample_prior(n, rng)
     column, draw, _ = POPULATIONS[name]
     x[:, column] = draw(n, rng)
-    y = observe(sim.simulate(x, rng), rng)
-    k = len(bands)
-    table = Table()
-    for j, b in enumerate(bands):
-        has = y[:, 2 * k + j] > 0.5
-        table[b] = np.where(has, y[:, j] + DM, np.nan)
-        table[f"{b}_err"] = np.where(has, y[:, k + j], np.nan)
-    return x, table
+    return x, catalogue_from_observations(observe(sim.simulate(x, rng), rng), bands, DM)
 
 
 def _true_quantiles(name: str, probs=(0.05, 0.5, 0.95)) -> np.ndarray:

@@ -9,6 +9,7 @@ import pytest
 from astropy.table import MaskedColumn, Table
 
 from astro import infer
+from astro.catalog import catalogue_from_observations
 from astro.library import ClusterLibrarySimulator
 from astro.observe import observe
 from astro.pretrain import BAND_SETS, PRETRAINED_DIR
@@ -22,14 +23,7 @@ def synthetic_catalogue(n, bands=UBVRI, seed=5):
     sim = ClusterLibrarySimulator(bands)
     rng = np.random.default_rng(seed)
     x = sim.sample_prior(n, rng)
-    y = observe(sim.simulate(x, rng), rng)
-    k = len(bands)
-    has = y[:, 2 * k :] > 0.5
-    table = Table()
-    for j, b in enumerate(bands):
-        table[b] = np.where(has[:, j], y[:, j] + DM, np.nan)
-        table[f"{b}_err"] = np.where(has[:, j], y[:, k + j], np.nan)
-    return x, table
+    return x, catalogue_from_observations(observe(sim.simulate(x, rng), rng), bands, DM)
 
 
 @pytest.fixture(scope="module")
@@ -217,10 +211,7 @@ def test_a_catalogue_learns_its_population_by_default():
     x = sim.sample_prior(120, rng)
     x[:, 2] = rng.uniform(0, 0.4, len(x))
     x[:, 0] = rng.uniform(3.5, 6.5, len(x))
-    y = observe(sim.simulate(x, rng), rng)
-    table = Table({b: np.where(y[:, 10 + j] > 0.5, y[:, j] + DM, np.nan) for j, b in enumerate(UBVRI)})
-    for j, b in enumerate(UBVRI):
-        table[f"{b}_err"] = np.where(y[:, 10 + j] > 0.5, y[:, 5 + j], np.nan)
+    table = catalogue_from_observations(observe(sim.simulate(x, rng), rng), UBVRI, DM)
     flat = infer(table, distance_modulus=DM, model_error=0.0, population=None, n=300, seed=0)
     learned = infer(table, distance_modulus=DM, model_error=0.0, n=300, seed=0)
     assert flat.meta["population"] is None and learned.meta["population"]["n_clusters"] == 120
