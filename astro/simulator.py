@@ -165,16 +165,13 @@ def simulate_grid(
     Returns the engine's xarray.Dataset (``x`` (sample, param), ``y`` (sample, obs));
     ``path`` (a .zarr directory) makes it resumable. See the engine function for the rest.
     """
-    from inn_engine.grid import simulate_grid as engine_simulate_grid
-
     if simulator is not None and simulator_options:
         raise ValueError(f"pass either simulator or simulator options, not both: {sorted(simulator_options)}")
     if simulator is None:
         simulator = ClusterSimulator(**simulator_options)
     from astro.domain import DOMAIN
 
-    attrs = {"domain": DOMAIN.name, **DOMAIN.grid_attrs(simulator), **(attrs or {})}
-    return engine_simulate_grid(
+    return DOMAIN.simulate_grid(
         simulator,
         n,
         path,

@@ -28,12 +28,8 @@ def make_grid(
 ):
     """Simulate (or resume) the grid ``out`` (a .zarr directory) of ``n`` rows of ``domain``'s
     simulator made from ``options``; returns the Dataset."""
-    from inn_engine.grid import simulate_grid
-
-    simulator = domain.simulator(**options)
-    attrs = {"domain": domain.name, **domain.grid_attrs(simulator)}
-    return simulate_grid(
-        simulator,
+    return domain.simulate_grid(
+        domain.simulator(**options),
         n,
         out,
         seed=seed,
@@ -41,7 +37,6 @@ def make_grid(
         scheduler=scheduler,
         n_workers=workers,
         progress=progress,
-        attrs=attrs,
     )
 
 

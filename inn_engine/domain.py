@@ -114,6 +114,15 @@ class Domain(abc.ABC):
         simulator's own metadata, which the engine records)."""
         return {}
 
+    def simulate_grid(self, simulator: Simulator, n: int, path=None, *, attrs: dict | None = None, **options):
+        """:func:`inn_engine.grid.simulate_grid` of ``simulator``, its attrs naming this domain
+        (``domain``, :meth:`grid_attrs`, then ``attrs``), so ``innfer train`` knows the grid's domain.
+        ``options``: seed, chunk_size, scheduler, n_workers, progress."""
+        from inn_engine.grid import simulate_grid
+
+        attrs = {"domain": self.name, **self.grid_attrs(simulator), **(attrs or {})}
+        return simulate_grid(simulator, n, path, attrs=attrs, **options)
+
     def record(self, grid_attrs: dict, simulator_metadata: dict) -> dict:
         """The JSON-safe record stored as ``metadata[self.name]`` of an estimator trained on a
         grid with these attrs; it must be cheap (every training process computes it)."""

@@ -29,12 +29,10 @@ def simulate_grid(
 
     attrs record the prior, camera, noise and solver that made the grid.
     """
-    from inn_engine.grid import simulate_grid as engine_simulate_grid  # dask/zarr load only when used
     from oximetry.domain import DOMAIN
 
     simulator = OximetrySimulator(prior=prior, camera=camera, snr=snr, solver=solver, n_quad=n_quad)
-    attrs = {"domain": DOMAIN.name, **DOMAIN.grid_attrs(simulator)}
-    return engine_simulate_grid(
+    return DOMAIN.simulate_grid(
         simulator,
         n,
         path,
@@ -43,5 +41,4 @@ def simulate_grid(
         scheduler=scheduler,
         n_workers=n_workers,
         progress=progress,
-        attrs=attrs,
     )
