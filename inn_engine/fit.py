@@ -45,13 +45,15 @@ _TRAIN_LIMITS = {
 # validation loss so far: on sbibm the spline network is far better on two_moons (C2ST 0.546
 # vs 0.618 at 10^4 simulations) and worse on the 10-D gaussian_linear (0.574 vs 0.525 at 10^4;
 # 0.532 at 10^5, where zuko reached 0.513), where it overfits within a few hundred steps, so
-# a pilot of one network each tells them apart. Below ENSEMBLE_BELOW training pairs a winning
-# SMALL_BUDGET candidate is trained as an ensemble of SMALL_DATA_MEMBERS networks (0.525 -> 0.515 on gaussian_linear
-# at 10^4; at 10^5 three networks scored 0.517 against one's 0.511); the spline candidate
-# stays one network (a 3-ensemble took two_moons only from 0.546 to 0.539 for 3x the time).
+# a pilot of one network each tells them apart. Below ENSEMBLE_BELOW training pairs a
+# winning SMALL_BUDGET candidate is trained as an ensemble of SMALL_DATA_MEMBERS networks
+# (0.525 -> 0.515 on gaussian_linear at 10^4; at 10^5 three networks scored 0.517 against
+# one's 0.511); the spline candidate stays one network (a 3-ensemble took two_moons only from
+# 0.546 to 0.539 for 3x the time).
 ENSEMBLE_BELOW = 20_000
 SMALL_DATA_MEMBERS = 3
-PILOT_FRACTION = 0.2
+# at 0.2 the spline network led a 3-ensemble of affine ones on two_moons (10^4) by 0.0006 nats only
+PILOT_FRACTION = 0.3
 SMALL_BUDGET = {
     "network": dict(coupling="affine", n_blocks=4, hidden=64),
     "training": dict(weight_decay=1e-3, batch_size=512, eval_every=25, patience=40),
@@ -76,8 +78,8 @@ def default_train_config(n_train: int, model: str = "cinn", **overrides) -> Trai
     Flows ("cinn", "ensemble") below 20,000 pairs: batch 512 at learning rate 2e-3 for ~80
     passes, 500 to 1,500 steps. On sbibm's two_moons with 10^4 simulations one spline network
     trained so reached C2ST 0.511 (observations 1-3) in 100 s, where batch 256 at 1e-3 for
-    2,100 steps reached 0.544 and the earlier batch 128 for 8,437 steps 0.520 in ~4x the time
-    (one loaded machine). Other models below 20,000 pairs keep batch 128 at 1e-3 (their
+    2,100 steps reached 0.544 (71 s) and the earlier batch 128 for 8,437 steps 0.520 (load
+    10, one loaded machine; the last figure from an earlier session). Other models below 20,000 pairs keep batch 128 at 1e-3 (their
     recipes were tuned so). Above: batch 256-1024 for ~120 passes over small sets and ~30 over
     10^6 rows (3,000-30,000 steps), as measured at 10^5.
     """
