@@ -80,8 +80,9 @@ def default_train_config(n_train: int, model: str = "cinn", **overrides) -> Trai
     trained so reached C2ST 0.511 (observations 1-3) in 100 s, where batch 256 at 1e-3 for
     2,100 steps reached 0.544 (71 s) and the earlier batch 128 for 8,437 steps 0.520 (load
     10, one loaded machine; the last figure from an earlier session). Other models below
-    20,000 pairs keep batch 128 at 1e-3 (their recipes were tuned so). Above: batch 256-1024 for ~120 passes over small sets and ~30 over
-    10^6 rows (3,000-30,000 steps), as measured at 10^5.
+    20,000 pairs keep batch 128 at 1e-3 (their recipes were tuned so). Above: batch 256-1024
+    for ~120 passes over small sets and ~30 over 10^6 rows (3,000-30,000 steps), as measured
+    at 10^5.
     """
     if n_train < 20_000 and model in ("cinn", "ensemble"):
         batch, lr, epochs, low, high = 512, 2e-3, 80, 500, 1500
