@@ -15,7 +15,7 @@ import math
 import sys
 import time
 
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 __all__ = ["Progress", "format_duration"]
 

@@ -1,5 +1,7 @@
 """oximetry.estimate with the packaged estimator: shapes, invariance, bad input, accuracy, OOD flags."""
 
+import json
+
 import numpy as np
 import pytest
 import xarray as xr
@@ -199,8 +201,12 @@ def test_default_method_follows_the_input_size_and_says_why(held_out, monkeypatc
     assert estimate(image, n=16, draws=3).attrs["method"] == "sample"
     assert estimate(image, n=16, method="sample").attrs["method_reason"] == "method='sample' was asked for"
 
+    # an estimator directory made without a quantile head (its listing has none either)
     headless = tmp_path / "headless"
     shutil.copytree(PACKAGED_DIR, headless, ignore=shutil.ignore_patterns(HEAD_FILE, "__init__.py"))
+    meta = json.loads((headless / "estimator.json").read_text())
+    del meta["side_files"][HEAD_FILE]
+    (headless / "estimator.json").write_text(json.dumps(meta))
     fallback = estimate(image, n=16, estimator=headless)
     assert fallback.attrs["method"] == "sample" and "no quantile head" in fallback.attrs["method_reason"]
     assert fallback["sO2_median"].shape == (6, 7) and "vhb_1_median" in fallback

@@ -52,10 +52,10 @@ def test_spectrum_ood_penalizes_brightness_not_dimness_and_sets_its_threshold():
 
 
 @pytest.mark.parametrize("n", [1, 2, 16, 63])
-def test_draw_quantiles_equal_numpy_quantiles(n):
-    from oximetry.estimate import _draw_quantiles
+def test_sorted_quantiles_equal_numpy_quantiles(n):
+    from inn_engine.posterior import sorted_quantiles
 
     s = np.random.default_rng(n).normal(size=(5, n, 3)) * [1.0, 100.0, 1e-3]
     levels = [0.0, 0.025, 0.16, 0.5, 0.84, 0.975, 1.0]
-    got = _draw_quantiles(s, levels)
-    np.testing.assert_allclose(np.stack(got), np.quantile(s, levels, axis=1), rtol=1e-13, atol=0)
+    got = sorted_quantiles(s, levels)
+    np.testing.assert_allclose(got, np.quantile(s, levels, axis=1), rtol=1e-13, atol=0)
