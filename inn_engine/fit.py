@@ -351,6 +351,8 @@ def fit(
     model_options, train_options = _split_options(model, dict(options))
     seed = check_integer("seed", seed, 0, SEED_LIMIT)
     x, y = _check_xy(x, y)
+    if bounds is not None:
+        bounds = check_array("bounds", bounds, finite=False, form="rows (dx, 2) of (low, high), +-inf for an open side")
     if check_real("validation_fraction", validation_fraction, 0.0) >= 0.5:
         raise ValueError(f"validation_fraction must lie in [0, 0.5), got {validation_fraction}")
     labels = _Labels.resolve(x.shape[1], y.shape[1], simulator, bounds, param_names, obs_names, param_units, obs_units)
