@@ -127,7 +127,7 @@ def run_training(request: TrainRequest) -> dict:
     of the observables and its record; rank 0 fits the domain's side models on (up to
     :data:`SIDE_MODEL_ROWS` of) the training rows and saves them with the estimator.
     """
-    from inn_engine.domain import domain_of_grid
+    from inn_engine.domain import Domain, domain_of_grid
     from inn_engine.fit import fit_grid
     from inn_engine.grid import open_grid
     from inn_engine.launch import init_from_env, is_rank_zero
@@ -168,7 +168,7 @@ def run_training(request: TrainRequest) -> dict:
     )
     if is_rank_zero():
         side_files = None
-        if domain is not None:
+        if domain is not None and type(domain).side_models is not Domain.side_models:
             rows = ds.isel(sample=slice(0, min(n_train, SIDE_MODEL_ROWS)))
             print(
                 f"fitting the {domain.name} side models on {rows.sizes['sample']} training rows",
