@@ -376,8 +376,19 @@ def fit(
     if model == "cinn" and not model_options and n_val > 0 and "checkpoint_dir" not in train_options:
         members = SMALL_DATA_MEMBERS if len(train_idx) < ENSEMBLE_BELOW else 1
         small = (SMALL_BUDGET["network"], {**SMALL_BUDGET["training"], **train_options}, members)
-        return _select_and_train([({}, train_options, 1), small], *setup)
-    return _train_estimator(model, model_options, train_options, *setup)
+        return _usable(_select_and_train([({}, train_options, 1), small], *setup), y)
+    return _usable(_train_estimator(model, model_options, train_options, *setup), y)
+
+
+def _usable(est: Estimator, y: np.ndarray) -> Estimator:
+    """``est``, or a ValueError when training diverged: draws for training rows ``y`` are not finite."""
+    rows = y[:64][~est.refused_rows(y[:64])][:8]
+    try:
+        if len(rows):
+            est.sample(rows, n=4, seed=0)
+    except ValueError as err:
+        raise ValueError(f"training diverged ({err}); lower lr or check the data's scale") from err
+    return est
 
 
 def _grid_labels(ds: xr.Dataset) -> tuple[_Labels, dict]:

@@ -100,7 +100,12 @@ def outcome(call, check) -> tuple[str, str]:
         return "ValueError", f"{type(err).__name__}: {err}"
     except Exception as err:  # noqa: BLE001 - what the fuzzing is looking for
         return "other exception", "".join(traceback.format_exception(err))[-3000:]
-    return check(result) or ("ok", "")
+    try:
+        return check(result) or ("ok", "")
+    except Exception as err:  # noqa: BLE001 - a result that cannot be used is a broken contract
+        return "other exception", "the call succeeded but its result fails: " + "".join(
+            traceback.format_exception(err)
+        )[-3000:]
 
 
 # ---------------------------------------------------------------- oximetry.estimate
