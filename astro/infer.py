@@ -17,7 +17,7 @@ import astropy.units as u
 import numpy as np
 
 from astro.catalog import distance_moduli, per_cluster, read_photometry
-from astro.hierarchy import MIN_CATALOGUE, fit_population
+from astro.hierarchy import MIN_CATALOGUE, fit_population, resample
 from astro.hierarchy import MIN_EFFECTIVE_DRAWS as POPULATION_MIN_DRAWS
 from astro.living_mass import living_mass_fraction
 from astro.model_check import library_chi2
@@ -181,10 +181,7 @@ def _restrict(draws: np.ndarray, z_fixed, av_max, keep: int, rng: np.random.Gene
     total = w.sum(axis=1, keepdims=True)
     w /= np.where(total > 0, total, 1.0)
     ess = np.where(total[:, 0] > 0, 1.0 / np.maximum((w**2).sum(axis=1), 1e-300), 0.0)
-    cdf = np.cumsum(w, axis=1)
-    u = (rng.random((len(w), 1)) + np.arange(keep)[None, :]) / keep  # systematic resampling
-    index = np.minimum(np.array([np.searchsorted(c, uu) for c, uu in zip(cdf, u)]), draws.shape[1] - 1)
-    out = np.take_along_axis(draws, index.reshape(len(w), keep)[:, :, None], axis=1)
+    out = resample(draws, w, keep, seed=rng)
     if z_fixed is not None:
         out[:, :, 3] = z_fixed[:, None]
     out[ess == 0] = np.nan

@@ -32,7 +32,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from report import markdown_table, write_json  # noqa: E402
+from report import best_rates, markdown_table, write_json  # noqa: E402
 
 import inn_engine  # noqa: E402
 from inn_engine.diagnostics import c2st  # noqa: E402
@@ -293,21 +293,6 @@ def _resimulation(sim, draws, y_obs) -> float:
     return float(np.mean(np.linalg.norm(reached - y_obs[:, None], axis=-1)))
 
 
-def _best_rates(samplers: dict, n_rows: int, repeats: int) -> dict:
-    """(draws per wall second, draws per CPU second of this process) of each sampler: the best of
-    ``repeats`` runs, interleaved so a change of machine load hits every sampler alike. CPU
-    seconds count every thread, so on a shared machine the second figure times the threads
-    bounds what an idle machine gives."""
-    best = {name: [0.0, 0.0] for name in samplers}
-    for _ in range(repeats):
-        for name, fn in samplers.items():
-            t0, c0 = time.perf_counter(), time.process_time()
-            fn()
-            wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-            best[name] = [max(best[name][0], n_rows / wall), max(best[name][1], n_rows / max(cpu, 1e-9))]
-    return best
-
-
 def run_ik(n_train, steps, batch, n_obs, n_draws, peers, repeats=3):
     sim, x, y = ik_data(n_train + 2000, seed=0)
     xtr, ytr, xte, yte = x[:n_train], y[:n_train], x[n_train:], y[n_train:]
@@ -370,7 +355,7 @@ def run_ik(n_train, steps, batch, n_obs, n_draws, peers, repeats=3):
             "resim_error": _resimulation(sim, draws, y_obs),
         }
         samplers[name] = freia_sample
-    for name, (rate, cpu_rate) in _best_rates(samplers, n_obs * n_draws, repeats).items():
+    for name, (rate, cpu_rate) in best_rates(samplers, n_obs * n_draws, repeats).items():
         rows[name]["samples_per_s"], rows[name]["samples_per_cpu_s"] = rate, cpu_rate
         rows[name]["load_avg_1min"] = os.getloadavg()[0]
     return list(rows.values())

@@ -41,3 +41,18 @@ def write_json(path: str | os.PathLike, payload: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"machine": machine(), **payload}, indent=1, default=float))
     print(f"\nJSON written to {path}")
+
+
+def best_rates(samplers: dict, n_rows: int, repeats: int) -> dict:
+    """{name: [draws per wall second, draws per CPU second of this process]} of each sampler
+    (a callable producing ``n_rows`` draws): the best of ``repeats`` runs, interleaved so a change
+    of machine load hits every sampler alike. CPU seconds count every thread, so on a shared
+    machine the second figure times the threads bounds what an idle machine gives."""
+    best = {name: [0.0, 0.0] for name in samplers}
+    for _ in range(repeats):
+        for name, fn in samplers.items():
+            t0, c0 = time.perf_counter(), time.process_time()
+            fn()
+            wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+            best[name] = [max(best[name][0], n_rows / wall), max(best[name][1], n_rows / max(cpu, 1e-9))]
+    return best

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
@@ -28,7 +27,7 @@ import torch  # noqa: E402
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # benchmarks/report.py
 
-from report import markdown_table, write_json  # noqa: E402
+from report import best_rates, markdown_table, write_json  # noqa: E402
 
 from inn_engine.estimator import Estimator  # noqa: E402
 
@@ -49,20 +48,6 @@ def previous_sample(est: Estimator, y_obs: np.ndarray, n: int, seed: int) -> np.
         z = torch.randn(c.shape[0], est.dim_x, generator=generator, dtype=c.dtype)
         s = est.model.flow.inverse(z, c).reshape(ys.shape[0], n, est.dim_x)
     return est._physical_in_place(s.double().numpy())
-
-
-def best_rates(samplers: dict, n_rows: int, repeats: int) -> dict:
-    """(draws per wall second, draws per CPU second of this process) of each sampler, best of
-    ``repeats``, interleaved. CPU seconds count every thread: on a shared machine the second
-    figure times the threads bounds what an idle machine gives."""
-    best = {name: [0.0, 0.0] for name in samplers}
-    for _ in range(repeats):
-        for name, fn in samplers.items():
-            t0, c0 = time.perf_counter(), time.process_time()
-            fn()
-            wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-            best[name] = [max(best[name][0], n_rows / wall), max(best[name][1], n_rows / max(cpu, 1e-9))]
-    return best
 
 
 def run(n_obs: int, n_draws: int, repeats: int) -> list[dict]:

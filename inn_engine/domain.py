@@ -28,7 +28,6 @@ estimate`` (:func:`estimator_inputs`).
 from __future__ import annotations
 
 import abc
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -47,7 +46,6 @@ __all__ = [
     "get_domain",
     "domain_of_grid",
     "estimator_inputs",
-    "side_file_digests",
 ]
 
 ENTRY_POINT_GROUP = "innfer.domains"
@@ -204,11 +202,6 @@ def estimator_inputs(estimator) -> tuple[list[str], Callable[[np.ndarray], np.nd
     if conditioning is None:
         return list(info["observables"]), _identity
     return list(info["observables"]), conditioning.transform
-
-
-def side_file_digests(files: dict[str, bytes]) -> dict[str, str]:
-    """{name: SHA-256 hex} of side files, as recorded in an estimator's metadata."""
-    return {name: hashlib.sha256(data).hexdigest() for name, data in files.items()}
 
 
 def _identity(y: np.ndarray) -> np.ndarray:

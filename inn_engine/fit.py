@@ -446,7 +446,7 @@ def fit_grid(
 
     ds = grid if isinstance(grid, xr.Dataset) else open_grid(os.fspath(grid))
     labels, sim_meta = _grid_labels(ds)
-    condition = _identity
+    condition = np.asarray  # the observables are the conditions
     if conditioning is not None:
         labels.obs_names, labels.obs_units = list(conditioning.names), list(conditioning.units)
         condition = conditioning.transform
@@ -517,7 +517,3 @@ def fit_grid(
         n - n_val,
         info,
     )
-
-
-def _identity(y: np.ndarray) -> np.ndarray:
-    return y

@@ -30,6 +30,8 @@ import xarray as xr
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from inn_engine.cli_estimate import _is_number
+
 OUTCOMES = ("ValueError", "other exception", "NaN without flag", "shape mismatch", "ok")
 ALLOWED = ("ValueError", "ok")
 REPO = Path(__file__).resolve().parents[2]
@@ -733,11 +735,3 @@ def _input_rows(payload) -> int:
     lines = [line for line in contents.splitlines() if line.strip()]
     numeric = lines and all(_is_number(t) for t in lines[0].split(","))
     return len(lines) - (0 if numeric else 1)
-
-
-def _is_number(token: str) -> bool:
-    try:
-        float(token)
-    except ValueError:
-        return False
-    return True
