@@ -215,6 +215,7 @@ def _wrap(
         "steps_done": result.steps_done,
         "stopped_early": result.stopped_early,
         "seconds": sum(r.seconds for r in results),
+        "threads": results[-1].threads,
         "history": result.history,
     }
     return Estimator(

@@ -24,6 +24,7 @@ from torch import nn
 from inn_engine.batches import as_source
 from inn_engine.blocks import ActNorm
 from inn_engine.progress import Progress, format_duration
+from inn_engine.threads import torch_threads, training_threads
 
 __all__ = ["TrainConfig", "TrainResult", "train"]
 
@@ -89,6 +90,7 @@ class TrainResult:
     stopped_early: bool = False
     paused: bool = False
     seconds: float = 0.0
+    threads: int = 1
 
 
 def _world() -> tuple[int, int]:
@@ -161,8 +163,22 @@ def train(
     Under torch.distributed every rank passes the same data; each takes its share of every
     global batch and DDP averages the gradients, so the run equals a single-process run with
     the same global batch (for losses that are means over independent rows).
+
+    Small networks train with one intra-op thread (:func:`inn_engine.threads.training_threads`:
+    several times faster on 2 cores than splitting every small op); ``TrainResult.threads``
+    says how many were used.
     """
     config = config or TrainConfig()
+    n_parameters = sum(p.numel() for p in model.parameters())
+    threads = training_threads(n_parameters, max(1, config.batch_size // _world()[1]))
+    with torch_threads(threads):
+        result = _run(model, data, validation, config, desc, pause_at)
+    result.threads = threads
+    return result
+
+
+def _run(model, data, validation, config: TrainConfig, desc: str, pause_at: int | None) -> TrainResult:
+    """The loop of :func:`train`, on the thread count it chose."""
     if pause_at is not None and config.checkpoint_dir is None:
         raise ValueError("train(pause_at=...) needs config.checkpoint_dir to resume from")
     rank, world = _world()

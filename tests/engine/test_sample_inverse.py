@@ -96,3 +96,42 @@ def test_estimator_draws_match_the_module_path():
         z = torch.randn(c.shape[0], 3, generator=torch.Generator().manual_seed(4))
         reference = est._physical_in_place(est.model.flow.inverse(z, c).double().numpy()).reshape(9, 40, 3)
     assert np.allclose(est.sample(y_obs, n=40, seed=4), reference, rtol=1e-5, atol=1e-5)
+
+
+def test_sample_inverse_draws_do_not_depend_on_the_thread_count(monkeypatch):
+    """Chunks run on one thread per core with single-threaded ops: 1 or 2 threads give the
+    same bits, and torch's thread count is restored afterwards."""
+    monkeypatch.setattr(flow_module, "CHUNK_ROWS", 64)
+    flow = _randomized(coupling_stack(4, 4, 2, "affine", hidden=32, seed=0, two_sided=False), scale=0.05)
+    z, c = torch.randn(40 * 30, 4), torch.randn(40, 2)
+    before = torch.get_num_threads()
+    results = []
+    for threads in (1, 2):
+        torch.set_num_threads(threads)
+        try:
+            with torch.inference_mode():
+                results.append(flow.sample_inverse(z, c, 30))
+            assert torch.get_num_threads() == threads
+        finally:
+            torch.set_num_threads(before)
+    assert torch.equal(results[0], results[1])
+
+
+def test_run_pieces_reraises_a_pieces_error_and_restores_threads():
+    from inn_engine.threads import run_pieces
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    done = []
+
+    def work(piece):
+        if piece == 3:
+            raise RuntimeError("piece 3 failed")
+        done.append(torch.get_num_threads())
+
+    try:
+        with pytest.raises(RuntimeError, match="piece 3"):
+            run_pieces(work, range(6))
+        assert torch.get_num_threads() == 2 and set(done) == {1}
+    finally:
+        torch.set_num_threads(before)
