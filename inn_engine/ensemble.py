@@ -48,9 +48,19 @@ class EnsembleINN(nn.Module):
         per_member = torch.stack([m.log_prob(x, y) for m in self.members])
         return torch.logsumexp(per_member, dim=0) - math.log(len(self.members))
 
+    @property
+    def n_members(self) -> int:
+        return len(self.members)
+
+    def member_loss(self, k: int, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Member ``k``'s negative log-likelihood per dimension (nats) on a batch: it alone
+        depends on member k's weights, so :func:`~inn_engine.train.train` may run the members'
+        backward passes side by side on separate threads."""
+        return -self.members[k].log_prob(x, y).mean() / self.dim_x
+
     def training_loss(self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator | None = None):
         """Mean of the members' negative log-likelihoods per dimension (nats)."""
-        nll = torch.stack([-m.log_prob(x, y).mean() for m in self.members]).mean() / self.dim_x
+        nll = torch.stack([self.member_loss(k, x, y) for k in range(self.n_members)]).mean()
         return nll, {"nll": nll.detach()}
 
     def validation_loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

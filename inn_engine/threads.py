@@ -17,7 +17,7 @@ from typing import Callable, Iterable
 
 import torch
 
-__all__ = ["run_pieces", "training_threads", "torch_threads", "SINGLE_THREAD_WORK"]
+__all__ = ["PiecePool", "run_pieces", "training_threads", "torch_threads", "SINGLE_THREAD_WORK"]
 
 #: below this many (parameters x batch rows) a training step runs on one thread. Seconds per
 #: step on 2 cores, OMP_WAIT_POLICY=PASSIVE, 1 thread against 2 (2026-12-01, idle machine):
@@ -28,35 +28,52 @@ SINGLE_THREAD_WORK = 3e9
 _LOCK = threading.Lock()
 
 
-def run_pieces(work: Callable[[object], None], pieces: Iterable[object]) -> None:
-    """Call ``work(piece)`` for every piece, on ``torch.get_num_threads()`` threads.
-
-    Pieces must be independent (each writes its own part of a result) and each runs with
-    single-threaded ops, so its numbers do not depend on the number of threads or on their
-    scheduling. torch's thread count is restored afterwards. The first exception raised by
-    a piece is re-raised here. With one thread the pieces run in order in the caller.
+class PiecePool:
+    """``workers`` threads with one intra-op thread each, reused for many :meth:`map` calls
+    (a training run maps its ensemble members every step). Use as a context manager; on
+    exit torch's thread count is restored. Only one pool runs at a time (MKL's thread count
+    is process-wide); a pool opened inside a worker of another runs its pieces in order.
     """
-    workers = torch.get_num_threads()
-    if workers <= 1:
-        for piece in pieces:
-            work(piece)
-        return
-    grad_mode, inference_mode = torch.is_grad_enabled(), torch.is_inference_mode_enabled()
 
-    def start():  # grad modes are thread-local: carry the caller's into the workers
-        torch.set_num_threads(1)
+    def __init__(self, workers: int):
+        self.workers = max(1, int(workers))
+        self._pool = None
 
-    def run(piece):
-        with torch.inference_mode(inference_mode), torch.set_grad_enabled(grad_mode):
-            work(piece)
+    def __enter__(self) -> "PiecePool":
+        if self.workers > 1 and _LOCK.acquire(blocking=False):
+            self._before = torch.get_num_threads()
+            self._pool = ThreadPoolExecutor(self.workers, initializer=torch.set_num_threads, initargs=(1,))
+        return self
 
-    with _LOCK:  # MKL's thread count is process-wide: one pool at a time restores it cleanly
-        try:
-            with ThreadPoolExecutor(workers, initializer=start) as pool:
-                for future in [pool.submit(run, piece) for piece in pieces]:
-                    future.result()
-        finally:
-            torch.set_num_threads(workers)
+    def __exit__(self, *exc) -> None:
+        if self._pool is not None:
+            self._pool.shutdown()
+            torch.set_num_threads(self._before)
+            self._pool = None
+            _LOCK.release()
+
+    def map(self, work: Callable[[object], object], pieces: Iterable[object]) -> list:
+        """``[work(piece) for piece in pieces]``, the pieces spread over the threads; the first
+        exception raised by a piece is re-raised here. Grad and inference modes (thread-local
+        in torch) are the caller's in every piece."""
+        if self._pool is None:
+            return [work(piece) for piece in pieces]
+        grad_mode, inference_mode = torch.is_grad_enabled(), torch.is_inference_mode_enabled()
+
+        def run(piece):
+            with torch.inference_mode(inference_mode), torch.set_grad_enabled(grad_mode):
+                return work(piece)
+
+        return [future.result() for future in [self._pool.submit(run, piece) for piece in pieces]]
+
+
+def run_pieces(work: Callable[[object], None], pieces: Iterable[object]) -> None:
+    """Call ``work(piece)`` for every piece on ``torch.get_num_threads()`` threads (a
+    :class:`PiecePool`). Pieces must be independent (each writes its own part of a result);
+    each runs with single-threaded ops, so its numbers do not depend on the number of threads
+    or on their scheduling."""
+    with PiecePool(torch.get_num_threads()) as pool:
+        pool.map(work, pieces)
 
 
 def training_threads(n_parameters: int, batch_rows: int) -> int:

@@ -24,7 +24,7 @@ from torch import nn
 from inn_engine.batches import as_source
 from inn_engine.blocks import ActNorm
 from inn_engine.progress import Progress, format_duration
-from inn_engine.threads import torch_threads, training_threads
+from inn_engine.threads import PiecePool, torch_threads, training_threads
 
 __all__ = ["TrainConfig", "TrainResult", "train"]
 
@@ -170,15 +170,42 @@ def train(
     """
     config = config or TrainConfig()
     n_parameters = sum(p.numel() for p in model.parameters())
-    threads = training_threads(n_parameters, max(1, config.batch_size // _world()[1]))
-    with torch_threads(threads):
-        result = _run(model, data, validation, config, desc, pause_at)
-    result.threads = threads
+    cores, world = torch.get_num_threads(), _world()[1]
+    threads = training_threads(n_parameters, max(1, config.batch_size // world))
+    # an ensemble's members run side by side, one per core, when each step is single-threaded
+    side_by_side = threads == 1 and world == 1 and hasattr(model, "member_loss")
+    with torch_threads(threads), PiecePool(cores if side_by_side else 1) as pool:
+        result = _run(model, data, validation, config, desc, pause_at, pool if side_by_side else None)
+    result.threads = cores if side_by_side else threads
     return result
 
 
-def _run(model, data, validation, config: TrainConfig, desc: str, pause_at: int | None) -> TrainResult:
-    """The loop of :func:`train`, on the thread count it chose."""
+def _forward_backward(net: nn.Module, model: nn.Module, pool: PiecePool | None, x, y, generator):
+    """The step's (loss, parts), with the loss's gradients accumulated when it is finite.
+
+    With a ``pool``, an ensemble's members (``model.member_loss``) run forward and backward
+    on the pool's threads: the gradient of the mean loss with respect to member k's weights
+    is that of member k's loss divided by K, so this is one backward of the mean.
+    """
+    if pool is None:
+        loss, parts = net(x, y, generator=generator)
+        if torch.isfinite(loss):
+            loss.backward()
+        return loss, parts
+    k = model.n_members
+
+    def member(i: int) -> torch.Tensor:
+        loss_i = model.member_loss(i, x, y)
+        if torch.isfinite(loss_i):
+            (loss_i / k).backward()
+        return loss_i.detach()
+
+    loss = torch.stack(pool.map(member, range(k))).mean()
+    return loss, {"nll": loss}
+
+
+def _run(model, data, validation, config: TrainConfig, desc: str, pause_at, pool) -> TrainResult:
+    """The loop of :func:`train`, on the thread count it chose (``pool``: ensemble members side by side)."""
     if pause_at is not None and config.checkpoint_dir is None:
         raise ValueError("train(pause_at=...) needs config.checkpoint_dir to resume from")
     rank, world = _world()
@@ -239,9 +266,9 @@ def _run(model, data, validation, config: TrainConfig, desc: str, pause_at: int 
         for group in optimizer.param_groups:
             group["lr"] = config.lr * schedule(step) * plateau_factor
         x_batch, y_batch = next(batches)
-        loss, parts = net(x_batch, y_batch, generator=noise)
         optimizer.zero_grad(set_to_none=True)
-        if not torch.isfinite(loss):
+        loss, parts = _forward_backward(net, model, pool, x_batch, y_batch, noise)
+        if not torch.isfinite(loss):  # the step is skipped; its gradients are cleared next step
             bad_steps += 1
             if bad_steps > config.max_bad_steps:
                 raise RuntimeError(
@@ -251,7 +278,6 @@ def _run(model, data, validation, config: TrainConfig, desc: str, pause_at: int 
             step += 1
             report.update(1)
             continue
-        loss.backward()
         if config.grad_clip:
             nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip, foreach=True)
         optimizer.step()

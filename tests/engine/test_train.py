@@ -150,3 +150,28 @@ def test_two_gloo_processes_match_one_process(tmp_path):
         assert torch.allclose(value.float(), ddp_state[key].float(), atol=2e-5), key
     # the two runs did real work: weights moved away from the zero-initialised last layers
     assert any(float(v.abs().max()) > 1e-3 for k, v in ddp_state.items() if k.endswith("4.weight"))
+
+
+def test_ensemble_members_side_by_side_train_exactly_as_one_backward():
+    """On 2 threads the members of an ensemble run forward and backward on their own threads;
+    the weights must equal those of the serial run (one backward of the mean loss)."""
+    from inn_engine.ensemble import EnsembleINN
+
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(2000, 3, generator=gen)
+    y = x[:, :2] + 0.1 * torch.randn(2000, 2, generator=gen)
+    before, states, used = torch.get_num_threads(), [], []
+    try:
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            torch.manual_seed(0)
+            model = EnsembleINN(3, 2, n_members=3, coupling="affine", hidden=16, n_blocks=2)
+            result = train(model, (x, y), None, TrainConfig(steps=40, batch_size=256, progress=False))
+            states.append(model.state_dict())
+            used.append(result.threads)
+            assert torch.get_num_threads() == threads
+    finally:
+        torch.set_num_threads(before)
+    assert used == [1, 2]
+    for name, tensor in states[0].items():
+        assert torch.equal(tensor, states[1][name]), name
