@@ -12,6 +12,7 @@ import math
 import torch
 from torch import nn
 
+from inn_engine.devices import seeded_normal
 from inn_engine.flow import coupling_stack
 from inn_engine.subnets import mlp
 
@@ -109,7 +110,7 @@ class ConditionalINN(nn.Module):
     def sample(self, y: torch.Tensor, n_draws: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """``n_draws`` posterior draws for each row of ``y`` (n_obs, dim_y): (n_obs, n_draws, dim_x)."""
         c = self.cond_net(y)
-        z = torch.randn(c.shape[0] * n_draws, self.dim_x, generator=generator, dtype=c.dtype)
+        z = seeded_normal(c.shape[0] * n_draws, self.dim_x, like=c, generator=generator)
         return self.flow.sample_inverse(z, c, n_draws).reshape(y.shape[0], n_draws, self.dim_x)
 
     @torch.no_grad()

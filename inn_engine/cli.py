@@ -183,6 +183,12 @@ main.add_command(
     show_default=True,
     help="Seeds weights, data split, batch order and noise.",
 )
+@click.option(
+    "--device",
+    default="cpu",
+    show_default=True,
+    help='Where the network trains: "cpu", "cuda", "cuda:N" or "auto" (a GPU when there is one).',
+)
 @_progress_option
 def train(
     grid,
@@ -198,6 +204,7 @@ def train(
     validation_rows,
     nproc_per_node,
     seed,
+    device,
     progress,
 ):
     """Train an estimator on GRID (a zarr grid from `innfer simulate`) and save it to --out."""
@@ -212,14 +219,20 @@ def train(
         grid_identity,
         run_training,
     )
+    from inn_engine.devices import resolve_device
     from inn_engine.grid import open_grid
-    from inn_engine.launch import init_from_env, is_rank_zero, launch
+    from inn_engine.launch import default_backend, init_from_env, is_rank_zero, launch
 
     try:
         check_options(model, model_options)
     except ValueError as err:
         raise click.BadParameter(str(err), param_hint="--model-option") from err
-    distributed = init_from_env()
+    try:
+        resolve_device(device, "--device")
+    except ValueError as err:
+        raise click.BadParameter(str(err), param_hint="--device") from err
+    backend = default_backend(device)
+    distributed = init_from_env(backend)
     if distributed and nproc_per_node > 1:
         raise click.BadParameter(
             "must be 1 under torchrun (torchrun starts the processes)", param_hint="--nproc-per-node"
@@ -248,6 +261,7 @@ def train(
         stream=stream,
         validation_rows=validation_rows,
         progress=progress,
+        device=device,
     )
     if is_rank_zero():
         try:
@@ -259,7 +273,11 @@ def train(
             click.echo(f"resuming from the checkpoint at step {step} in {checkpoint_dir}", err=True)
     if distributed:
         dist.barrier()  # the manifest is checked before any rank trains
-    summary = launch(run_training, nproc_per_node, (request,)) if nproc_per_node > 1 else run_training(request)
+    summary = (
+        launch(run_training, nproc_per_node, (request,), backend=backend)
+        if nproc_per_node > 1
+        else run_training(request)
+    )
     if is_rank_zero():
         click.echo(
             f"model {out}: {summary['steps_done']} steps on {summary['n_train']} rows "

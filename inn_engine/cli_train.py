@@ -48,10 +48,11 @@ class TrainRequest:
     stream: bool | None = None
     validation_rows: int | None = None
     progress: bool | None = None
+    device: str | None = None
 
     def train_options(self) -> dict:
         """The TrainConfig fields this request sets (the rest keep fit's data-scaled defaults)."""
-        names = ("steps", "batch_size", "checkpoint_dir", "checkpoint_every", "progress")
+        names = ("steps", "batch_size", "checkpoint_dir", "checkpoint_every", "progress", "device")
         return {k: getattr(self, k) for k in names if getattr(self, k) is not None}
 
 
@@ -92,7 +93,9 @@ def checkpoint_step(checkpoint_dir: str | Path) -> int | None:
 
 
 def _manifest(request: TrainRequest, identity: dict, world_size: int) -> dict:
-    settings = {k: v for k, v in asdict(request).items() if k not in ("out", "checkpoint_dir", "progress", "grid")}
+    settings = {
+        k: v for k, v in asdict(request).items() if k not in ("out", "checkpoint_dir", "progress", "grid", "device")
+    }
     return {"grid": identity, "world_size": world_size, **settings}
 
 
@@ -130,9 +133,9 @@ def run_training(request: TrainRequest) -> dict:
     from inn_engine.domain import Domain, domain_of_grid
     from inn_engine.fit import fit_grid
     from inn_engine.grid import open_grid
-    from inn_engine.launch import init_from_env, is_rank_zero
+    from inn_engine.launch import default_backend, init_from_env, is_rank_zero
 
-    init_from_env()
+    init_from_env(default_backend(request.device or "cpu"))
     ds = open_grid(request.grid)
     n = ds.sizes["sample"]
     if not 0 <= request.holdout <= n - 20:

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from inn_engine.cinn import ConditionalINN
+from inn_engine.devices import seeded_normal
 
 __all__ = ["EnsembleINN"]
 
@@ -71,8 +72,8 @@ class EnsembleINN(nn.Module):
     def sample(self, y: torch.Tensor, n_draws: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """``n_draws`` mixture draws for each row of ``y`` (n_obs, dim_y): (n_obs, n_draws, dim_x)."""
         rows = y.repeat_interleave(n_draws, dim=0)
-        z = torch.randn(rows.shape[0], self.dim_x, generator=generator, dtype=rows.dtype)
-        member = torch.randint(len(self.members), (rows.shape[0],), generator=generator)
+        z = seeded_normal(rows.shape[0], self.dim_x, like=rows, generator=generator)
+        member = torch.randint(len(self.members), (rows.shape[0],), generator=generator).to(rows.device)
         out = torch.empty_like(z)
         for k, m in enumerate(self.members):
             pick = member == k

@@ -21,6 +21,7 @@ from torch.nn.modules.module import (
 from inn_engine import __version__
 from inn_engine.artifact import ArtifactError, read_artifact, write_artifact
 from inn_engine.checks import check_array, check_integer, check_seed, check_work, torch_seed
+from inn_engine.devices import resolve_device
 from inn_engine.models import MODELS
 from inn_engine.posterior import Posterior
 from inn_engine.transforms import BoundTransform, Standardizer
@@ -101,15 +102,16 @@ class Estimator:
         y = check_array("y_obs", y_obs, ndim=2, last=self.dim_y, finite=False)
         return ~np.isfinite(y).all(axis=1) | (self._standard_scores(y) > MAX_STANDARD_SCORE).any(axis=1)
 
-    def _checked_draw_arguments(self, y_obs, n, seed) -> tuple[np.ndarray, int, int]:
-        """(y (n_obs, dim_y), n, torch seed) after checking all three and the size of the result."""
+    def _checked_draw_arguments(self, y_obs, n, seed, device) -> tuple[np.ndarray, int, int, torch.device]:
+        """(y (n_obs, dim_y), n, torch seed, device) after checking them and the size of the result."""
+        device = resolve_device(device)
         y = self._check_y(y_obs)
         n = check_integer("n (draws per observation)", n, 1)
         check_work(
             f"{y.shape[0]} observations x {n} draws x {self.dim_x} parameters x 8 bytes",
             8.0 * y.shape[0] * n * self.dim_x,
         )
-        return y, n, torch_seed(check_seed("seed", seed))
+        return y, n, torch_seed(check_seed("seed", seed)), device
 
     @staticmethod
     def _finite_draws(draws: np.ndarray) -> np.ndarray:
@@ -129,51 +131,55 @@ class Estimator:
         """Standardized float64 draws ``block`` (..., d) -> physical, overwriting it."""
         return self.x_transform.inverse(self.x_scaler.inverse(block, copy=False), copy=False)
 
-    def sample(self, y_obs, n: int = 1000, seed: int = 0) -> np.ndarray:
+    def sample(self, y_obs, n: int = 1000, seed: int = 0, device=None) -> np.ndarray:
         """``n`` posterior draws for every observation: array (n_obs, n, n_params), physical units.
 
         All observations are processed together in passes of ~1e5 network rows (no Python loop
-        per observation). The same ``seed`` gives the same draws.
+        per observation). The same ``seed`` gives the same draws. ``device``: where the network
+        runs (:func:`inn_engine.devices.resolve_device`; default the CPU); the draws come back
+        as a numpy array either way.
         """
-        y, n, seed = self._checked_draw_arguments(y_obs, n, seed)
-        return self._finite_draws(self._draw(y, n, seed, with_density=False)[0])
+        y, n, seed, device = self._checked_draw_arguments(y_obs, n, seed, device)
+        return self._finite_draws(self._draw(y, n, seed, False, device)[0])
 
-    def posterior(self, y_obs, n: int = 1000, seed: int = 0, log_density: bool | None = None) -> Posterior:
+    def posterior(self, y_obs, n: int = 1000, seed: int = 0, log_density: bool | None = None, device=None) -> Posterior:
         """A :class:`Posterior` with ``n`` draws per observation.
 
         ``log_density`` (default: True when the model has a tractable density) also stores
-        log q(x | y) of every draw, which gives a density-based MAP.
+        log q(x | y) of every draw, which gives a density-based MAP. ``device`` as in :meth:`sample`.
         """
         if log_density is None:
             log_density = hasattr(self.model, "log_prob")
-        y, n, seed = self._checked_draw_arguments(y_obs, n, seed)
-        samples, logq = self._draw(y, n, seed, with_density=bool(log_density))
+        y, n, seed, device = self._checked_draw_arguments(y_obs, n, seed, device)
+        samples, logq = self._draw(y, n, seed, bool(log_density), device)
         return Posterior(self._finite_draws(samples), self.param_names, self.param_units, logq)
 
     @torch.inference_mode()
-    def _draw(self, y_obs, n: int, seed: int, with_density: bool):
-        if int(n) < 1:
-            raise ValueError(f"n (draws per observation) must be >= 1, got {n}")
-        y = self._check_y(y_obs)
-        ys = self._standardized_y(y)
+    def _draw(self, y: np.ndarray, n: int, seed: int, with_density: bool, device: torch.device):
+        """Checked ``y`` (n_obs, dim_y) -> draws (n_obs, n, d) in physical units and their log q or None."""
+        ys = self._standardized_y(y).to(device)
         generator = torch.Generator().manual_seed(int(seed))
         obs_per_pass = max(1, _ROWS_PER_PASS // n)
         out = np.empty((y.shape[0], n, self.dim_x))
         logq = np.empty((y.shape[0], n)) if with_density else None
-        for i in range(0, y.shape[0], obs_per_pass):
-            rows = slice(i, i + obs_per_pass)
-            s = self.model.sample(ys[rows], n, generator=generator)
-            out[rows] = s.numpy()
-            if with_density:
-                logq[rows] = self._log_density_standardized(s, ys[rows], out[rows])
-            self._physical_in_place(out[rows])
+        try:
+            self.model.to(device)
+            for i in range(0, y.shape[0], obs_per_pass):
+                rows = slice(i, i + obs_per_pass)
+                s = self.model.sample(ys[rows], n, generator=generator)
+                out[rows] = s.cpu().numpy()
+                if with_density:
+                    logq[rows] = self._log_density_standardized(s, ys[rows], out[rows])
+                self._physical_in_place(out[rows])
+        finally:
+            self.model.to("cpu")
         return out, logq
 
     def _log_density_standardized(self, s: torch.Tensor, ys: torch.Tensor, s64: np.ndarray) -> np.ndarray:
         """log q(x | y) in physical units for standardized draws ``s`` (n_obs, n, d)."""
         n_obs, n, d = s.shape
         flat_y = ys.repeat_interleave(n, dim=0)
-        logq = self.model.log_prob(s.reshape(-1, d), flat_y).double().numpy().reshape(n_obs, n)
+        logq = self.model.log_prob(s.reshape(-1, d), flat_y).double().cpu().numpy().reshape(n_obs, n)
         u = self.x_scaler.inverse(s64)
         return logq - np.log(self.x_scaler.std).sum() - self.x_transform.log_abs_det_inverse(u)
 

@@ -52,7 +52,7 @@ class InvertibleSequence(nn.Module):
         on one thread per core (:func:`inn_engine.threads.run_pieces`), so the draws do not
         depend on the number of threads.
         """
-        steps, layout = [], torch.arange(z.shape[1])
+        steps, layout = [], torch.arange(z.shape[1], device=z.device)
         for block in reversed(self.blocks):
             block_steps, layout = block.inverse_steps(layout)
             steps += block_steps
@@ -66,7 +66,10 @@ class InvertibleSequence(nn.Module):
                 xt = step(xt, chunk)
             out[rows] = xt.index_select(0, layout).t()
 
-        run_pieces(invert_chunk, _chunks(z.shape[0], c, int(n)))
+        if z.device.type == "cpu":
+            run_pieces(invert_chunk, _chunks(z.shape[0], c, int(n)))
+        else:  # a GPU wants whole passes, not cache-sized chunks
+            invert_chunk((slice(None), c, int(n)))
         return out
 
 

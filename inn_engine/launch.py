@@ -1,8 +1,8 @@
 """Run a function in K processes of one torch.distributed process group on this machine.
 
 :func:`launch` spawns ``nproc`` processes (``torch.multiprocessing``, start method
-"spawn"), joins them into a process group on a free localhost port - gloo on CPU, nccl
-when CUDA is available - and calls ``fn(*args)`` in each; :func:`inn_engine.train.train`
+"spawn"), joins them into a process group on a free localhost port - gloo for networks on
+the CPU, nccl on CUDA GPUs (one per rank) - and calls ``fn(*args)`` in each; :func:`inn_engine.train.train`
 then runs data-parallel (DDP) by itself. ``innfer train --nproc-per-node K`` uses it.
 
 Under ``torchrun`` the processes already exist and the launcher's environment variables
@@ -29,12 +29,15 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
+from inn_engine.devices import resolve_device
+
 __all__ = ["launch", "init_from_env", "leave_process_group", "default_backend", "free_port", "is_rank_zero"]
 
 
-def default_backend() -> str:
-    """ "nccl" when CUDA GPUs are available, else "gloo" (CPU)."""
-    return "nccl" if torch.cuda.is_available() else "gloo"
+def default_backend(device="cpu") -> str:
+    """The process group's backend for networks on ``device`` (see :mod:`inn_engine.devices`):
+    "nccl" for CUDA GPUs, "gloo" for the CPU."""
+    return "nccl" if resolve_device(device).type == "cuda" else "gloo"
 
 
 def free_port() -> int:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from inn_engine.devices import seeded_normal
 from inn_engine.flow import coupling_stack
 from inn_engine.mmd import (
     PAPER_BACKWARD_KERNEL_PARAMS,
@@ -122,11 +123,11 @@ class PaddedINN(nn.Module):
 
     def _pad_x(self, x: torch.Tensor, scale: float, generator) -> torch.Tensor:
         extra = self.width - self.dim_x
-        return torch.cat([x, scale * torch.randn(x.shape[0], extra, generator=generator, dtype=x.dtype)], 1)
+        return torch.cat([x, scale * seeded_normal(x.shape[0], extra, like=x, generator=generator)], 1)
 
     def _output_side(self, y: torch.Tensor, z: torch.Tensor, pad_scale: float, generator) -> torch.Tensor:
         extra = self.width - self.dim_y - self.dim_z
-        pad = pad_scale * torch.randn(y.shape[0], extra, generator=generator, dtype=y.dtype)
+        pad = pad_scale * seeded_normal(y.shape[0], extra, like=y, generator=generator)
         return torch.cat([y, z, pad], 1)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -139,7 +140,7 @@ class PaddedINN(nn.Module):
         w, nz = self.weights, self.noise
         n = x.shape[0]
         x_pad = self._pad_x(x, nz["pad"], generator)
-        y_noisy = y + nz["y"] * torch.randn(y.shape, generator=generator, dtype=y.dtype)
+        y_noisy = y + nz["y"] * seeded_normal(y.shape, like=y, generator=generator)
         parts: dict[str, torch.Tensor] = {}
         total = x.new_zeros(())
         out = None
@@ -150,13 +151,13 @@ class PaddedINN(nn.Module):
             parts["fit"] = (((y_hat - y_noisy) ** 2).sum() + (pad_hat**2).sum()) / n
             total = total + w["fit"] * parts["fit"]
         if w["latent"]:
-            z_prior = torch.randn(n, self.dim_z, generator=generator, dtype=x.dtype)
+            z_prior = seeded_normal(n, self.dim_z, like=x, generator=generator)
             parts["latent"] = mmd(
                 torch.cat([y_hat.detach(), z_hat], 1), torch.cat([y_noisy, z_prior], 1), self.latent_kernel
             )
             total = total + w["latent"] * parts["latent"]
         if w["backward"]:
-            z_prior = torch.randn(n, self.dim_z, generator=generator, dtype=x.dtype)
+            z_prior = seeded_normal(n, self.dim_z, like=x, generator=generator)
             x_samples = self.flow.inverse(self._output_side(y_noisy, z_prior, nz["pad"], generator))
             pair_w = y_similarity_weights(y_noisy, self.y_sigma) if self.y_sigma else None
             parts["backward"] = mmd(x_samples, x_pad, self.backward_kernel, weights=pair_w)
@@ -165,10 +166,9 @@ class PaddedINN(nn.Module):
         if w["reconstruction"]:
             noisy_out = out.detach() + torch.cat(
                 [
-                    nz["y"] * torch.randn(n, self.dim_y, generator=generator, dtype=x.dtype),
-                    nz["z"] * torch.randn(n, self.dim_z, generator=generator, dtype=x.dtype),
-                    nz["pad"]
-                    * torch.randn(n, self.width - self.dim_y - self.dim_z, generator=generator, dtype=x.dtype),
+                    nz["y"] * seeded_normal(n, self.dim_y, like=x, generator=generator),
+                    nz["z"] * seeded_normal(n, self.dim_z, like=x, generator=generator),
+                    nz["pad"] * seeded_normal(n, self.width - self.dim_y - self.dim_z, like=x, generator=generator),
                 ],
                 1,
             )
@@ -189,7 +189,7 @@ class PaddedINN(nn.Module):
         x, y = x[:n], y[:n]
         y_hat, z_hat, pad_hat = self(x)
         fit = (((y_hat - y) ** 2).sum() + (pad_hat**2).sum()) / n
-        z_prior = torch.randn(n, self.dim_z, generator=generator, dtype=x.dtype)
+        z_prior = seeded_normal(n, self.dim_z, like=x, generator=generator)
         latent = mmd(torch.cat([y_hat, z_hat], 1), torch.cat([y, z_prior], 1), self.latent_kernel)
         x_samples = self.flow.inverse(self._output_side(y, z_prior, 0.0, None))
         pair_w = y_similarity_weights(y, self.y_sigma) if self.y_sigma else None
@@ -200,6 +200,6 @@ class PaddedINN(nn.Module):
     def sample(self, y: torch.Tensor, n_draws: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """``n_draws`` posterior draws per row of ``y`` (n_obs, dim_y): (n_obs, n_draws, dim_x)."""
         y_rep = y.repeat_interleave(n_draws, dim=0)
-        z = torch.randn(y_rep.shape[0], self.dim_z, generator=generator, dtype=y.dtype)
+        z = seeded_normal(y_rep.shape[0], self.dim_z, like=y, generator=generator)
         x = self.flow.inverse(self._output_side(y_rep, z, 0.0, None))
         return x[:, : self.dim_x].reshape(y.shape[0], n_draws, self.dim_x)

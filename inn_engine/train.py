@@ -23,6 +23,7 @@ from torch import nn
 
 from inn_engine.batches import as_source
 from inn_engine.blocks import ActNorm
+from inn_engine.devices import resolve_device
 from inn_engine.progress import Progress, format_duration
 from inn_engine.threads import PiecePool, torch_threads, training_threads
 
@@ -45,6 +46,8 @@ class TrainConfig:
     with the same directory resumes exactly where the last checkpoint left off.
     progress: None or True: a bar on a terminal, plain lines at least every 30 s otherwise
     (:class:`~inn_engine.progress.Progress`); False: silent.
+    device: where the network trains (:func:`inn_engine.devices.resolve_device`: "cpu",
+    "cuda", "cuda:N", "auto"); batches are moved there, the trained model comes back on the CPU.
     """
 
     steps: int = 5000
@@ -64,6 +67,7 @@ class TrainConfig:
     seed: int = 0
     progress: bool | None = None
     max_bad_steps: int = 50
+    device: str = "cpu"
 
     def __post_init__(self):
         for name in ("steps", "batch_size", "eval_every", "checkpoint_every", "max_bad_steps"):
@@ -74,6 +78,8 @@ class TrainConfig:
         if not self.lr > 0:
             raise ValueError(f"TrainConfig.lr must be > 0, got {self.lr}")
         self.betas = tuple(float(b) for b in self.betas)
+        resolve_device(self.device, "TrainConfig.device")
+        self.device = str(self.device)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -173,9 +179,15 @@ def train(
     cores, world = torch.get_num_threads(), _world()[1]
     threads = training_threads(n_parameters, max(1, config.batch_size // world))
     # an ensemble's members run side by side, one per core, when each step is single-threaded
-    side_by_side = threads == 1 and world == 1 and hasattr(model, "member_loss")
-    with torch_threads(threads), PiecePool(cores if side_by_side else 1) as pool:
-        result = _run(model, data, validation, config, desc, pause_at, pool if side_by_side else None)
+    device = resolve_device(config.device, "TrainConfig.device")
+    side_by_side = threads == 1 and world == 1 and hasattr(model, "member_loss") and device.type == "cpu"
+    try:
+        with torch_threads(threads), PiecePool(cores if side_by_side else 1) as pool:
+            result = _run(
+                model.to(device), data, validation, config, desc, pause_at, pool if side_by_side else None, device
+            )
+    finally:
+        model.to("cpu")
     result.threads = cores if side_by_side else threads
     return result
 
@@ -204,8 +216,9 @@ def _forward_backward(net: nn.Module, model: nn.Module, pool: PiecePool | None, 
     return loss, {"nll": loss}
 
 
-def _run(model, data, validation, config: TrainConfig, desc: str, pause_at, pool) -> TrainResult:
-    """The loop of :func:`train`, on the thread count it chose (``pool``: ensemble members side by side)."""
+def _run(model, data, validation, config: TrainConfig, desc: str, pause_at, pool, device) -> TrainResult:
+    """The loop of :func:`train`, on the thread count it chose (``pool``: ensemble members side by side),
+    with the model on ``device``."""
     if pause_at is not None and config.checkpoint_dir is None:
         raise ValueError("train(pause_at=...) needs config.checkpoint_dir to resume from")
     rank, world = _world()
@@ -215,11 +228,14 @@ def _run(model, data, validation, config: TrainConfig, desc: str, pause_at, pool
         raise ValueError(f"batch_size {batch} must be divisible by the world size {world}")
     x_val, y_val = validation if validation is not None else (None, None)
     has_val = x_val is not None and x_val.shape[0] > 0
+    if has_val:
+        x_val, y_val = x_val.to(device), y_val.to(device)
 
     noise = torch.Generator().manual_seed(config.seed * 7919 + rank)
-    _initialize_actnorm(model, *source.first_batch(batch, config.seed), noise)
+    _initialize_actnorm(model, *(t.to(device) for t in source.first_batch(batch, config.seed)), noise)
     objective = _Objective(model)
-    net = nn.parallel.DistributedDataParallel(objective) if world > 1 else objective
+    on_gpu = [device.index] if device.type == "cuda" else None
+    net = nn.parallel.DistributedDataParallel(objective, device_ids=on_gpu) if world > 1 else objective
     # the fused (one kernel) Adam and the foreach clipping: ~20 % of a small network's step
     optimizer = torch.optim.Adam(
         model.parameters(),
@@ -265,7 +281,7 @@ def _run(model, data, validation, config: TrainConfig, desc: str, pause_at, pool
     while step < config.steps:
         for group in optimizer.param_groups:
             group["lr"] = config.lr * schedule(step) * plateau_factor
-        x_batch, y_batch = next(batches)
+        x_batch, y_batch = (t.to(device, non_blocking=True) for t in next(batches))
         optimizer.zero_grad(set_to_none=True)
         loss, parts = _forward_backward(net, model, pool, x_batch, y_batch, noise)
         if not torch.isfinite(loss):  # the step is skipped; its gradients are cleared next step

@@ -21,6 +21,7 @@ from torch import nn
 
 from inn_engine.baselines.gaussian import diag_gaussian_log_prob, split_mean_log_var
 from inn_engine.baselines.options import check_int
+from inn_engine.devices import seeded_normal
 from inn_engine.subnets import mlp
 
 __all__ = ["ConditionalVAE", "GaussianCVAEBase"]
@@ -107,9 +108,9 @@ class GaussianCVAEBase(nn.Module, abc.ABC):
         """``n_draws`` draws per row of ``y`` (n_obs, dim_y): z ~ N(0, I), decoded with decoder noise;
         (n_obs, n_draws, dim_x)."""
         y_rep = y.repeat_interleave(n_draws, dim=0)
-        z = torch.randn(y_rep.shape[0], self.dim_z, generator=generator, dtype=y.dtype)
+        z = seeded_normal(y_rep.shape[0], self.dim_z, like=y, generator=generator)
         mean, log_var = self.decode(z, y_rep)
-        x = mean + torch.exp(0.5 * log_var) * torch.randn(mean.shape, generator=generator, dtype=mean.dtype)
+        x = mean + torch.exp(0.5 * log_var) * seeded_normal(mean.shape, like=mean, generator=generator)
         return x.reshape(y.shape[0], n_draws, self.dim_x)
 
 
@@ -150,6 +151,6 @@ class ConditionalVAE(GaussianCVAEBase):
     def latent(self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator | None):
         """z = mu + sigma * eps (batch, dim_z) and the closed-form KL to N(0, I) (batch,)."""
         mean, log_var, _ = self.encode(x, y)
-        z = mean + torch.exp(0.5 * log_var) * torch.randn(mean.shape, generator=generator, dtype=mean.dtype)
+        z = mean + torch.exp(0.5 * log_var) * seeded_normal(mean.shape, like=mean, generator=generator)
         kl = 0.5 * (torch.exp(log_var) + mean * mean - 1.0 - log_var).sum(dim=1)
         return z, kl

@@ -17,6 +17,7 @@ from inn_engine.baselines.cvae import GaussianCVAEBase
 from inn_engine.baselines.gaussian import standard_normal_log_prob
 from inn_engine.baselines.iaf import InverseAutoregressiveFlow
 from inn_engine.baselines.options import check_int
+from inn_engine.devices import seeded_normal
 
 __all__ = ["ConditionalVAEIAF"]
 
@@ -76,7 +77,7 @@ class ConditionalVAEIAF(GaussianCVAEBase):
     def latent(self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator | None):
         """z_T (batch, dim_z) and the single-sample KL estimate log q(z_T | x, y) - log p(z_T) (batch,)."""
         mean, log_var, context = self.encode(x, y)
-        eps = torch.randn(mean.shape, generator=generator, dtype=mean.dtype)
+        eps = seeded_normal(mean.shape, like=mean, generator=generator)
         z, log_det = self.flow(mean + torch.exp(0.5 * log_var) * eps, context if self.context_features else None)
         log_q = standard_normal_log_prob(eps) - 0.5 * log_var.sum(dim=1) - log_det
         return z, log_q - standard_normal_log_prob(z)

@@ -24,6 +24,7 @@ from torch import nn
 
 from inn_engine.baselines.gaussian import diag_gaussian_log_prob, split_mean_log_var
 from inn_engine.baselines.options import check_dropout, check_int
+from inn_engine.devices import seeded_normal
 from inn_engine.subnets import mlp
 
 __all__ = ["MCDropoutRegressor"]
@@ -109,5 +110,5 @@ class MCDropoutRegressor(nn.Module):
         """``n_draws`` draws per row of ``y`` (n_obs, dim_y), a fresh dropout mask and noise each:
         (n_obs, n_draws, dim_x)."""
         mean, log_var = self.predict(y.repeat_interleave(n_draws, dim=0), generator)
-        noise = torch.randn(mean.shape, generator=generator, dtype=mean.dtype)
+        noise = seeded_normal(mean.shape, like=mean, generator=generator)
         return (mean + torch.exp(0.5 * log_var) * noise).reshape(y.shape[0], n_draws, self.dim_x)

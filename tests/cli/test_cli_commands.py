@@ -8,6 +8,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 import xarray as xr
 
 from inn_engine.estimator import Estimator
@@ -190,3 +191,9 @@ def test_new_filter_set_makes_an_astro_grid_with_its_bands(invoke, tmp_path):
     invoke("simulate", "astro", "--bands", "u,g,r", "--n", 20, "--out", grid, "--workers", 1)
     obs = list(open_grid(grid)["obs"].values)
     assert obs[:3] == ["mag_u", "mag_g", "mag_r"] and len(obs) == 9
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error of a machine without CUDA")
+def test_train_names_the_device_option_without_a_gpu(invoke, ik_grid, tmp_path):
+    out = invoke("train", ik_grid, "--out", tmp_path / "m", "--device", "cuda", expect=2).output
+    assert "--device" in out and "no CUDA GPU" in out
