@@ -3,7 +3,10 @@
 Weights use safetensors (loading cannot run code). The JSON holds everything else and the
 SHA-256 of the weights file and of every side file, so a truncated, tampered or mismatched
 file is refused with a clear error instead of producing silent nonsense; the JSON itself is
-checked against :mod:`inn_engine.schema` before anything is built from it.
+checked against :mod:`inn_engine.schema` before anything is built from it, and carries the
+SHA-256 of its own content (``metadata_sha256``), so an edit that stays inside the schema (a
+scaler's mean, a domain record's value) is refused too. These digests catch damage and
+accidental edits; they are not signatures (anyone can recompute them).
 """
 
 from __future__ import annotations
@@ -18,10 +21,20 @@ from safetensors.torch import load_file, save_file
 
 from inn_engine.schema import check_metadata
 
-__all__ = ["ArtifactError", "FORMAT", "FORMAT_VERSION", "write_artifact", "read_artifact", "sha256_file"]
+__all__ = [
+    "ArtifactError",
+    "FORMAT",
+    "FORMAT_VERSION",
+    "write_artifact",
+    "read_artifact",
+    "sha256_file",
+    "sign_metadata",
+]
 
 FORMAT = "innfer-estimator"
-FORMAT_VERSION = 1
+#: 1: weights and side files digested; 2: estimator.json also digests its own content
+FORMAT_VERSION = 2
+METADATA_DIGEST = "metadata_sha256"
 WEIGHTS = "weights.safetensors"
 METADATA = "estimator.json"
 
@@ -59,10 +72,36 @@ def write_artifact(
     if digests:
         meta["side_files"] = digests
     meta.update(format=FORMAT, format_version=FORMAT_VERSION, weights_sha256=sha256_file(weights))
+    meta = sign_metadata(meta)
     tmp = path / (METADATA + ".tmp")
     tmp.write_text(json.dumps(meta, indent=1, sort_keys=True))
     os.replace(tmp, path / METADATA)
     return path
+
+
+def _metadata_digest(meta: dict) -> str:
+    """SHA-256 of ``meta``'s canonical JSON (sorted keys, no spaces), its own digest left out."""
+    body = {k: v for k, v in meta.items() if k != METADATA_DIGEST}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def sign_metadata(meta: dict) -> dict:
+    """``meta`` with ``metadata_sha256`` of its current content (what :func:`write_artifact`
+    stores; use it after editing an estimator.json on purpose)."""
+    return {**meta, METADATA_DIGEST: _metadata_digest(meta)}
+
+
+def _check_metadata_digest(meta: dict, meta_file: Path) -> None:
+    """Format 2 and later: ``metadata_sha256`` present and equal to the content's, or ArtifactError."""
+    if meta["format_version"] < 2:
+        return  # written before estimator.json digested itself
+    recorded = meta.get(METADATA_DIGEST)
+    if not isinstance(recorded, str) or recorded != _metadata_digest(meta):
+        what = "has no metadata_sha256" if recorded is None else "does not match its metadata_sha256"
+        raise ArtifactError(
+            f"{meta_file} {what}: the file was edited or damaged after it was written "
+            "(to keep a deliberate edit, re-sign it with inn_engine.artifact.sign_metadata)"
+        )
 
 
 def read_artifact(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict]:
@@ -85,6 +124,7 @@ def read_artifact(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dic
     except OSError as err:
         raise ArtifactError(f"{meta_file} cannot be read: {err}") from err
     check_metadata(meta, str(meta_file), FORMAT, FORMAT_VERSION)
+    _check_metadata_digest(meta, meta_file)
     actual = sha256_file(weights)
     if actual != meta["weights_sha256"]:
         raise ArtifactError(

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import inn_engine
-from inn_engine.artifact import ArtifactError
+from inn_engine.artifact import ArtifactError, sign_metadata
 
 NOISE = 0.5
 
@@ -109,8 +109,18 @@ def test_save_load_roundtrip_and_damage(tmp_path, gaussian_estimator):
         inn_engine.load(path)
     weights.write_bytes(blob)
 
+    scaler_edit = json.loads(json.dumps(meta))
+    scaler_edit["x_scaler"]["mean"][0] += 1.0  # inside the schema: only the digest catches it
+    (path / "estimator.json").write_text(json.dumps(scaler_edit))
+    with pytest.raises(ArtifactError, match="does not match its metadata_sha256"):
+        inn_engine.load(path)
+    (path / "estimator.json").write_text(json.dumps({k: v for k, v in meta.items() if k != "metadata_sha256"}))
+    with pytest.raises(ArtifactError, match="has no metadata_sha256"):
+        inn_engine.load(path)
+    (path / "estimator.json").write_text(json.dumps(sign_metadata(scaler_edit)))
+    assert inn_engine.load(path).x_scaler.mean[0] == pytest.approx(gaussian_estimator.x_scaler.mean[0] + 1.0)
     meta["model"]["config"]["hidden"] = 99
-    (path / "estimator.json").write_text(json.dumps(meta))
+    (path / "estimator.json").write_text(json.dumps(sign_metadata(meta)))
     with pytest.raises(ArtifactError, match="do not fit"):
         inn_engine.load(path)
     meta["format_version"] = 999

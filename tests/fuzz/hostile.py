@@ -30,6 +30,7 @@ import xarray as xr
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from inn_engine.artifact import FORMAT_VERSION, sign_metadata
 from inn_engine.cli_estimate import _is_number
 
 OUTCOMES = ("ValueError", "other exception", "NaN without flag", "shape mismatch", "ok")
@@ -537,7 +538,7 @@ def tampering(draw):
                         "nested",
                         "blocks",
                         "version0",
-                        "version2",
+                        "version-next",
                         "version-str",
                         "nan-std",
                         "zero-std",
@@ -559,7 +560,7 @@ _SPECIAL = {
     "null": lambda m: None,
     "blocks": lambda m: _set(m, ("model", "config", "n_blocks"), 200_000),
     "version0": lambda m: {**m, "format_version": 0},
-    "version2": lambda m: {**m, "format_version": 2},
+    "version-next": lambda m: {**m, "format_version": FORMAT_VERSION + 1},
     "version-str": lambda m: {**m, "format_version": "1"},
     "nan-std": lambda m: _set(m, ("y_scaler", "std", 0), float("nan")),
     "zero-std": lambda m: _set(m, ("x_scaler", "std", 0), 0.0),
@@ -605,7 +606,8 @@ def tamper(name: str, change) -> Path:
                 '"metadata": null', '"metadata": ' + "[" * 5000 + "]" * 5000
             )
         else:
-            text = json.dumps(_SPECIAL[what](meta))
+            edited = _SPECIAL[what](meta)
+            text = json.dumps(sign_metadata(edited) if isinstance(edited, dict) else edited)
         meta_file.write_text(text)
         return target
     meta = json.loads(json.dumps(meta))
@@ -616,7 +618,8 @@ def tamper(name: str, change) -> Path:
         del node[what[-1]]
     else:
         node[what[-1]] = how
-    meta_file.write_text(json.dumps(meta))
+    # re-signed, so the edit reaches the schema and the build (an unsigned edit stops at the digest)
+    meta_file.write_text(json.dumps(sign_metadata(meta) if what != ("metadata_sha256",) else meta))
     return target
 
 

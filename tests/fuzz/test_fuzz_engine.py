@@ -54,7 +54,7 @@ def test_the_shipped_oximetry_estimator_lists_its_side_files():
         ("nested", "not valid JSON"),
         ("blocks", "n_blocks.*256"),
         ("version0", "not a format version"),
-        ("version2", "upgrade innfer"),
+        ("version-next", "upgrade innfer"),
         ("version-str", "not a format version"),
         ("nan-std", "y_scaler.std"),
         ("zero-std", "x_scaler.std"),

@@ -7,6 +7,7 @@ import pytest
 import xarray as xr
 
 import oximetry
+from inn_engine.artifact import sign_metadata
 from oximetry import Camera, OximetrySimulator, estimate, load_estimator
 from oximetry.pretrain import specular_and_saturated
 
@@ -206,7 +207,7 @@ def test_default_method_follows_the_input_size_and_says_why(held_out, monkeypatc
     shutil.copytree(PACKAGED_DIR, headless, ignore=shutil.ignore_patterns(HEAD_FILE, "__init__.py"))
     meta = json.loads((headless / "estimator.json").read_text())
     del meta["side_files"][HEAD_FILE]
-    (headless / "estimator.json").write_text(json.dumps(meta))
+    (headless / "estimator.json").write_text(json.dumps(sign_metadata(meta)))
     fallback = estimate(image, n=16, estimator=headless)
     assert fallback.attrs["method"] == "sample" and "no quantile head" in fallback.attrs["method_reason"]
     assert fallback["sO2_median"].shape == (6, 7) and "vhb_1_median" in fallback
