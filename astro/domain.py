@@ -17,7 +17,7 @@ from astro.library import ClusterLibrarySimulator
 from astro.model_check import LIBRARY_FILE, REFERENCE_SIZE, THRESHOLD_SAMPLE, flag_threshold, library_bytes
 from astro.observe import ALL_BANDS_PROBABILITY, MISSING_PROBABILITY, SIGMA_RANGE
 from astro.population import available_bands
-from astro.simulator import LEGUS_BANDS, ClusterSimulator
+from astro.simulator import LEGUS_BANDS, PARAMS, ClusterSimulator
 from inn_engine.domain import Domain, DomainOption, SideModels
 
 __all__ = ["AstroDomain", "DOMAIN", "parse_bands", "astro_record", "reference_side_models"]
@@ -102,14 +102,41 @@ class AstroDomain(Domain):
         )
 
     def check_record(self, metadata: dict) -> None:
+        """ValueError unless ``metadata["astro"]`` holds what ``astro.infer`` reads: distinct
+        known bands, a finite positive chi2_threshold, and (when present) a prior of finite
+        [low, high] ranges with low < high for the four parameters and a known IMF."""
         record = metadata.get(self.name)
         if not isinstance(record, dict) or not isinstance(record.get("bands"), list):
             raise ValueError(
                 "not an astro estimator: its metadata has no 'astro' record with its bands; make one "
                 "with astro.train() or `innfer train` on a grid of `innfer simulate astro`"
             )
-        if "chi2_threshold" not in record:
-            raise ValueError("the estimator's 'astro' record lacks the model check's chi2_threshold")
+        bands = record["bands"]
+        known = set(available_bands())
+        if not bands or not all(isinstance(b, str) and b in known for b in bands) or len(set(bands)) != len(bands):
+            raise ValueError(f"the 'astro' record's bands must be distinct names from {sorted(known)}, got {bands!r}")
+        threshold = record.get("chi2_threshold")
+        if not _is_real(threshold) or not threshold > 0:
+            raise ValueError(
+                f"the 'astro' record's chi2_threshold (the model check's flag level) must be a finite "
+                f"number > 0, got {threshold!r}"
+            )
+        if "imf" in record and record["imf"] not in IMF_NAMES:
+            raise ValueError(f"the 'astro' record's imf must be one of {list(IMF_NAMES)}, got {record['imf']!r}")
+        prior = record.get("prior")
+        if prior is None:
+            return
+        params = list(PARAMS)
+        ranges = [prior.get(name) for name in params] if isinstance(prior, dict) else [None]
+        if not all(isinstance(r, list) and len(r) == 2 and all(_is_real(v) for v in r) and r[0] < r[1] for r in ranges):
+            raise ValueError(
+                f"the 'astro' record's prior must map each of {params} to finite [low, high] with "
+                f"low < high, got {prior!r}"
+            )
+
+
+def _is_real(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and bool(np.isfinite(value))
 
 
 DOMAIN = AstroDomain()

@@ -41,6 +41,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from astro.simulator import PARAMS
+
 __all__ = [
     "fit_population",
     "Population",
@@ -51,10 +53,8 @@ __all__ = [
     "BIN_WIDTH",
     "SMOOTHNESS_GRID",
     "N_POPULATION_DRAWS",
-    "PARAMS",
 ]
 
-PARAMS = ("log_mass", "log_age", "A_V", "Z")
 #: bin width per parameter, in the coordinate in which the training prior is flat
 #: (log10 Msun, log10 yr, mag, log10 Z)
 BIN_WIDTH = {"log_mass": 0.25, "log_age": 0.15, "A_V": 0.15, "Z": 0.1}

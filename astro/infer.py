@@ -22,6 +22,7 @@ from astro.hierarchy import MIN_EFFECTIVE_DRAWS as POPULATION_MIN_DRAWS
 from astro.living_mass import living_mass_fraction
 from astro.model_check import library_chi2
 from astro.observe import SIGMA_RANGE, condition_vector
+from astro.simulator import PARAMS
 from inn_engine.checks import check_integer, check_real, check_seed, check_work, torch_seed
 from inn_engine.posterior import summarize
 
@@ -37,7 +38,6 @@ __all__ = [
     "foreground_coefficients",
 ]
 
-PARAMS = ("log_mass", "log_age", "A_V", "Z")
 #: derived per draw: log10 of the present-day mass in living stars (astro.living_mass)
 DERIVED = ("log_mass_living",)
 #: the training prior of the shipped estimators (recorded as metadata["astro"]["prior"] by astro.train)

@@ -12,9 +12,12 @@ from astro.observe import ALL_BANDS_PROBABILITY, MISSING_PROBABILITY, SIGMA_RANG
 from astro.population import DEFAULT_MAX_STOCHASTIC_STARS, available_bands, parameter_ranges, photometry
 from inn_engine.simulator import Observable, Parameter, Simulator, as_generator
 
-__all__ = ["ClusterSimulator", "simulate_grid", "LEGUS_BANDS"]
+__all__ = ["ClusterSimulator", "simulate_grid", "LEGUS_BANDS", "PARAMS"]
 
 LEGUS_BANDS = ("F275W", "F336W", "F438W", "F555W", "F814W")
+
+#: the four cluster parameters every astro estimator infers, in this order
+PARAMS = ("log_mass", "log_age", "A_V", "Z")
 
 
 class ClusterSimulator(Simulator):

@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from inn_engine.checks import check_seed
+
 __all__ = ["Parameter", "Observable", "Simulator", "as_generator"]
 
 
@@ -64,12 +66,9 @@ class Observable:
 
 
 def as_generator(seed_or_rng: int | np.random.Generator | None) -> np.random.Generator:
-    """A numpy Generator from a seed (int), an existing Generator (returned as is) or None."""
-    if isinstance(seed_or_rng, np.random.Generator):
-        return seed_or_rng
-    if seed_or_rng is None or isinstance(seed_or_rng, (int, np.integer)):
-        return np.random.default_rng(seed_or_rng)
-    raise TypeError(f"seed must be an int, a numpy Generator or None, got {type(seed_or_rng).__name__}")
+    """A numpy Generator from a seed (an int in [0, 2**63)), an existing Generator (returned
+    as is) or None (fresh entropy); anything else is a ValueError naming ``seed``."""
+    return np.random.default_rng(check_seed("seed", seed_or_rng, allow_none=True))
 
 
 class Simulator(abc.ABC):

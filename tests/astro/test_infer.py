@@ -226,3 +226,24 @@ def test_a_catalogue_learns_its_population_by_default():
         for name, t in (("flat", flat), ("learned", learned))
     }
     assert age_error["learned"] < age_error["flat"], age_error
+
+
+@pytest.mark.parametrize(
+    "edit, match",
+    [
+        ({"bands": ["U", "U"]}, "bands must be distinct"),
+        ({"bands": ["U", "W9"]}, "bands must be distinct names"),
+        ({"chi2_threshold": -1.0}, "chi2_threshold"),
+        ({"chi2_threshold": "5"}, "chi2_threshold"),
+        ({"imf": "top-heavy"}, "imf must be one of"),
+        ({"prior": {"log_mass": [7.0, 2.0]}}, "prior must map each of"),
+        ({"prior": {"log_mass": [2, 7], "log_age": [6, 10], "A_V": [0, None], "Z": [0.002, 0.03]}}, "prior"),
+    ],
+)
+def test_a_damaged_astro_record_is_refused_by_name(edit, match):
+    from astro.domain import DOMAIN
+
+    meta = json.loads((PRETRAINED_DIR / "ubvri" / "estimator.json").read_text())["metadata"]
+    DOMAIN.check_record(meta)
+    with pytest.raises(ValueError, match=match):
+        DOMAIN.check_record({**meta, "astro": {**meta["astro"], **edit}})

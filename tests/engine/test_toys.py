@@ -136,3 +136,14 @@ def test_inverse_kinematics_abc_reference_matches_importance_sampling():
         np.testing.assert_allclose(abc[i].std(0), std, rtol=0.1)
         # accepted arms reach the observed point up to the noise (0.05 per axis) and radius
         assert np.median(np.linalg.norm(sim.forward(abc[i]) - y, axis=1)) < 0.12
+
+
+@pytest.mark.parametrize("seed", ["7", 1.5, -1, 2**64, [1]])
+def test_as_generator_names_a_bad_seed(seed):
+    from inn_engine.simulator import as_generator
+
+    with pytest.raises(ValueError, match="seed must be an integer"):
+        as_generator(seed)
+    assert isinstance(as_generator(None), np.random.Generator) and as_generator(3).integers(10) == as_generator(
+        3
+    ).integers(10)
