@@ -2,7 +2,12 @@
 
 A catalogue (astropy Table, pandas DataFrame, dict of columns, or a dict of scalars for
 one cluster) has one column per band holding APPARENT Vega magnitudes and a
-``<band>_err`` column with 1-sigma errors [mag]. Per entry, rather than failing the whole
+``<band>_err`` column with 1-sigma errors [mag]. Columns with astropy units may instead
+hold AB magnitudes (``u.ABmag``) or flux densities f_nu (Jy, mJy, erg/s/cm^2/Hz, ...), with
+their errors in the same kind of unit; they are converted to Vega magnitudes per band
+(:func:`astro.population.vega_minus_ab`; sigma_m = 2.5 / ln 10 * sigma_F / F). A flux at or
+below zero is a non-detection: that band is left out of the cluster, with a note, as is a
+flux whose error exceeds the trained range (S/N below ~2.2). Per entry, rather than failing the whole
 catalogue, problems make a band unusable and are reported in a per-row note:
 NaN / masked magnitude (not observed, no note), sentinel magnitudes (|m| >= 90, e.g. 99 or
 100), missing, NaN or negative errors, and errors above the trained range. Malformed
@@ -14,9 +19,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import astropy.units as u
 import numpy as np
 
 from astro.observe import SIGMA_RANGE
+from astro.population import vega_minus_ab
 from inn_engine.checks import check_array, label_list, string_labels
 
 __all__ = ["Photometry", "read_photometry", "distance_moduli", "per_cluster", "catalogue_from_observations"]
@@ -76,9 +83,10 @@ def _columns(photometry) -> tuple[dict, int]:
 
 
 def _as_float(values, name: str, n: int) -> np.ndarray:
-    """1-D float64 array (n,) with masked / None entries as NaN."""
+    """1-D float64 array (n,) with masked / None entries as NaN (any astropy unit dropped)."""
     masked = np.ma.getmaskarray(values) if np.ma.isMaskedArray(values) or hasattr(values, "mask") else None
     data = np.ma.getdata(values)
+    data = getattr(data, "value", data)  # a Quantity's numbers
     try:
         out = np.array(data, dtype=object).reshape(n)
         out = np.array([np.nan if v is None else v for v in out], dtype=float)
@@ -132,12 +140,47 @@ def read_photometry(photometry, known_bands, bands=None) -> Photometry:
                 f"photometry lacks the error column {column + '_err'!r} for band {band} "
                 f"(1-sigma magnitude errors are required)"
             )
-        m = _as_float(columns[column], column, n)
-        e = _as_float(columns[f"{column}_err"], f"{column}_err", n)
+        m, e = _vega_magnitudes(band, column, columns[column], columns[f"{column}_err"], n, notes)
         _drop_bad_entries(band, m, e, notes)
         mag[:, j], err[:, j] = m, e
     names = _cluster_names(columns, n)
     return Photometry(tuple(order), mag, np.maximum(err, SIGMA_RANGE[0]), notes, names)
+
+
+def _unit(values, name: str):
+    """The astropy unit of a column: None (plain numbers, Vega magnitudes), u.mag, u.ABmag
+    or an f_nu flux density unit; anything else is a ValueError naming the column."""
+    unit = getattr(values, "unit", None)
+    if unit is None or unit == u.mag or unit == u.ABmag or unit.is_equivalent(u.Jy):
+        return unit
+    raise ValueError(
+        f"column {name!r} has unit {unit}: give Vega magnitudes (no unit or u.mag), AB magnitudes "
+        "(u.ABmag) or a flux density f_nu (e.g. u.Jy, u.mJy, erg / (s cm2 Hz))"
+    )
+
+
+def _vega_magnitudes(band: str, column: str, values, errors, n: int, notes: list) -> tuple[np.ndarray, np.ndarray]:
+    """Apparent Vega magnitudes and 1-sigma errors (n,) [mag] of ``band`` from a column of
+    magnitudes or fluxes (see the module's docstring); non-positive fluxes become NaN with a note."""
+    unit, err_unit = _unit(values, column), _unit(errors, f"{column}_err")
+    m, e = _as_float(values, column, n), _as_float(errors, f"{column}_err", n)
+    is_flux = unit is not None and unit != u.mag and unit != u.ABmag
+    if is_flux != (err_unit is not None and err_unit != u.mag and err_unit != u.ABmag):
+        raise ValueError(
+            f"columns {column!r} and {column + '_err'!r} must both be fluxes or both magnitudes, "
+            f"got units {unit} and {err_unit}"
+        )
+    if is_flux:
+        flux, sigma = m * unit.to(u.Jy), e * err_unit.to(u.Jy)
+        for i in np.flatnonzero(flux <= 0):
+            notes[i].append(f"{band} flux <= 0 (a non-detection; upper limits are not modelled, the band is left out)")
+        detected = flux > 0
+        m, e = np.full(n, np.nan), np.full(n, np.nan)
+        m[detected] = (flux[detected] * u.Jy).to_value(u.ABmag)  # -2.5 log10(f_nu / (erg/s/cm2/Hz)) - 48.60
+        e[detected] = 2.5 / np.log(10.0) * sigma[detected] / flux[detected]
+    if unit is not None and unit != u.mag:  # AB magnitudes, given or from fluxes
+        m = m + vega_minus_ab([band])[0]
+    return m, e
 
 
 def _drop_bad_entries(band: str, m: np.ndarray, e: np.ndarray, notes: list) -> None:

@@ -214,9 +214,12 @@ def infer(
             a dict of scalars is one cluster): apparent Vega magnitudes in columns named by
             band (the shipped estimators: "U", "B", "V", "R", "I" or "F275W", "F336W", "F438W",
             "F555W", "F814W"; another estimator: its bands) and 1-sigma errors [mag] in
-            "<band>_err". NaN / masked = not observed. Entries with sentinel magnitudes
-            (|m| >= 90), missing / negative errors or errors > 0.5 mag are dropped and noted
-            in ``flag``; errors below 0.01 mag are raised to 0.01.
+            "<band>_err". Columns with astropy units may hold AB magnitudes (u.ABmag) or
+            flux densities f_nu (u.Jy, u.mJy, erg/s/cm^2/Hz) with errors in the same kind
+            of unit; a flux <= 0 (non-detection) leaves the band out, with a note (upper
+            limits are not modelled yet). NaN / masked = not observed. Entries with sentinel
+            magnitudes (|m| >= 90), missing / negative errors or errors > 0.5 mag are dropped
+            and noted in ``flag``; errors below 0.01 mag are raised to 0.01.
         bands: None, a list of bands to use, or {column name: band} for other column names.
         estimator: None (the shipped estimator of the catalogue's bands), a shipped band set
             ("ubvri", "hst"), or the directory of any astro estimator: one made by

@@ -29,7 +29,14 @@ from astro.stellar_data import load_bolometric_corrections, load_isochrones, sta
 from inn_engine.checks import check_array, check_integer, check_seed, label_list
 from inn_engine.simulator import as_generator
 
-__all__ = ["photometry", "star_photometry", "available_bands", "parameter_ranges", "DEFAULT_MAX_STOCHASTIC_STARS"]
+__all__ = [
+    "photometry",
+    "star_photometry",
+    "available_bands",
+    "parameter_ranges",
+    "vega_minus_ab",
+    "DEFAULT_MAX_STOCHASTIC_STARS",
+]
 
 DEFAULT_MAX_STOCHASTIC_STARS = 3000
 #: the largest ``max_stochastic_stars``: every star of a 10^6 Msun cluster down to 0.19 Msun (Kroupa)
@@ -320,14 +327,19 @@ def _table_arguments(bands):
     )
 
 
+def vega_minus_ab(bands) -> np.ndarray:
+    """m_Vega - m_AB of a source in each band (K,) [mag]: add to AB magnitudes to get Vega ones."""
+    bc = load_bolometric_corrections()
+    return bc.vega_minus_ab[[bc.bands.index(b) for b in _check_bands(bands)]]
+
+
 def _to_magnitudes(flux, bands, system):
     if not isinstance(system, str) or system.lower() not in SYSTEMS:
         raise ValueError(f"system must be one of {SYSTEMS}, got {system!r}")
     with np.errstate(divide="ignore"):
         out = -2.5 * np.log10(flux)
     if system.lower() == "vega":
-        bc = load_bolometric_corrections()
-        out += bc.vega_minus_ab[[bc.bands.index(b) for b in bands]]
+        out += vega_minus_ab(bands)
     return out
 
 

@@ -1,6 +1,7 @@
 """astro.observe (training noise / mask model) and astro.model_check."""
 
 import numpy as np
+import pytest
 
 from astro.model_check import library_chi2
 from astro.observe import ALL_BANDS_PROBABILITY, MISSING_PROBABILITY, SIGMA_RANGE, observe
@@ -35,3 +36,37 @@ def test_library_chi2_matches_a_direct_minimum():
         if has[i].any():
             np.testing.assert_allclose(got[i], direct, rtol=1e-9, atol=1e-9)
     assert np.isnan(got[0])
+
+
+def test_fluxes_and_ab_magnitudes_are_read_as_vega_magnitudes():
+    """f_nu columns (any flux density unit) and AB magnitudes become the same Vega magnitudes
+    as the Vega input; a flux <= 0 is a non-detection left out with a note; other units are named."""
+    import astropy.units as u
+    from astropy.table import Table
+
+    from astro.catalog import read_photometry
+    from astro.population import available_bands, vega_minus_ab
+
+    known = available_bands()
+    vega = np.array([18.0, 20.5])
+    ab = vega - vega_minus_ab(["V"])[0]
+    flux = (ab * u.ABmag).to(u.mJy)
+    err_mag = np.array([0.05, 0.2])
+    given = {
+        "vega": {"V": vega, "V_err": err_mag},
+        "ab": Table({"V": ab * u.ABmag, "V_err": err_mag * u.mag}),
+        "flux": {"V": flux, "V_err": flux * err_mag * np.log(10) / 2.5},
+        "cgs": {"V": flux.to(u.erg / u.s / u.cm**2 / u.Hz), "V_err": (flux * err_mag * np.log(10) / 2.5).to(u.uJy)},
+    }
+    for name, catalogue in given.items():
+        p = read_photometry(catalogue, known)
+        np.testing.assert_allclose(p.mag[:, 0], vega, atol=1e-9, err_msg=name)
+        np.testing.assert_allclose(p.err[:, 0], err_mag, rtol=1e-9, err_msg=name)
+    p = read_photometry({"V": [-1.0, 2.0] * u.uJy, "V_err": [0.5, 0.1] * u.uJy}, known)
+    assert np.isnan(p.mag[0, 0]) and "non-detection" in p.notes[0][0] and np.isfinite(p.mag[1, 0])
+    with pytest.raises(ValueError, match="'V' has unit .*Angstrom.*flux density f_nu"):
+        read_photometry(
+            {"V": [1.0] * u.erg / u.s / u.cm**2 / u.AA, "V_err": [0.1] * u.erg / u.s / u.cm**2 / u.AA}, known
+        )
+    with pytest.raises(ValueError, match="both be fluxes or both magnitudes"):
+        read_photometry({"V": [1.0] * u.Jy, "V_err": [0.1]}, known)
