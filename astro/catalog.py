@@ -5,9 +5,11 @@ one cluster) has one column per band holding APPARENT Vega magnitudes and a
 ``<band>_err`` column with 1-sigma errors [mag]. Columns with astropy units may instead
 hold AB magnitudes (``u.ABmag``) or flux densities f_nu (Jy, mJy, erg/s/cm^2/Hz, ...), with
 their errors in the same kind of unit; they are converted to Vega magnitudes per band
-(:func:`astro.population.vega_minus_ab`; sigma_m = 2.5 / ln 10 * sigma_F / F). A flux at or
-below zero is a non-detection: that band is left out of the cluster, with a note, as is a
-flux whose error exceeds the trained range (S/N below ~2.2). Per entry, rather than failing the whole
+(:func:`astro.population.vega_minus_ab`; sigma_m = 2.5 / ln 10 * sigma_F / F).
+Non-detections: a flux whose magnitude error would exceed the trained range (S/N below ~2.2,
+zero and negative fluxes included) is kept as a flux measurement, and a ``<band>_lim``
+column gives 3-sigma limiting Vega magnitudes for rows without a magnitude (flux 0 +-
+limit / 3); :func:`astro.infer` applies them through their flux likelihood. Per entry, rather than failing the whole
 catalogue, problems make a band unusable and are reported in a per-row note:
 NaN / masked magnitude (not observed, no note), sentinel magnitudes (|m| >= 90, e.g. 99 or
 100), missing, NaN or negative errors, and errors above the trained range. Malformed
@@ -29,19 +31,23 @@ from inn_engine.checks import check_array, label_list, string_labels
 __all__ = ["Photometry", "read_photometry", "distance_moduli", "per_cluster", "catalogue_from_observations"]
 
 SENTINEL_ABS_MAG = 90.0  # |magnitude| at or above this is a "no data" sentinel (99, 100, -99)
+LIMIT_SIGMAS = 3.0  # a "<band>_lim" column holds limiting magnitudes at this many sigma
 
 
 @dataclass
 class Photometry:
     """Parsed catalogue: ``bands`` (K,), ``mag`` and ``err`` (n, K) [mag] with NaN where the
     band is unusable, ``notes`` (n,) lists of strings explaining dropped bands, ``names``
-    (n,) cluster labels."""
+    (n,) cluster labels; ``limit_flux`` and ``limit_sigma`` (n, K) [Jy]: the measured flux
+    and its error of a band not detected (see :mod:`astro.nondetections`), NaN elsewhere."""
 
     bands: tuple
     mag: np.ndarray
     err: np.ndarray
     notes: list
     names: np.ndarray
+    limit_flux: np.ndarray
+    limit_sigma: np.ndarray
 
     @property
     def n(self) -> int:
@@ -132,6 +138,8 @@ def read_photometry(photometry, known_bands, bands=None) -> Photometry:
     column_of = {b: c for c, b in mapping.items()}
     mag = np.full((n, len(order)), np.nan)
     err = np.full((n, len(order)), np.nan)
+    limit_flux = np.full((n, len(order)), np.nan)
+    limit_sigma = np.full((n, len(order)), np.nan)
     notes = [[] for _ in range(n)]
     for j, band in enumerate(order):
         column = column_of[band]
@@ -140,11 +148,14 @@ def read_photometry(photometry, known_bands, bands=None) -> Photometry:
                 f"photometry lacks the error column {column + '_err'!r} for band {band} "
                 f"(1-sigma magnitude errors are required)"
             )
-        m, e = _vega_magnitudes(band, column, columns[column], columns[f"{column}_err"], n, notes)
+        m, e, f, s = _vega_magnitudes(band, column, columns[column], columns[f"{column}_err"], n, notes)
+        if f"{column}_lim" in columns:
+            f_lim, s_lim = _limiting_magnitudes(band, column, columns[f"{column}_lim"], m, n, notes)
+            f, s = np.where(np.isfinite(f_lim), f_lim, f), np.where(np.isfinite(f_lim), s_lim, s)
         _drop_bad_entries(band, m, e, notes)
-        mag[:, j], err[:, j] = m, e
+        mag[:, j], err[:, j], limit_flux[:, j], limit_sigma[:, j] = m, e, f, s
     names = _cluster_names(columns, n)
-    return Photometry(tuple(order), mag, np.maximum(err, SIGMA_RANGE[0]), notes, names)
+    return Photometry(tuple(order), mag, np.maximum(err, SIGMA_RANGE[0]), notes, names, limit_flux, limit_sigma)
 
 
 def _unit(values, name: str):
@@ -159,11 +170,15 @@ def _unit(values, name: str):
     )
 
 
-def _vega_magnitudes(band: str, column: str, values, errors, n: int, notes: list) -> tuple[np.ndarray, np.ndarray]:
-    """Apparent Vega magnitudes and 1-sigma errors (n,) [mag] of ``band`` from a column of
-    magnitudes or fluxes (see the module's docstring); non-positive fluxes become NaN with a note."""
+def _vega_magnitudes(band: str, column: str, values, errors, n: int, notes: list):
+    """(Vega magnitudes, 1-sigma errors [mag], non-detection flux, its sigma [Jy]), each (n,),
+    of ``band`` from a column of magnitudes or fluxes (see the module's docstring). A flux
+    whose magnitude error would exceed the trained range (S/N below ~2.2, zero or negative
+    included) is kept as a flux measurement instead, its magnitude NaN; elsewhere the flux
+    pair is NaN."""
     unit, err_unit = _unit(values, column), _unit(errors, f"{column}_err")
     m, e = _as_float(values, column, n), _as_float(errors, f"{column}_err", n)
+    limit_flux, limit_sigma = np.full(n, np.nan), np.full(n, np.nan)
     is_flux = unit is not None and unit != u.mag and unit != u.ABmag
     if is_flux != (err_unit is not None and err_unit != u.mag and err_unit != u.ABmag):
         raise ValueError(
@@ -172,15 +187,34 @@ def _vega_magnitudes(band: str, column: str, values, errors, n: int, notes: list
         )
     if is_flux:
         flux, sigma = m * unit.to(u.Jy), e * err_unit.to(u.Jy)
-        for i in np.flatnonzero(flux <= 0):
-            notes[i].append(f"{band} flux <= 0 (a non-detection; upper limits are not modelled, the band is left out)")
-        detected = flux > 0
+        measured = np.isfinite(flux) & np.isfinite(sigma) & (sigma > 0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            detected = measured & (flux > 0) & (2.5 / np.log(10.0) * sigma / flux <= SIGMA_RANGE[1])
+        faint = measured & ~detected
+        for i in np.flatnonzero(faint):
+            notes[i].append(f"{band}: S/N {flux[i] / sigma[i]:.1f}, used as a flux measurement (non-detection)")
+        limit_flux[faint], limit_sigma[faint] = flux[faint], sigma[faint]
         m, e = np.full(n, np.nan), np.full(n, np.nan)
         m[detected] = (flux[detected] * u.Jy).to_value(u.ABmag)  # -2.5 log10(f_nu / (erg/s/cm2/Hz)) - 48.60
         e[detected] = 2.5 / np.log(10.0) * sigma[detected] / flux[detected]
     if unit is not None and unit != u.mag:  # AB magnitudes, given or from fluxes
         m = m + vega_minus_ab([band])[0]
-    return m, e
+    return m, e, limit_flux, limit_sigma
+
+
+def _limiting_magnitudes(band: str, column: str, values, m: np.ndarray, n: int, notes: list):
+    """Non-detection fluxes and sigmas [Jy] (n,) from a ``<band>_lim`` column of LIMIT_SIGMAS
+    limiting Vega magnitudes, for the rows whose magnitude is not given (NaN elsewhere)."""
+    if _unit(values, f"{column}_lim") not in (None, u.mag):
+        raise ValueError(f"column {column + '_lim'!r} must hold Vega limiting magnitudes (no unit or u.mag)")
+    lim = _as_float(values, f"{column}_lim", n)
+    use = np.isfinite(lim) & ~np.isfinite(m) & (np.abs(lim) < SENTINEL_ABS_MAG)
+    for i in np.flatnonzero(use):
+        notes[i].append(f"{band} not detected (limit {lim[i]:.2f} mag at {LIMIT_SIGMAS:g} sigma)")
+    flux, sigma = np.full(n, np.nan), np.full(n, np.nan)
+    flux[use] = 0.0
+    sigma[use] = ((lim[use] - vega_minus_ab([band])[0]) * u.ABmag).to_value(u.Jy) / LIMIT_SIGMAS
+    return flux, sigma
 
 
 def _drop_bad_entries(band: str, m: np.ndarray, e: np.ndarray, notes: list) -> None:

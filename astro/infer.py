@@ -21,6 +21,7 @@ from astro.hierarchy import MIN_CATALOGUE, fit_population, resample
 from astro.hierarchy import MIN_EFFECTIVE_DRAWS as POPULATION_MIN_DRAWS
 from astro.living_mass import living_mass_fraction
 from astro.model_check import library_chi2
+from astro.nondetections import nondetection_log_weights
 from astro.observe import SIGMA_RANGE, condition_vector
 from astro.simulator import PARAMS
 from inn_engine.checks import check_integer, check_real, check_seed, check_work, torch_seed
@@ -176,14 +177,21 @@ def _restrict(draws: np.ndarray, z_fixed, av_max, keep: int, rng: np.random.Gene
         logw -= 0.5 * ((np.log10(draws[:, :, 3]) - np.log10(z_fixed)[:, None]) / Z_KERNEL_DEX) ** 2
     if av_max is not None:
         logw = np.where(draws[:, :, 2] <= av_max[:, None], logw, -np.inf)
+    out, ess = _importance_resample(draws, logw, keep, rng)
+    if z_fixed is not None:
+        out[:, :, 3] = z_fixed[:, None]
+    return out, ess
+
+
+def _importance_resample(draws: np.ndarray, logw: np.ndarray, keep: int, rng: np.random.Generator):
+    """``keep`` draws per row of ``draws`` (n, M, d) resampled by log weights (n, M), and the
+    effective sample sizes (n,); rows whose weights are all 0 come back NaN with 0."""
     top = logw.max(axis=1, keepdims=True)
     w = np.exp(logw - np.where(np.isfinite(top), top, 0.0))
     total = w.sum(axis=1, keepdims=True)
     w /= np.where(total > 0, total, 1.0)
     ess = np.where(total[:, 0] > 0, 1.0 / np.maximum((w**2).sum(axis=1), 1e-300), 0.0)
     out = resample(draws, w, keep, seed=rng)
-    if z_fixed is not None:
-        out[:, :, 3] = z_fixed[:, None]
     out[ess == 0] = np.nan
     return out, ess
 
@@ -216,8 +224,11 @@ def infer(
             "F555W", "F814W"; another estimator: its bands) and 1-sigma errors [mag] in
             "<band>_err". Columns with astropy units may hold AB magnitudes (u.ABmag) or
             flux densities f_nu (u.Jy, u.mJy, erg/s/cm^2/Hz) with errors in the same kind
-            of unit; a flux <= 0 (non-detection) leaves the band out, with a note (upper
-            limits are not modelled yet). NaN / masked = not observed. Entries with sentinel
+            of unit. Non-detections (a flux of S/N below ~2.2, zero or negative, or a
+            "<band>_lim" column of 3-sigma limiting Vega magnitudes where the magnitude is
+            NaN) enter through their flux likelihood (:mod:`astro.nondetections`: one
+            simulated cluster per draw, draws reweighted; noted in ``flag``). NaN / masked
+            = not observed. Entries with sentinel
             magnitudes (|m| >= 90), missing / negative errors or errors > 0.5 mag are dropped
             and noted in ``flag``; errors below 0.01 mag are raised to 0.01.
         bands: None, a list of bands to use, or {column name: band} for other column names.
@@ -347,6 +358,22 @@ def infer(
                     reasons[i].append(f"{given} admits no posterior draw for these magnitudes")
                 elif e < MIN_EFFECTIVE_DRAWS:
                     notes[i].append(f"{given} improbable for these magnitudes ({e:.0f} effective draws)")
+        limited = valid & np.isfinite(phot.limit_flux).any(axis=1)
+        if limited.any():
+            logw = nondetection_log_weights(
+                samples[limited],
+                phot.limit_flux[limited],
+                phot.limit_sigma[limited],
+                phot.bands,
+                dm[limited],
+                R_V * ebv[limited, None] * coefficients[None, :],
+                model_error,
+                seed,
+            )
+            samples[limited], ess = _importance_resample(samples[limited], logw, n_total, rng)
+            for i, e in zip(np.flatnonzero(limited), ess):
+                if e < MIN_EFFECTIVE_DRAWS:
+                    notes[i].append(f"the non-detections leave {e:.0f} effective draws (raise n)")
         chi2[valid] = library_chi2(mag[valid], sigma[valid], has[valid], model.library_mag)
         for i in np.flatnonzero(chi2 > model.chi2_threshold):
             notes[i].append(

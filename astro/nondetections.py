@@ -1,0 +1,62 @@
+"""Bands a cluster was not detected in: their flux likelihood, applied to posterior draws.
+
+The estimators condition on magnitudes with errors up to 0.5 mag, so a non-detection (a
+flux of low S/N, zero or negative, or a limiting magnitude; :mod:`astro.catalog`) is left out
+of the network's input. It still says that the cluster is faint in that band. For every
+posterior draw given the detected bands, one stochastic cluster with the draw's parameters
+is simulated (:func:`astro.population.photometry`, the model the estimators were trained
+on, so the weights average over stochastic sampling as the posterior must), and the draw is
+weighted by the Gaussian likelihood of the measured flux in each such band::
+
+    N(F_obs; F_model, sigma_F^2 + (model_error * ln 10 / 2.5 * F_model)^2)
+
+(a flux-space Gaussian, the measurement model of a photometric non-detection). Draws are
+then resampled by these weights (:func:`astro.hierarchy.resample`).
+"""
+
+from __future__ import annotations
+
+import astropy.units as u
+import numpy as np
+
+from astro.population import photometry, vega_minus_ab
+
+__all__ = ["nondetection_log_weights"]
+
+
+def nondetection_log_weights(
+    draws: np.ndarray,
+    flux: np.ndarray,
+    sigma: np.ndarray,
+    bands,
+    distance_modulus: np.ndarray,
+    extinction: np.ndarray,
+    model_error: float,
+    seed: int,
+) -> np.ndarray:
+    """log likelihood of the non-detections for every draw: (n, m).
+
+    Args:
+        draws: (n, m, 4) posterior draws [log_mass, log_age, A_V, Z] of n clusters.
+        flux, sigma: (n, L) measured flux and its 1-sigma error [Jy] in ``bands`` (L,); NaN
+            where the band was detected or not observed.
+        distance_modulus: (n,) [mag]; extinction: (n, L) foreground extinction [mag].
+        model_error: the population model's own error [mag], as a relative flux error.
+        seed: seeds the simulated clusters.
+    """
+    n, m, _ = draws.shape
+    used = np.isfinite(flux).any(axis=0)
+    logw = np.zeros((n, m))
+    if n == 0 or not used.any():
+        return logw
+    names = [b for b, keep in zip(bands, used) if keep]
+    flat = draws.reshape(-1, draws.shape[2])
+    absolute = photometry(flat[:, 0], flat[:, 1], flat[:, 2], flat[:, 3], names, stochastic=True, seed=seed)
+    ab = absolute.reshape(n, m, len(names)) + (distance_modulus[:, None] + extinction[:, used])[:, None, :]
+    ab = ab - vega_minus_ab(names)
+    with np.errstate(over="ignore"):
+        model_flux = (np.clip(ab, -100.0, 100.0) * u.ABmag).to_value(u.Jy)  # dark clusters (+inf) -> ~0
+    f_obs, s_obs = flux[:, None, used], sigma[:, None, used]
+    variance = s_obs**2 + (model_error * np.log(10.0) / 2.5 * model_flux) ** 2
+    terms = -0.5 * (f_obs - model_flux) ** 2 / variance - 0.5 * np.log(variance)
+    return np.where(np.isfinite(f_obs), terms, 0.0).sum(axis=2)
