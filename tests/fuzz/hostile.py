@@ -235,6 +235,11 @@ def catalogue(draw):
         columns[band] = draw(st.lists(_magnitude, min_size=rows, max_size=rows))
         if draw(st.integers(0, 9)):
             columns[band + "_err"] = draw(st.lists(_error, min_size=rows, max_size=rows))
+        if not draw(st.integers(0, 4)):  # limiting magnitudes of non-detections
+            columns[band + "_lim"] = draw(st.lists(_magnitude, min_size=rows, max_size=rows))
+        units = draw(st.sampled_from([None, None, None, "flux", "ab", "odd"]))
+        if units and rows and band + "_err" in columns:
+            columns.update(_with_units(draw, band, columns, units, rows))
     if draw(st.booleans()):
         columns["name"] = [f"c{i}" for i in range(rows)]
     form = draw(st.sampled_from(["dict", "dict", "table", "frame", "scalars"]))
@@ -248,6 +253,24 @@ def catalogue(draw):
     except (ValueError, TypeError):
         pass
     return columns
+
+
+def _with_units(draw, band: str, columns: dict, units: str, rows: int) -> dict:
+    """The band's magnitude and error columns as astropy Quantities: f_nu fluxes (any sign, NaN,
+    inf), AB magnitudes, or a unit the reader must refuse (a flux density per wavelength)."""
+    import astropy.units as u
+
+    if units == "ab":
+        try:
+            mag, err = np.array(columns[band], dtype=float), np.array(columns[band + "_err"], dtype=float)
+        except (TypeError, ValueError):  # text entries stay plain columns
+            return {}
+        return {band: mag * u.ABmag, band + "_err": err * u.mag}
+    value = st.one_of(st.floats(-1e3, 1e4), st.sampled_from([0.0, np.nan, np.inf, -np.inf, 1e-30, 1e300]))
+    unit = u.uJy if units == "flux" else u.erg / u.s / u.cm**2 / u.AA
+    flux = np.array(draw(st.lists(value, min_size=rows, max_size=rows)), dtype=float)
+    sigma = np.array(draw(st.lists(value, min_size=rows, max_size=rows)), dtype=float)
+    return {band: flux * unit, band + "_err": sigma * unit}
 
 
 @st.composite
