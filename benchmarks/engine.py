@@ -52,6 +52,7 @@ VARIANTS = {
     "innfer cINN, affine 4x64, wd 1e-3, patience 200, lr 5e-4": dict(SMALL_BUDGET, patience=200, lr=5e-4),
     "innfer ensemble of 3 (same members)": dict(SMALL_BUDGET, model="ensemble", n_members=3),
     "innfer ensemble of 5 (same members)": dict(SMALL_BUDGET, model="ensemble", n_members=5),
+    "innfer cINN, 2800 steps": dict(steps=2800),
 }
 
 

@@ -75,17 +75,17 @@ def data_sha256(x: np.ndarray, y: np.ndarray) -> str:
 def default_train_config(n_train: int, model: str = "cinn", **overrides) -> TrainConfig:
     """Training settings scaled to the data size (and, below 20,000 pairs, to the model).
 
-    Flows ("cinn", "ensemble") below 20,000 pairs: batch 512 at learning rate 2e-3 for ~80
-    passes, 500 to 1,500 steps. On sbibm's two_moons with 10^4 simulations one spline network
-    trained so reached C2ST 0.511 (observations 1-3) in 100 s, where batch 256 at 1e-3 for
-    2,100 steps reached 0.544 (71 s) and the earlier batch 128 for 8,437 steps 0.520 (load
-    10, one loaded machine; the last figure from an earlier session). Other models below
+    Flows ("cinn", "ensemble") below 20,000 pairs: batch 512 at learning rate 2e-3 for ~160
+    passes, 500 to 3,000 steps. sbibm at 10^4 simulations (observations 1-3, idle machine,
+    2026-12-01), 80 passes (1,406 steps) against 2,800 steps: two_moons C2ST 0.522 -> 0.510,
+    gaussian_mixture 0.576 -> 0.575, slcp 0.856 -> 0.851, for 33-55 s -> 103-111 s (zuko's NSF
+    recipe: 0.520, 0.575, 0.869 in 107-140 s; sbi NPE 161-212 s). Other models below
     20,000 pairs keep batch 128 at 1e-3 (their recipes were tuned so). Above: batch 256-1024
     for ~120 passes over small sets and ~30 over 10^6 rows (3,000-30,000 steps), as measured
     at 10^5.
     """
     if n_train < 20_000 and model in ("cinn", "ensemble"):
-        batch, lr, epochs, low, high = 512, 2e-3, 80, 500, 1500
+        batch, lr, epochs, low, high = 512, 2e-3, 160, 500, 3000
     else:
         batch = 128 if n_train < 20_000 else 256 if n_train < 50_000 else 512 if n_train < 400_000 else 1024
         lr, epochs, low, high = 1e-3, 120, 3000, 30000
