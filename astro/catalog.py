@@ -32,6 +32,9 @@ __all__ = ["Photometry", "read_photometry", "distance_moduli", "per_cluster", "c
 
 SENTINEL_ABS_MAG = 90.0  # |magnitude| at or above this is a "no data" sentinel (99, 100, -99)
 LIMIT_SIGMAS = 3.0  # a "<band>_lim" column holds limiting magnitudes at this many sigma
+# fluxes and flux errors [Jy] beyond these are damaged entries (a 10^7 Msun cluster at 10 pc:
+# ~10^4 Jy in V; 1e-15 Jy is AB mag 46)
+MAX_FLUX_JY, MIN_FLUX_ERROR_JY = 1e6, 1e-15
 
 
 @dataclass
@@ -188,6 +191,12 @@ def _vega_magnitudes(band: str, column: str, values, errors, n: int, notes: list
     if is_flux:
         flux, sigma = m * unit.to(u.Jy), e * err_unit.to(u.Jy)
         measured = np.isfinite(flux) & np.isfinite(sigma) & (sigma > 0)
+        absurd = measured & ((np.abs(flux) > MAX_FLUX_JY) | (sigma > MAX_FLUX_JY) | (sigma < MIN_FLUX_ERROR_JY))
+        for i in np.flatnonzero(absurd):
+            notes[i].append(
+                f"{band} flux or its error outside any cluster's range ({MIN_FLUX_ERROR_JY:g}-{MAX_FLUX_JY:g} Jy)"
+            )
+        measured &= ~absurd
         with np.errstate(divide="ignore", invalid="ignore"):
             detected = measured & (flux > 0) & (2.5 / np.log(10.0) * sigma / flux <= SIGMA_RANGE[1])
         faint = measured & ~detected

@@ -372,7 +372,9 @@ def infer(
             )
             samples[limited], ess = _importance_resample(samples[limited], logw, n_total, rng)
             for i, e in zip(np.flatnonzero(limited), ess):
-                if e < MIN_EFFECTIVE_DRAWS:
+                if e == 0:
+                    reasons[i].append("the non-detections admit no posterior draw")
+                elif e < MIN_EFFECTIVE_DRAWS:
                     notes[i].append(f"the non-detections leave {e:.0f} effective draws (raise n)")
         chi2[valid] = library_chi2(mag[valid], sigma[valid], has[valid], model.library_mag)
         for i in np.flatnonzero(chi2 > model.chi2_threshold):
@@ -380,6 +382,10 @@ def infer(
                 f"not explained by the model: chi2/band {chi2[i]:.1f} > {model.chi2_threshold:.1f} "
                 "(worse than 99.9 % of simulated clusters)"
             )
+    for i in np.flatnonzero(
+        valid & ~np.isfinite(samples).all(axis=(1, 2)) & ~np.array([bool(r) for r in reasons], dtype=bool)
+    ):
+        reasons[i].append("the posterior draws are not finite")
     valid &= np.isfinite(samples).all(axis=(1, 2))
     fitted, ess = None, None
     if population is True and valid.any() or population == "auto" and valid.sum() >= MIN_CATALOGUE:

@@ -59,4 +59,4 @@ def nondetection_log_weights(
     f_obs, s_obs = flux[:, None, used], sigma[:, None, used]
     variance = s_obs**2 + (model_error * np.log(10.0) / 2.5 * model_flux) ** 2
     terms = -0.5 * (f_obs - model_flux) ** 2 / variance - 0.5 * np.log(variance)
-    return np.where(np.isfinite(f_obs), terms, 0.0).sum(axis=2)
+    return np.where(np.isfinite(f_obs) & np.isfinite(terms), terms, 0.0).sum(axis=2)

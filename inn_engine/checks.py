@@ -79,7 +79,11 @@ def torch_seed(seed) -> int:
 
 def check_real(name: str, value, low: float | None = None, high: float | None = None) -> float:
     """A finite real number (not bool, complex or str) in [low, high], as float."""
-    ok = isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)) and np.isfinite(value)
+    ok = isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+    try:
+        ok = ok and bool(np.isfinite(float(value)))
+    except (OverflowError, TypeError, ValueError):  # an int beyond float's range
+        ok = False
     ok = ok and (low is None or value >= low) and (high is None or value <= high)
     if not ok:
         span = (

@@ -63,3 +63,26 @@ def test_low_signal_to_noise_fluxes_narrow_the_posteriors_and_keep_them_calibrat
     for table in results.values():
         covered = (table["log_age_q16"] <= truth[:, 1]) & (truth[:, 1] <= table["log_age_q84"])
         assert 0.45 <= covered.mean() <= 0.9
+
+
+def test_absurd_flux_errors_are_noted_not_turned_into_invalid_rows():
+    """Found by the long fuzz run: a flux error of 1e300 uJy overflowed the likelihood's
+    variance and left a row invalid without a reason."""
+    table = infer(
+        {"B": [18.0], "B_err": [0.05], "R": [17.0], "R_err": [0.05], "U": [0.0] * u.uJy, "U_err": [1e300] * u.uJy},
+        n=20,
+        population=None,
+        distance_modulus=20.0,
+    )
+    assert table["valid"][0] and "U flux or its error outside any cluster's range" in table["flag"][0]
+    logw = nondetection_log_weights(
+        np.array([[[4.0, 8.0, 0.1, 0.008]]]),
+        np.array([[0.0]]),
+        np.array([[1e300]]),
+        ["U"],
+        np.zeros(1),
+        np.zeros((1, 1)),
+        0.0,
+        0,
+    )
+    assert np.array_equal(logw, np.zeros((1, 1)))  # an infinite variance carries no information

@@ -72,3 +72,11 @@ def test_bad_bounds_and_values():
     t = BoundTransform.from_bounds([[0, 1]], 1)
     with pytest.raises(ValueError, match=r"x\[:, 0\].*outside"):
         t.check_inside(np.array([[1.5]]))
+
+
+def test_inverse_stays_strictly_inside_far_in_the_tails():
+    """exp(-v) underflows for v > ~745 and 1 + exp(-v) rounds to 1 for v > ~37: without the
+    clip the draws land exactly on the bounds."""
+    t = BoundTransform.from_bounds([[0.0, 1.0], [2.0, np.inf], [-np.inf, 5.0]], 3)
+    x = t.inverse(np.array([[40.0, -800.0, 800.0], [-800.0, 800.0, -40.0]]))
+    assert (x[:, 0] > 0).all() and (x[:, 0] < 1).all() and (x[:, 1] > 2).all() and (x[:, 2] < 5).all()

@@ -83,3 +83,12 @@ def test_fit_names_unknown_and_mistyped_options():
         inn_engine.fit(x, x, batch_size=0, steps=1)
     with pytest.raises(ValueError, match="option 'hidden'.*integer"):
         inn_engine.fit(x, x, hidden="abc", steps=1)
+
+
+def test_real_arguments_beyond_float_range_are_named():
+    """Found by the long fuzz run: an int above 2**64 made np.isfinite raise a TypeError."""
+    from inn_engine.checks import check_real
+
+    for value in (2**70, 10**400, -(2**80)):
+        with pytest.raises(ValueError, match="model_error must be a finite real number"):
+            check_real("model_error", value, 0.0, 0.3)
