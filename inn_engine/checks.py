@@ -77,14 +77,19 @@ def torch_seed(seed) -> int:
     return int(seed.integers(SEED_LIMIT)) if isinstance(seed, np.random.Generator) else int(seed)
 
 
+def _is_finite_real(value) -> bool:
+    """A real number (not bool) that is finite as a float; False for ints beyond float's range."""
+    if not isinstance(value, numbers.Real) or isinstance(value, (bool, np.bool_)):
+        return False
+    try:
+        return bool(np.isfinite(float(value)))
+    except (OverflowError, TypeError, ValueError):
+        return False
+
+
 def check_real(name: str, value, low: float | None = None, high: float | None = None) -> float:
     """A finite real number (not bool, complex or str) in [low, high], as float."""
-    ok = isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
-    try:
-        ok = ok and bool(np.isfinite(float(value)))
-    except (OverflowError, TypeError, ValueError):  # an int beyond float's range
-        ok = False
-    ok = ok and (low is None or value >= low) and (high is None or value <= high)
+    ok = _is_finite_real(value) and (low is None or value >= low) and (high is None or value <= high)
     if not ok:
         span = (
             ""
@@ -211,7 +216,7 @@ def check_options(what: str, options: dict, defaults: dict, limits: dict) -> Non
             form = f"an integer in [{low}, {'inf' if high is None else high}]"
         elif kind is float:
             ok, form = (
-                isinstance(value, numbers.Real) and not isinstance(value, bool) and np.isfinite(value),
+                _is_finite_real(value),
                 "a finite real number",
             )
         elif kind is str:

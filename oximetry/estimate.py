@@ -69,6 +69,12 @@ def load_estimator(path=None) -> Estimator:
                 f"its 'oximetry' record names {len(estimator.metadata['oximetry']['band_names'])} "
                 f"bands for a network of {estimator.dim_y} features"
             )
+        if "sO2" not in estimator.param_names:
+            raise ValueError(f"an oximetry estimator infers sO2; this one infers {estimator.param_names}")
+        j = estimator.param_names.index("sO2")
+        low, high = estimator.x_transform.low[j], estimator.x_transform.high[j]
+        if not 0.0 <= low < high <= 1.0:  # draws are mapped into these bounds: sO2 is a fraction
+            raise ValueError(f"its sO2 bounds must lie within [0, 1], got [{low}, {high}]")
     except ValueError as err:
         raise ArtifactError(f"{path}: {err}") from err
     return estimator

@@ -92,3 +92,19 @@ def test_real_arguments_beyond_float_range_are_named():
     for value in (2**70, 10**400, -(2**80)):
         with pytest.raises(ValueError, match="model_error must be a finite real number"):
             check_real("model_error", value, 0.0, 0.3)
+
+
+def test_option_values_beyond_float_range_are_refused_by_the_schema():
+    """Found by the long fuzz run: model.config.bound = -2**70 in a re-signed estimator.json
+    made check_options raise a TypeError instead of an ArtifactError."""
+    with pytest.raises(ArtifactError, match="clamp must be > 0"):
+        inn_engine.load(hostile.tamper("tiny", ("replace", ("model", "config", "clamp"), -(2**70))))
+    with pytest.raises(ArtifactError, match="model.config"):
+        inn_engine.load(hostile.tamper("tiny", ("replace", ("model", "config", "clamp"), 10**400)))
+
+
+def test_a_damaged_sO2_bound_cannot_put_medians_outside_0_1():
+    """Found by the long fuzz run: sO2's lower bound set to -2.5e14 in a re-signed oximetry
+    estimator.json gave quantile-path medians below 0 on valid pixels."""
+    kind, detail = hostile.run_load(("oximetry", ("replace", ("x_transform", "low", 0), -245869107276146)))
+    assert kind in hostile.ALLOWED, detail
