@@ -35,6 +35,7 @@ LIMIT_SIGMAS = 3.0  # a "<band>_lim" column holds limiting magnitudes at this ma
 # fluxes and flux errors [Jy] beyond these are damaged entries (a 10^7 Msun cluster at 10 pc:
 # ~10^4 Jy in V; 1e-15 Jy is AB mag 46)
 MAX_FLUX_JY, MIN_FLUX_ERROR_JY = 1e6, 1e-15
+MAG_PER_RELATIVE_FLUX = 2.5 / np.log(10.0)  # d(mag) per relative flux error dF / F
 
 
 @dataclass
@@ -173,6 +174,11 @@ def _unit(values, name: str):
     )
 
 
+def _is_flux(unit) -> bool:
+    """Whether a unit :func:`_unit` accepted is a flux density (not None, u.mag or u.ABmag)."""
+    return unit is not None and unit != u.mag and unit != u.ABmag
+
+
 def _vega_magnitudes(band: str, column: str, values, errors, n: int, notes: list):
     """(Vega magnitudes, 1-sigma errors [mag], non-detection flux, its sigma [Jy]), each (n,),
     of ``band`` from a column of magnitudes or fluxes (see the module's docstring). A flux
@@ -182,8 +188,8 @@ def _vega_magnitudes(band: str, column: str, values, errors, n: int, notes: list
     unit, err_unit = _unit(values, column), _unit(errors, f"{column}_err")
     m, e = _as_float(values, column, n), _as_float(errors, f"{column}_err", n)
     limit_flux, limit_sigma = np.full(n, np.nan), np.full(n, np.nan)
-    is_flux = unit is not None and unit != u.mag and unit != u.ABmag
-    if is_flux != (err_unit is not None and err_unit != u.mag and err_unit != u.ABmag):
+    is_flux = _is_flux(unit)
+    if is_flux != _is_flux(err_unit):
         raise ValueError(
             f"columns {column!r} and {column + '_err'!r} must both be fluxes or both magnitudes, "
             f"got units {unit} and {err_unit}"
@@ -198,14 +204,14 @@ def _vega_magnitudes(band: str, column: str, values, errors, n: int, notes: list
             )
         measured &= ~absurd
         with np.errstate(divide="ignore", invalid="ignore"):
-            detected = measured & (flux > 0) & (2.5 / np.log(10.0) * sigma / flux <= SIGMA_RANGE[1])
+            detected = measured & (flux > 0) & (MAG_PER_RELATIVE_FLUX * sigma / flux <= SIGMA_RANGE[1])
         faint = measured & ~detected
         for i in np.flatnonzero(faint):
             notes[i].append(f"{band}: S/N {flux[i] / sigma[i]:.1f}, used as a flux measurement (non-detection)")
         limit_flux[faint], limit_sigma[faint] = flux[faint], sigma[faint]
         m, e = np.full(n, np.nan), np.full(n, np.nan)
         m[detected] = (flux[detected] * u.Jy).to_value(u.ABmag)  # -2.5 log10(f_nu / (erg/s/cm2/Hz)) - 48.60
-        e[detected] = 2.5 / np.log(10.0) * sigma[detected] / flux[detected]
+        e[detected] = MAG_PER_RELATIVE_FLUX * sigma[detected] / flux[detected]
     if unit is not None and unit != u.mag:  # AB magnitudes, given or from fluxes
         m = m + vega_minus_ab([band])[0]
     return m, e, limit_flux, limit_sigma

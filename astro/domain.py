@@ -18,6 +18,7 @@ from astro.model_check import LIBRARY_FILE, REFERENCE_SIZE, THRESHOLD_SAMPLE, fl
 from astro.observe import ALL_BANDS_PROBABILITY, MISSING_PROBABILITY, SIGMA_RANGE
 from astro.population import available_bands
 from astro.simulator import LEGUS_BANDS, PARAMS, ClusterSimulator
+from inn_engine.checks import is_finite_real
 from inn_engine.domain import Domain, DomainOption, SideModels
 
 __all__ = ["AstroDomain", "DOMAIN", "parse_bands", "astro_record", "reference_side_models"]
@@ -116,7 +117,7 @@ class AstroDomain(Domain):
         if not bands or not all(isinstance(b, str) and b in known for b in bands) or len(set(bands)) != len(bands):
             raise ValueError(f"the 'astro' record's bands must be distinct names from {sorted(known)}, got {bands!r}")
         threshold = record.get("chi2_threshold")
-        if not _is_real(threshold) or not threshold > 0:
+        if not is_finite_real(threshold) or not threshold > 0:
             raise ValueError(
                 f"the 'astro' record's chi2_threshold (the model check's flag level) must be a finite "
                 f"number > 0, got {threshold!r}"
@@ -128,15 +129,13 @@ class AstroDomain(Domain):
             return
         params = list(PARAMS)
         ranges = [prior.get(name) for name in params] if isinstance(prior, dict) else [None]
-        if not all(isinstance(r, list) and len(r) == 2 and all(_is_real(v) for v in r) and r[0] < r[1] for r in ranges):
+        if not all(
+            isinstance(r, list) and len(r) == 2 and all(is_finite_real(v) for v in r) and r[0] < r[1] for r in ranges
+        ):
             raise ValueError(
                 f"the 'astro' record's prior must map each of {params} to finite [low, high] with "
                 f"low < high, got {prior!r}"
             )
-
-
-def _is_real(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and bool(np.isfinite(value))
 
 
 DOMAIN = AstroDomain()

@@ -19,6 +19,7 @@ from __future__ import annotations
 import astropy.units as u
 import numpy as np
 
+from astro.catalog import MAG_PER_RELATIVE_FLUX
 from astro.population import photometry, vega_minus_ab
 
 __all__ = ["nondetection_log_weights"]
@@ -57,6 +58,6 @@ def nondetection_log_weights(
     with np.errstate(over="ignore"):
         model_flux = (np.clip(ab, -100.0, 100.0) * u.ABmag).to_value(u.Jy)  # dark clusters (+inf) -> ~0
     f_obs, s_obs = flux[:, None, used], sigma[:, None, used]
-    variance = s_obs**2 + (model_error * np.log(10.0) / 2.5 * model_flux) ** 2
+    variance = s_obs**2 + (model_error / MAG_PER_RELATIVE_FLUX * model_flux) ** 2
     terms = -0.5 * (f_obs - model_flux) ** 2 / variance - 0.5 * np.log(variance)
     return np.where(np.isfinite(f_obs) & np.isfinite(terms), terms, 0.0).sum(axis=2)

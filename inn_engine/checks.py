@@ -21,6 +21,7 @@ __all__ = [
     "check_seed",
     "torch_seed",
     "check_real",
+    "is_finite_real",
     "check_array",
     "string_labels",
     "label_list",
@@ -77,7 +78,7 @@ def torch_seed(seed) -> int:
     return int(seed.integers(SEED_LIMIT)) if isinstance(seed, np.random.Generator) else int(seed)
 
 
-def _is_finite_real(value) -> bool:
+def is_finite_real(value) -> bool:
     """A real number (not bool) that is finite as a float; False for ints beyond float's range."""
     if not isinstance(value, numbers.Real) or isinstance(value, (bool, np.bool_)):
         return False
@@ -89,7 +90,7 @@ def _is_finite_real(value) -> bool:
 
 def check_real(name: str, value, low: float | None = None, high: float | None = None) -> float:
     """A finite real number (not bool, complex or str) in [low, high], as float."""
-    ok = _is_finite_real(value) and (low is None or value >= low) and (high is None or value <= high)
+    ok = is_finite_real(value) and (low is None or value >= low) and (high is None or value <= high)
     if not ok:
         span = (
             ""
@@ -216,7 +217,7 @@ def check_options(what: str, options: dict, defaults: dict, limits: dict) -> Non
             form = f"an integer in [{low}, {'inf' if high is None else high}]"
         elif kind is float:
             ok, form = (
-                _is_finite_real(value),
+                is_finite_real(value),
                 "a finite real number",
             )
         elif kind is str:

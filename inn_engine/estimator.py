@@ -162,8 +162,10 @@ class Estimator:
         obs_per_pass = max(1, _ROWS_PER_PASS // n)
         out = np.empty((y.shape[0], n, self.dim_x))
         logq = np.empty((y.shape[0], n)) if with_density else None
+        elsewhere = device.type != "cpu"  # the model lives on the CPU; moved only for a pass elsewhere
         try:
-            self.model.to(device)
+            if elsewhere:
+                self.model.to(device)
             for i in range(0, y.shape[0], obs_per_pass):
                 rows = slice(i, i + obs_per_pass)
                 s = self.model.sample(ys[rows], n, generator=generator)
@@ -172,7 +174,8 @@ class Estimator:
                     logq[rows] = self._log_density_standardized(s, ys[rows], out[rows])
                 self._physical_in_place(out[rows])
         finally:
-            self.model.to("cpu")
+            if elsewhere:
+                self.model.to("cpu")
         return out, logq
 
     def _log_density_standardized(self, s: torch.Tensor, ys: torch.Tensor, s64: np.ndarray) -> np.ndarray:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import re
 
-from inn_engine.checks import check_options, option_defaults
+from inn_engine.checks import check_options, is_finite_real, option_defaults
 
 __all__ = ["check_metadata", "network_options", "SIZE_LIMITS", "TRANSFORM_KINDS"]
 
@@ -166,7 +166,7 @@ def _check_transform(transform, dim: int) -> None:
     for side, infinite in (("low", "-inf"), ("high", "inf")):
         values = transform.get(side)
         _require(
-            isinstance(values, list) and len(values) == dim and all(_is_real(v) or v == infinite for v in values),
+            isinstance(values, list) and len(values) == dim and all(is_finite_real(v) or v == infinite for v in values),
             f"x_transform.{side}",
             f"a list of {dim} finite numbers or {infinite!r}",
             values,
@@ -199,13 +199,13 @@ def _check_scaler(scaler, field: str, dim: int) -> None:
     _require(isinstance(scaler, dict), field, 'an object {"mean": [...], "std": [...]}', scaler)
     mean, std = scaler.get("mean"), scaler.get("std")
     _require(
-        isinstance(mean, list) and len(mean) == dim and all(_is_real(v) for v in mean),
+        isinstance(mean, list) and len(mean) == dim and all(is_finite_real(v) for v in mean),
         f"{field}.mean",
         f"a list of {dim} finite numbers",
         mean,
     )
     _require(
-        isinstance(std, list) and len(std) == dim and all(_is_real(v) and v > 0 for v in std),
+        isinstance(std, list) and len(std) == dim and all(is_finite_real(v) and v > 0 for v in std),
         f"{field}.std",
         f"a list of {dim} finite positive numbers",
         std,
@@ -219,10 +219,6 @@ def _require(ok, field: str, expected: str, got) -> None:
 
 def _is_int(v) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _is_real(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
 def _json_type(v) -> str:
