@@ -317,6 +317,7 @@ def fit(
     obs_units=None,
     validation_fraction: float = 0.1,
     metadata: dict | None = None,
+    nuisance=None,
     **options,
 ) -> Estimator:
     """Train a posterior estimator on simulated pairs.
@@ -332,6 +333,11 @@ def fit(
         simulator: supplies names, units and bounds (optional).
         validation_fraction: held-out share for early stopping / model selection.
         metadata: JSON-safe information stored with the estimator.
+        nuisance: (n, k) the simulator's own random draws behind each y (its observation
+            noise, say), for ``model="padded"`` only: the paper's padded INN assumes y is a
+            function of x, so with a noisy simulator it must see the noise as extra inputs
+            (trained like x, never in the posterior draws); without them its posteriors are
+            as narrow as if y had no noise. The other models learn the noise from the pairs.
         **options: network options (see the model class, e.g. ``n_blocks``, ``hidden``,
             ``coupling``) and :class:`~inn_engine.train.TrainConfig` fields (``steps``,
             ``batch_size``, ``lr``, ``checkpoint_dir``, ``patience``, ``progress``, ...).
@@ -359,6 +365,9 @@ def fit(
     labels = _Labels.resolve(x.shape[1], y.shape[1], simulator, bounds, param_names, obs_names, param_units, obs_units)
     x_transform = BoundTransform.from_bounds(labels.bounds, x.shape[1])
     x_transform.check_inside(x)
+    if nuisance is not None:
+        nuisance = _check_nuisance(nuisance, model, x.shape[0], model_options)
+        model_options["dim_nuisance"] = nuisance.shape[1]
 
     order = np.random.default_rng(seed).permutation(x.shape[0])
     n_val = int(round(validation_fraction * x.shape[0]))
@@ -367,6 +376,9 @@ def fit(
     x_scaler, y_scaler = Standardizer.fit(u[train_idx]), Standardizer.fit(y[train_idx])
     xs = torch.as_tensor(x_scaler.forward(u), dtype=torch.float32)
     ys = torch.as_tensor(y_scaler.forward(y), dtype=torch.float32)
+    if nuisance is not None:  # standardized like x; only the training data carries them
+        ns = Standardizer.fit(nuisance[train_idx]).forward(nuisance)
+        xs = torch.cat([xs, torch.as_tensor(ns, dtype=torch.float32)], 1)
 
     info = dict(metadata or {})
     info["training"] = {"data_sha256": data_sha256(x, y)}
@@ -379,6 +391,23 @@ def fit(
         small = (SMALL_BUDGET["network"], {**SMALL_BUDGET["training"], **train_options}, members)
         return _usable(_select_and_train([({}, train_options, 1), small], *setup), y)
     return _usable(_train_estimator(model, model_options, train_options, *setup), y)
+
+
+def _check_nuisance(nuisance, model: str, n: int, model_options: dict) -> np.ndarray:
+    """``nuisance`` as a float (n, k) array, or a ValueError naming what is wrong."""
+    if model != "padded":
+        raise ValueError(
+            f"nuisance= is for model='padded' (a deterministic forward map); "
+            f"the {model!r} model learns the noise from the pairs"
+        )
+    if "dim_nuisance" in model_options:
+        raise ValueError("dim_nuisance is set from nuisance=; do not pass both")
+    nuisance = check_array(
+        "nuisance", nuisance, ndim=2, form="an (n, k) array of the simulator's noise draws behind each row"
+    )
+    if nuisance.shape[0] != n or nuisance.shape[1] < 1:
+        raise ValueError(f"nuisance must have shape ({n}, k >= 1), one row per row of x; got {nuisance.shape}")
+    return nuisance
 
 
 def _usable(est: Estimator, y: np.ndarray) -> Estimator:

@@ -42,8 +42,12 @@ class PaddedINN(nn.Module):
 
     Args:
         dim_x, dim_y: sizes of parameters and observations; dim_z: latent size
-            (default: dim_x, enough for any posterior).
-        width: network width (default max(dim_x, dim_y + dim_z)); the rest is padding.
+            (default: dim_x + dim_nuisance, enough for any posterior).
+        dim_nuisance: trailing columns of the training x that are the simulator's own noise
+            (the draws of its observation noise, say), so that y is a deterministic function of
+            the network's input, as the paper's method assumes; they are trained like x and
+            dropped from every posterior draw. 0: the forward process is taken as deterministic.
+        width: network width (default max(dim_x + dim_nuisance, dim_y + dim_z)); the rest is padding.
         n_blocks, hidden, n_hidden_layers, clamp: affine coupling stack (paper: 4 blocks,
             width 128, clamp 4.0).
         weights: loss weights {"fit", "latent", "backward", "reconstruction"}; a weight of
@@ -66,6 +70,7 @@ class PaddedINN(nn.Module):
         dim_x: int,
         dim_y: int,
         dim_z: int | None = None,
+        dim_nuisance: int = 0,
         width: int | None = None,
         n_blocks: int = 4,
         hidden: int = 128,
@@ -80,10 +85,13 @@ class PaddedINN(nn.Module):
         seed: int = 0,
     ):
         super().__init__()
-        dim_z = dim_x if dim_z is None else dim_z
-        width = max(dim_x, dim_y + dim_z) if width is None else width
-        if width < max(dim_x, dim_y + dim_z):
-            raise ValueError(f"width {width} is smaller than max(dim_x, dim_y + dim_z) = {max(dim_x, dim_y + dim_z)}")
+        dim_in = dim_x + dim_nuisance
+        dim_z = dim_in if dim_z is None else dim_z
+        width = max(dim_in, dim_y + dim_z) if width is None else width
+        if width < max(dim_in, dim_y + dim_z):
+            raise ValueError(
+                f"width {width} is smaller than max(dim_x + dim_nuisance, dim_y + dim_z) = {max(dim_in, dim_y + dim_z)}"
+            )
         unknown = set(weights or {}) - set(self.DEFAULT_WEIGHTS)
         if unknown:
             raise ValueError(f"unknown loss weights {sorted(unknown)}; expected keys {sorted(self.DEFAULT_WEIGHTS)}")
@@ -93,6 +101,7 @@ class PaddedINN(nn.Module):
             dim_x=dim_x,
             dim_y=dim_y,
             dim_z=dim_z,
+            dim_nuisance=dim_nuisance,
             width=width,
             n_blocks=n_blocks,
             hidden=hidden,
@@ -107,6 +116,7 @@ class PaddedINN(nn.Module):
             seed=seed,
         )
         self.dim_x, self.dim_y, self.dim_z, self.width = dim_x, dim_y, dim_z, width
+        self.dim_in = dim_in  # the network's input: x, then the nuisance columns
         self.backward_ramp_steps = backward_ramp_steps
         self.y_sigma = y_sigma
         self.flow = coupling_stack(
@@ -122,7 +132,7 @@ class PaddedINN(nn.Module):
         return v[:, :dy], v[:, dy : dy + dz], v[:, dy + dz :]
 
     def _pad_x(self, x: torch.Tensor, scale: float, generator) -> torch.Tensor:
-        extra = self.width - self.dim_x
+        extra = self.width - self.dim_in
         return torch.cat([x, scale * seeded_normal(x.shape[0], extra, like=x, generator=generator)], 1)
 
     def _output_side(self, y: torch.Tensor, z: torch.Tensor, pad_scale: float, generator) -> torch.Tensor:
@@ -131,7 +141,8 @@ class PaddedINN(nn.Module):
         return torch.cat([y, z, pad], 1)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """``x`` (batch, dim_x) zero-padded -> (y_hat (batch, dim_y), z (batch, dim_z), pad (batch, rest))."""
+        """``x`` (batch, dim_x + dim_nuisance), zero-padded -> (y_hat (batch, dim_y), z (batch, dim_z),
+        pad (batch, rest))."""
         out, _ = self.flow(self._pad_x(x, 0.0, None))
         return self._split(out)
 

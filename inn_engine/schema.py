@@ -27,6 +27,7 @@ SIZE_LIMITS = {
     "cond_hidden": (1, 16384),
     "n_bins": (1, 512),
     "dim_z": (1, 65536),
+    "dim_nuisance": (0, 65536),
     "width": (1, 65536),
     "n_iaf_steps": (1, 64),
     "iaf_hidden": (1, 16384),

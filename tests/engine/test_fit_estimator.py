@@ -179,6 +179,39 @@ def test_padded_inn_learns_and_samples(tmp_path):
     assert np.array_equal(inn_engine.load(tmp_path / "p").sample([[1.0, -1.0]], n=10), est.sample([[1.0, -1.0]], n=10))
 
 
+def test_padded_inn_with_the_noise_as_nuisance_gets_the_posterior_width_of_a_noisy_simulator(tmp_path):
+    # y = x + 0.5 n, x ~ N(0, 1): the exact posterior is N(0.8 y, 0.447^2); the noise draws n
+    # make y a function of the network's input, as the padded INN assumes
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(8000, 1))
+    noise = 0.5 * rng.normal(size=(8000, 1))
+    est = inn_engine.fit(
+        x,
+        x + noise,
+        model="padded",
+        nuisance=noise,
+        seed=0,
+        steps=800,
+        batch_size=256,
+        n_blocks=3,
+        hidden=64,
+        backward_ramp_steps=100,
+        progress=False,
+    )
+    assert est.model.config["dim_nuisance"] == 1
+    y = np.array([[-1.0], [0.0], [1.0]])
+    draws = est.sample(y, n=3000, seed=0)
+    assert draws.shape == (3, 3000, 1)  # the nuisance column is not a parameter
+    assert np.allclose(draws.mean(axis=1), 0.8 * y, atol=0.12)
+    assert np.allclose(draws.std(axis=1), np.sqrt(0.2), rtol=0.2)
+    est.save(tmp_path / "p")
+    assert np.array_equal(inn_engine.load(tmp_path / "p").sample(y, n=10), est.sample(y, n=10))
+    with pytest.raises(ValueError, match="nuisance= is for model='padded'"):
+        inn_engine.fit(x, x + noise, nuisance=noise, steps=5, progress=False)
+    with pytest.raises(ValueError, match=r"nuisance must have shape \(8000, k >= 1\)"):
+        inn_engine.fit(x, x + noise, model="padded", nuisance=noise[:10], steps=5, progress=False)
+
+
 def test_padded_loss_ablations_switch_terms_off():
     import torch
 
