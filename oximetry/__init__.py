@@ -23,8 +23,8 @@ __all__ = [
     "tissue_model",
 ]
 
-# The ready-trained estimator and its tools (issue 5).
-from oximetry.estimate import estimate, load_estimator  # noqa: E402
+# The ready-trained estimators and their tools (issue 5).
+from oximetry.estimate import PAPER_INN_DIR, estimate, load_estimator  # noqa: E402
 from oximetry.features import reflectance_features  # noqa: E402
 from oximetry.io import read_cube, read_spectra, write_result  # noqa: E402
 
@@ -42,4 +42,13 @@ def train(camera=None, prior: str = "colon", out=None, work=None, **settings):
     return pretrain_train(camera=camera, prior=prior, out=out, work=work, **settings)
 
 
-__all__ += ["estimate", "load_estimator", "read_cube", "read_spectra", "reflectance_features", "train", "write_result"]
+__all__ += [
+    "PAPER_INN_DIR",
+    "estimate",
+    "load_estimator",
+    "read_cube",
+    "read_spectra",
+    "reflectance_features",
+    "train",
+    "write_result",
+]

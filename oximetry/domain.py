@@ -63,14 +63,18 @@ def fit_side_models(
 
     y (n, bands) training reflectances with their true sO2 (n,) [fraction]; y_held_out (m,
     bands) tissue reflectances not fitted on, which set the false-alarm thresholds (0.5 %).
-    Returns (OOD density, highlight detector, sO2 quantile head).
+    Returns (OOD density, highlight detector, sO2 quantile head, or None with ``head_steps=0``).
     """
     density = SpectrumOOD.fit(y, seed=seed).with_threshold(y_held_out)
     highlight = fit_highlight_detector(
         y[:HIGHLIGHT_TRAIN_ROWS], y_held_out, camera.centres_nm, steps=highlight_steps, seed=seed
     )
-    head = fit_quantile_head(
-        reflectance_features(y, FEATURES), sO2, HEAD_QUANTILES, steps=head_steps, hidden=64, seed=seed
+    head = (
+        fit_quantile_head(
+            reflectance_features(y, FEATURES), sO2, HEAD_QUANTILES, steps=head_steps, hidden=64, seed=seed
+        )
+        if head_steps
+        else None
     )
     return density, highlight, head
 

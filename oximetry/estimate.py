@@ -36,6 +36,11 @@ AUTO_MAX_DRAWS = 1 << 20
 _DIMS_BY_NDIM = {1: (), 2: ("spectrum",), 3: ("y", "x")}
 
 
+#: the paper's padded INN (Ardizzone et al. 2019), packaged beside the default cINN:
+#: ``estimate(data, estimator=PAPER_INN_DIR)``; built by ``oximetry.pretrain`` (settings PAPER_INN)
+PAPER_INN_DIR = Path(__file__).resolve().parent / "paper_inn"
+
+
 @functools.lru_cache(maxsize=4)
 def _load(path: str) -> Estimator:
     return Estimator.load(path)

@@ -35,6 +35,7 @@ from inn_engine.estimator import Estimator
 from inn_engine.evaluation import evaluate as engine_evaluate
 from oximetry.camera import Camera, default_camera
 from oximetry.domain import DOMAIN, FEATURES, HEAD_QUANTILES, HEAD_STEPS, fit_side_models
+from oximetry.estimate import PAPER_INN_DIR
 from oximetry.features import feature_names, reflectance_features
 from oximetry.grid import simulate_grid
 from oximetry.highlight import HIGHLIGHT_FILE
@@ -50,6 +51,8 @@ __all__ = [
     "ood_auroc",
     "recorded_settings",
     "PACKAGED_DIR",
+    "PAPER_INN_DIR",
+    "PAPER_INN",
 ]
 
 PACKAGED_DIR = Path(__file__).resolve().parent / "pretrained"
@@ -59,12 +62,21 @@ DEFAULT_WORK = Path(os.path.expanduser("~/.cache/innfer/oximetry_pretrain"))
 #: the settings of the packaged estimator (its metadata["pretrain"]["settings"] records them)
 SHIPPED = {"n": 1_000_000, "n_test": 20_000, "n_generic": 5000, "steps": 30_000, "batch_size": 1024, "n_draws": 1000}
 #: a try-out in minutes: 5x10^4 spectra, 2000 steps (calibration visibly worse than SHIPPED)
+#: the settings of the packaged padded INN: the cINN's grids and steps at batch 512 (its MMDs cost
+#: batch^2), no quantile head (every figure it gives is the INN's own)
+PAPER_INN = {**SHIPPED, "batch_size": 512, "model": "padded", "head_steps": 0}
 QUICK = {"n": 50_000, "n_test": 2000, "n_generic": 2000, "steps": 2000, "batch_size": 512, "n_draws": 500}
 # Rates on this project's 2-core machine, for the time printed at the start: spectra per
 # second and worker of the solvers (adding-doubling with 8 quadrature points; the neural
 # surrogate), and seconds per training step of the 6x128 affine cINN at batch 1024.
 SPECTRA_PER_SECOND = {"fast": 640.0, "surrogate": 16_000.0, "mc": 5.0}
 SECONDS_PER_STEP_AT_1024 = 0.045
+#: the padded INN's step at batch 512 (two jobs on the 2 cores); its MMDs grow with batch^2
+PADDED_SECONDS_PER_STEP_AT_512 = 0.123
+#: the network options of each model the pipeline trains: the packaged cINN's, and the paper's
+#: padded INN (4 blocks of width 128, its defaults) with the exponent clamp 2.0 instead of the
+#: paper's 4.0, with which the 13-parameter network's forward pass exploded
+NETWORKS = {"cinn": {"n_blocks": 6, "hidden": 128, "coupling": "affine"}, "padded": {"clamp": 2.0}}
 
 
 class PretrainSettings:
@@ -75,7 +87,10 @@ class PretrainSettings:
     adding-doubling quadrature points of the grid's solver; solver: None picks the neural
     surrogate for the colon prior seen by the default camera (the only case it covers) and
     adding-doubling ("fast") otherwise; steps: optimizer steps; n_draws: posterior draws per
-    test case; head_steps: training steps of the sO2 quantile head (:mod:`oximetry.quantile_head`).
+    test case; head_steps: training steps of the sO2 quantile head (:mod:`oximetry.quantile_head`);
+    model: "cinn" (the packaged estimator) or "padded" (the paper's padded INN, trained with the
+    grid's noise draws as nuisance inputs and shipped without a quantile head, so that every
+    figure it gives is its own); network: that model's options (default :data:`NETWORKS`).
     """
 
     def __init__(
@@ -96,6 +111,7 @@ class PretrainSettings:
         n_workers: int = 2,
         network: dict | None = None,
         head_steps: int = HEAD_STEPS,
+        model: str = "cinn",
     ):
         if n < 1000 or n_test < 100:
             raise ValueError(f"need n >= 1000 and n_test >= 100, got n={n}, n_test={n_test}")
@@ -103,7 +119,10 @@ class PretrainSettings:
         self.prior, self.snr, self.n_quad, self.solver, self.features = prior, float(snr), int(n_quad), solver, features
         self.steps, self.batch_size, self.n_draws, self.seed = int(steps), int(batch_size), int(n_draws), int(seed)
         self.chunk_size, self.n_workers, self.head_steps = int(chunk_size), int(n_workers), int(head_steps)
-        self.network = dict(network or {"n_blocks": 6, "hidden": 128, "coupling": "affine"})
+        if model not in NETWORKS:
+            raise ValueError(f"model must be one of {sorted(NETWORKS)}, got {model!r}")
+        self.model = model
+        self.network = dict(NETWORKS[model] if network is None else network)
 
     def for_camera(self, camera: Camera) -> "PretrainSettings":
         """These settings with the solver chosen for ``camera`` when it was left to the pipeline."""
@@ -114,9 +133,11 @@ class PretrainSettings:
     def expected_seconds(self) -> tuple[float, float]:
         """(grids, training) seconds expected on this project's 2-core machine."""
         rate = SPECTRA_PER_SECOND[self.solver] * max(1, min(self.n_workers, os.cpu_count() or 1))
-        return (
-            self.n + self.n_test + self.n_generic
-        ) / rate, self.steps * SECONDS_PER_STEP_AT_1024 * self.batch_size / 1024
+        if self.model == "padded":
+            step = PADDED_SECONDS_PER_STEP_AT_512 * (self.batch_size / 512) ** 2
+        else:
+            step = SECONDS_PER_STEP_AT_1024 * self.batch_size / 1024
+        return (self.n + self.n_test + self.n_generic) / rate, self.steps * step
 
     def to_dict(self) -> dict:
         return {k: v for k, v in vars(self).items()}
@@ -146,7 +167,19 @@ def _checkpoint_name(settings: PretrainSettings, camera: Camera, out: Path) -> s
     """A checkpoint directory name per (output, camera, prior, grid size, network, steps): a rerun with the
     same settings resumes, different settings never pick up a foreign checkpoint."""
     net = "_".join(f"{k}{v}" for k, v in sorted(settings.network.items()))
-    return f"checkpoints_{out.name}_{camera.name}_{settings.prior}_n{settings.n}_{net}_steps{settings.steps}"
+    model = "" if settings.model == "cinn" else f"_{settings.model}"
+    return f"checkpoints_{out.name}{model}_{camera.name}_{settings.prior}_n{settings.n}_{net}_steps{settings.steps}"
+
+
+def noise_draws(x, f, settings: PretrainSettings, camera: Camera) -> np.ndarray:
+    """The measurement noise behind each training row, as features: f (n, bands) minus the
+    features of the noiseless reflectances of x (n, params); for the "relative" features, whose
+    entries sum to zero, the last column is dropped. The padded INN's nuisance inputs."""
+    from oximetry.simulator import OximetrySimulator
+
+    simulator = OximetrySimulator(settings.prior, camera, solver=settings.solver, n_quad=settings.n_quad)
+    noise = f - reflectance_features(simulator.noiseless(x), settings.features)
+    return noise[:, :-1] if settings.features == "relative" else noise
 
 
 def specular_and_saturated(y, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -264,10 +297,12 @@ def train(
     )
     if settings.steps is not None:
         options["steps"] = settings.steps
+    if settings.model == "padded":
+        options["nuisance"] = noise_draws(x, f, settings, camera)
     estimator = fit(
         x,
         f,
-        "cinn",
+        settings.model,
         bounds=bounds,
         param_names=list(train_ds["param"].values),
         obs_names=names,
@@ -280,7 +315,12 @@ def train(
     inliers = y_test[half:]
     j = list(train_ds["param"].values).index("sO2")
     density, highlight, head = fit_side_models(
-        y, y_test[:half], x[:, j], camera, seed=settings.seed, head_steps=settings.head_steps
+        y,
+        y_test[:half],
+        x[:, j],
+        camera,
+        seed=settings.seed,
+        head_steps=settings.head_steps,
     )
     ood = {
         "threshold_quantile": density.quantile,
@@ -305,21 +345,24 @@ def train(
 
     metrics = evaluate(estimator, x_test, f_test, settings.n_draws, seed=settings.seed + 1)
     metrics["ood"] = ood
-    q = head.predict(f_test)
-    metrics["quantile_head"] = {
-        "quantiles": list(HEAD_QUANTILES),
-        "steps": settings.head_steps,
-        "coverage_error_68_pct": 100 * float(((q[:, 1] <= x_test[:, j]) & (x_test[:, j] <= q[:, 3])).mean() - 0.68),
-        "coverage_error_95_pct": 100 * float(((q[:, 0] <= x_test[:, j]) & (x_test[:, j] <= q[:, 4])).mean() - 0.95),
-        "sO2_median_abs_error_pct": 100 * float(np.abs(q[:, 2] - x_test[:, j]).mean()),
-    }
+    files = {HIGHLIGHT_FILE: highlight.to_bytes()}
+    if head is not None:
+        q = head.predict(f_test)
+        metrics["quantile_head"] = {
+            "quantiles": list(HEAD_QUANTILES),
+            "steps": settings.head_steps,
+            "coverage_error_68_pct": 100 * float(((q[:, 1] <= x_test[:, j]) & (x_test[:, j] <= q[:, 3])).mean() - 0.68),
+            "coverage_error_95_pct": 100 * float(((q[:, 0] <= x_test[:, j]) & (x_test[:, j] <= q[:, 4])).mean() - 0.95),
+            "sO2_median_abs_error_pct": 100 * float(np.abs(q[:, 2] - x_test[:, j]).mean()),
+        }
+        files[HEAD_FILE] = head.to_bytes()
     record = DOMAIN.record(train_ds.attrs, json.loads(train_ds.attrs["simulator"]))
     estimator.metadata.update(
         oximetry={**record, "features": settings.features, "ood": density.to_dict()},
         pretrain={"settings": settings.to_dict(), "seconds": time.time() - started},
         metrics=metrics,
     )
-    estimator.save(out, {HEAD_FILE: head.to_bytes(), HIGHLIGHT_FILE: highlight.to_bytes()})
+    estimator.save(out, files)
     return Estimator.load(out)
 
 
@@ -341,20 +384,21 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     if args.install and args.quick:
         parser.error("--install replaces the packaged estimator, which only the recorded settings may rebuild")
-    settings = recorded_settings()
-    if args.quick:
-        settings = PretrainSettings(**{**settings.to_dict(), **QUICK})
-    target = Path(args.work) / "estimator"
-    rebuilt = train(out=target, work=args.work, settings=settings).metadata["metrics"]
-    shipped = Estimator.load(PACKAGED_DIR).metadata["metrics"]
-    print("metric: rebuilt vs packaged")
-    for key, value in rebuilt.items():
-        if isinstance(value, (int, float)):
-            print(f"  {key}: {value:.4g} vs {shipped.get(key)}")
-    if args.install:
-        for file in target.iterdir():
-            shutil.copy2(file, PACKAGED_DIR / file.name)
-        print(f"installed into {PACKAGED_DIR}")
+    for name, packaged in (("estimator", PACKAGED_DIR), ("paper_inn", PAPER_INN_DIR)):
+        settings = recorded_settings(packaged)
+        if args.quick:
+            settings = PretrainSettings(**{**settings.to_dict(), **QUICK})
+        target = Path(args.work) / name
+        rebuilt = train(out=target, work=args.work, settings=settings).metadata["metrics"]
+        shipped = Estimator.load(packaged).metadata["metrics"]
+        print(f"{name} ({settings.model}) metric: rebuilt vs packaged")
+        for key, value in rebuilt.items():
+            if isinstance(value, (int, float)):
+                print(f"  {key}: {value:.4g} vs {shipped.get(key)}")
+        if args.install:
+            for file in target.iterdir():
+                shutil.copy2(file, packaged / file.name)
+            print(f"installed into {packaged}")
 
 
 if __name__ == "__main__":
