@@ -1,23 +1,30 @@
 """The paper's oximetry table on our data: MAP errors, re-simulation error and calibration per method.
 
-Usage: python benchmarks/oximetry_table.py [--quick] [--methods cinn,abc,floor,mc_dropout,...]
-       [--grid GLOB] [--test GLOB] [--n-test 1000] [--steps 2000] [--out results.json]
+Usage: python benchmarks/oximetry_table.py [--quick] [--methods cinn,paper_inn,abc,floor,padded,...]
+       [--n-test 20000] [--draws 1000] [--steps 30000] [--work DIR] [--out results.json]
 
-All methods use the same training grid (default: the grids of ``python -m oximetry.pretrain``)
-and the same held-out test cases. Methods: ``cinn`` - the packaged estimator (trained by
-the pretrain pipeline on that grid; its training time is in its metadata, not here);
-``abc`` - rejection ABC (quantile acceptance of the 100
-nearest library spectra in feature space) with the training grid as its library;
-``floor`` - the simulation-noise floor (the re-simulation error of the true parameters);
-``padded`` (the paper's padded INN), ``padded_yz`` / ``padded_x`` (its ablations: only
-the forward losses L_y + L_z, only the backward MMD L_x), ``mc_dropout``, ``cvae``,
-``cvae_iaf`` - trained here with ``inn_engine.fit`` for ``--steps`` steps on the same
-features. Columns: MAP error of sO2 (percentage points), MAP error over the recoverable parameters (standardized by
-the prior's standard deviation;
-recoverable = those whose cINN 68 % interval is below 70 % of the prior's), MAP
-re-simulation error (mean |y - f(x_MAP)| of the reflectances relative to y, %), calibration
-error (sO2, and the median over parameters, %), with standard errors where defined, plus
-train and inference times. ``--quick`` simulates tiny grids in memory (a smoke test).
+All methods use the same training grid and held-out test spectra as the packaged estimators
+(the grids of ``python -m oximetry.pretrain``: 10^6 training and 20,000 test spectra of the
+colon prior), and every row is evaluated like the packaged artifact, by
+:func:`inn_engine.evaluation.evaluate` with ``--draws`` draws per test spectrum (the row's
+``floor`` is the calibration error exact posteriors would show at that size). Methods:
+
+- ``cinn``, ``paper_inn``: the packaged cINN and the packaged padded INN
+  (``oximetry.PAPER_INN_DIR``), as shipped; their budgets are in their metadata.
+- ``abc``: rejection ABC (the 100 nearest training spectra in feature space).
+- ``padded`` (the paper's padded INN, the PAPER_INN recipe), ``padded_yz`` / ``padded_x``
+  (its ablations: only the forward losses L_y + L_z, only the backward MMD L_x), ``mc_dropout``,
+  ``cvae``, ``cvae_iaf``: trained here with :func:`inn_engine.fit` for ``--steps`` steps
+  (padded INNs at batch 512, whose MMDs cost batch^2; the others at 1024), checkpointed under
+  ``--work`` so that an interrupted table resumes; the padded INNs get the grid's noise draws
+  as nuisance inputs (:func:`oximetry.pretrain.noise_draws`).
+- ``floor``: the re-simulation error of the true parameters (the simulation-noise floor).
+
+Columns: MAP error of sO2 (percentage points) and over the recoverable parameters
+(standardized; recoverable = those whose packaged-cINN 68 % interval is below 70 % of the
+prior's), MAP re-simulation error (mean |y - f(x_MAP)| / y of the reflectances, %),
+calibration error (sO2, and the median over parameters, %), the median 68 % width of sO2,
+training time and budget. ``--quick`` simulates tiny grids in memory (a smoke test).
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ import glob
 import os
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -36,27 +44,29 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # benchmarks/rep
 from report import write_json  # noqa: E402
 
 from inn_engine import fit  # noqa: E402
-from inn_engine.diagnostics import calibration_error, map_error, map_estimate  # noqa: E402
+from inn_engine.diagnostics import map_estimate  # noqa: E402
+from inn_engine.evaluation import evaluate  # noqa: E402
+from inn_engine.posterior import Posterior  # noqa: E402
 from inn_engine.rejection import RejectionABC  # noqa: E402
-from oximetry import OximetrySimulator, load_estimator  # noqa: E402
+from oximetry import PAPER_INN_DIR, OximetrySimulator, load_estimator  # noqa: E402
 from oximetry.features import reflectance_features  # noqa: E402
-from oximetry.pretrain import DEFAULT_WORK  # noqa: E402
+from oximetry.pretrain import DEFAULT_WORK, NETWORKS, PAPER_INN, PretrainSettings, noise_draws  # noqa: E402
 from oximetry.tissue import COLON  # noqa: E402
 
-# method -> (engine model, options): the padded INN with all losses and the paper's two ablations
-# (the reconstruction loss stays on in both), and the non-invertible baselines
-# (the paper's toy clamp 4.0 made the 13-parameter network's forward pass explode: clamp 2.0;
-# batch 512: its MMD terms grow with the square of the batch)
-PADDED = {"clamp": 2.0, "batch_size": 512}
+# method -> (engine model, network options, batch size): the padded INN as packaged and the
+# paper's two ablations (the reconstruction loss stays on in both), and the non-invertible baselines
+PADDED = NETWORKS["padded"]
 TRAINED = {
-    "padded": ("padded", PADDED),
-    "padded_yz": ("padded", {**PADDED, "weights": {"backward": 0.0}}),
-    "padded_x": ("padded", {**PADDED, "weights": {"fit": 0.0, "latent": 0.0}}),
-    "mc_dropout": ("mc_dropout", {}),
-    "cvae": ("cvae", {}),
-    "cvae_iaf": ("cvae_iaf", {}),
+    "padded": ("padded", PADDED, PAPER_INN["batch_size"]),
+    "padded_yz": ("padded", {**PADDED, "weights": {"backward": 0.0}}, PAPER_INN["batch_size"]),
+    "padded_x": ("padded", {**PADDED, "weights": {"fit": 0.0, "latent": 0.0}}, PAPER_INN["batch_size"]),
+    "mc_dropout": ("mc_dropout", {}, 1024),
+    "cvae": ("cvae", {}, 1024),
+    "cvae_iaf": ("cvae_iaf", {}, 1024),
 }
 LABELS = {
+    "cinn": "cINN (packaged)",
+    "paper_inn": "padded INN (packaged, PAPER_INN_DIR)",
     "padded": "padded INN (L_y + L_z + L_x)",
     "padded_yz": "INN only L_y + L_z",
     "padded_x": "INN only L_x",
@@ -66,11 +76,12 @@ LABELS = {
 }
 
 
-def load_grid(pattern, n: int, seed: int, quick: bool):
+def load_grid(kind: str, n: int, seed: int, quick: bool):
+    """(x, reflectances) of the pretrain grid ``kind`` ("train" / "test"), or a tiny in-memory one."""
     from inn_engine.grid import open_grid
     from oximetry.grid import simulate_grid
 
-    paths = [] if quick else sorted(glob.glob(pattern))
+    paths = [] if quick else sorted(glob.glob(str(DEFAULT_WORK / f"grid_{kind}_colon_paper-8band_*.zarr")))
     ds = (
         open_grid(paths[0])
         if paths
@@ -81,168 +92,173 @@ def load_grid(pattern, n: int, seed: int, quick: bool):
     return ds["x"].values, ds["y"].values
 
 
-def summarize(name, draws, x_map, x_test, y_test, recoverable, prior_std, forward, train_s, infer_s) -> dict:
-    cal = calibration_error(draws, x_test)
-    err = map_error(x_map, x_test, scale=prior_std)
-    resim = np.abs(forward(x_map) - y_test) / y_test
-    per_case = resim.mean(axis=1)
-    return {
-        "method": name,
-        "map_error_sO2_pp": 100 * float(np.abs(x_map[:, 0] - x_test[:, 0]).mean()),
-        "map_error_sO2_sem_pp": 100 * float(np.abs(x_map[:, 0] - x_test[:, 0]).std(ddof=1) / np.sqrt(len(x_test))),
-        "map_error_recoverable_std": float(err.abs_errors[:, recoverable].mean()),
-        "map_error_recoverable_sem": float(
-            err.abs_errors[:, recoverable].mean(axis=1).std(ddof=1) / np.sqrt(len(x_test))
-        ),
-        "resim_error_pct": 100 * float(per_case.mean()),
-        "resim_error_sem_pct": 100 * float(per_case.std(ddof=1) / np.sqrt(len(per_case))),
-        "calibration_error_sO2_pct": 100 * float(cal.median_abs_error[0]),
-        "calibration_error_median_pct": 100 * float(np.median(cal.median_abs_error)),
-        "train_seconds": train_s,
-        "inference_seconds": infer_s,
-    }
+class Table:
+    """The test set, the forward model and the recoverable parameters shared by every row."""
+
+    def __init__(self, x_test, y_test, draws: int, recoverable_from):
+        self.x_test, self.y_test, self.draws = x_test, y_test, draws
+        self.f_test = reflectance_features(y_test)
+        self.forward = OximetrySimulator("colon", n_quad=8).noiseless
+        self.prior_std = COLON.sample(100_000, 0).std(axis=0)
+        post = recoverable_from.posterior(self.f_test[:2000], n=min(draws, 200), seed=1)
+        width = np.median(np.subtract(*np.quantile(post.samples, [0.84, 0.16], axis=1)), axis=0)
+        prior_width = np.subtract(*np.quantile(COLON.sample(100_000, 0), [0.84, 0.16], axis=0))
+        self.recoverable = np.flatnonzero(width < 0.7 * prior_width)
+        self.names = list(recoverable_from.param_names)
+
+    def row(self, name: str, draws, x_map, evaluation: dict, train_s, budget: str) -> dict:
+        """One table row from posterior draws (n, draws, d), their MAP (n, d) and their evaluation."""
+        x, y = self.x_test, self.y_test
+        sO2 = evaluation["parameters"]["sO2"]
+        abs_err = np.abs(x_map - x) / self.prior_std
+        resim = (np.abs(self.forward(x_map) - y) / y).mean(axis=1)
+        cal = [m["calibration_median_abs"] for m in evaluation["parameters"].values()]
+        return {
+            "method": name,
+            "budget": budget,
+            "n_test": evaluation["n_test"],
+            "draws": evaluation["draws"],
+            "calibration_floor_pct": 100 * evaluation["calibration_error_floor"],
+            "map_error_sO2_pp": 100 * sO2["map_mean_abs_error"],
+            "map_error_sO2_sem_pp": 100 * sO2["map_mean_abs_error_sem"],
+            "map_error_recoverable_std": float(abs_err[:, self.recoverable].mean()),
+            "map_error_recoverable_sem": float(abs_err[:, self.recoverable].mean(axis=1).std(ddof=1) / np.sqrt(len(x))),
+            "resim_error_pct": 100 * float(resim.mean()),
+            "resim_error_sem_pct": 100 * float(resim.std(ddof=1) / np.sqrt(len(resim))),
+            "calibration_error_sO2_pct": 100 * sO2["calibration_median_abs"],
+            "calibration_error_median_pct": 100 * float(np.median(cal)),
+            "width_68_sO2": sO2["width_68"],
+            "train_seconds": train_s,
+        }
+
+    def estimator_row(self, name: str, est, train_s, budget: str) -> dict:
+        post = est.posterior(self.f_test, n=self.draws, seed=1)
+        evaluation = evaluate(est, self.x_test, self.f_test, self.draws, seed=1, posterior=post)
+        return self.row(name, post.samples, post.map(), evaluation, train_s, budget)
+
+
+def packaged_budget(est) -> tuple[float | None, str]:
+    settings = est.metadata.get("pretrain", {}).get("settings", {})
+    return est.metadata.get("pretrain", {}).get("seconds"), f"{settings.get('steps')} x {settings.get('batch_size')}"
 
 
 def run(args) -> dict:
     quick = args.quick
-    x, y = load_grid(args.grid, 1000, 0, quick)
-    x_test, y_test = load_grid(args.test, 100, 1, quick)
+    x, y = load_grid("train", 1000, 0, quick)
+    x_test, y_test = load_grid("test", 100, 1, quick)
     x_test, y_test = x_test[: args.n_test], y_test[: args.n_test]
-    f, f_test = reflectance_features(y), reflectance_features(y_test)
+    f = reflectance_features(y)
     simulator = OximetrySimulator("colon", n_quad=8)
-    forward = simulator.noiseless
-    prior_std = COLON.sample(100_000, 0).std(axis=0)
-    n_draws = 100 if quick else 200
+    cinn = load_estimator()
+    table = Table(x_test, y_test, args.draws, cinn)
     rows, methods = [], args.methods.split(",")
-
-    est = load_estimator()
-    start = time.perf_counter()
-    post = est.posterior(f_test, n=n_draws, seed=1)
-    infer = time.perf_counter() - start
-    width = np.median(np.subtract(*np.quantile(post.samples, [0.84, 0.16], axis=1)), axis=0)
-    prior_width = np.subtract(*np.quantile(COLON.sample(100_000, 0), [0.84, 0.16], axis=0))
-    recoverable = np.flatnonzero(width < 0.7 * prior_width)
-    if "cinn" in methods:
-        rows.append(
-            summarize(
-                "cINN (packaged)",
-                post.samples,
-                post.map("density"),
-                x_test,
-                y_test,
-                recoverable,
-                prior_std,
-                forward,
-                None,
-                infer,
-            )
-        )  # trained by oximetry.pretrain
-    if "abc" in methods:
+    for method in methods:
         start = time.perf_counter()
-        abc = RejectionABC(x, f)
-        draws = abc.nearest(f_test, 100).draws
-        x_map = map_estimate(draws)
-        rows.append(
-            summarize(
-                f"rejection ABC ({len(x)} library)",
-                draws,
-                x_map,
-                x_test,
-                y_test,
-                recoverable,
-                prior_std,
-                forward,
-                0.0,
-                time.perf_counter() - start,
+        if method in ("cinn", "paper_inn"):
+            if method == "paper_inn" and not (PAPER_INN_DIR / "estimator.json").is_file():
+                print(f"skipping paper_inn: {PAPER_INN_DIR} holds no estimator", flush=True)
+                continue
+            est = cinn if method == "cinn" else load_estimator(PAPER_INN_DIR)
+            rows.append(table.estimator_row(LABELS[method], est, *packaged_budget(est)))
+        elif method == "abc":
+            draws = RejectionABC(x, f).nearest(table.f_test, 100).draws
+            rows.append(abc_row(table, draws, map_estimate(draws), len(x), time.perf_counter() - start))
+        elif method in TRAINED:
+            model, network, batch = TRAINED[method]
+            options = dict(network, steps=args.steps, batch_size=min(batch, len(x) // 4), seed=0, progress=not quick)
+            if not quick:
+                options["checkpoint_dir"] = str(Path(args.work) / f"table_{method}_steps{args.steps}")
+            if model == "padded":
+                settings = PretrainSettings(**PAPER_INN, n_quad=8).for_camera(simulator.camera)
+                if quick:
+                    settings.solver = "fast"
+                options["nuisance"] = noise_draws(x, f, settings, simulator.camera)
+            est = fit(x, f, model, bounds=simulator.bounds, param_names=table.names, **options)
+            rows.append(
+                table.estimator_row(
+                    LABELS[method], est, time.perf_counter() - start, f"{args.steps} x {options['batch_size']}"
+                )
             )
-        )
-    for method in [m for m in methods if m in TRAINED]:
-        model, options = TRAINED[method]
-        start = time.perf_counter()
-        model_est = fit(x, f, model, bounds=simulator.bounds, steps=args.steps, progress=False, seed=0, **options)
-        train_s = time.perf_counter() - start
-        start = time.perf_counter()
-        draws = model_est.sample(f_test, n_draws, seed=1)
-        x_map = map_estimate(draws)
-        rows.append(
-            summarize(
-                LABELS[method],
-                draws,
-                x_map,
-                x_test,
-                y_test,
-                recoverable,
-                prior_std,
-                forward,
-                train_s,
-                time.perf_counter() - start,
+        elif method == "floor":
+            resim = (np.abs(table.forward(x_test) - y_test) / y_test).mean(axis=1)
+            rows.append(
+                {
+                    "method": "simulation-noise floor (true x)",
+                    "resim_error_pct": 100 * float(resim.mean()),
+                    "resim_error_sem_pct": 100 * float(resim.std(ddof=1) / np.sqrt(len(resim))),
+                }
             )
-        )
-    if "floor" in methods:
-        resim = (np.abs(forward(x_test) - y_test) / y_test).mean(axis=1)
-        rows.append(
-            {
-                "method": "simulation-noise floor (true x)",
-                "resim_error_pct": 100 * float(resim.mean()),
-                "resim_error_sem_pct": 100 * float(resim.std(ddof=1) / np.sqrt(len(resim))),
-            }
-        )
+        else:
+            raise SystemExit(f"unknown method {method!r}; choose from cinn,paper_inn,abc,floor,{','.join(TRAINED)}")
+        print(markdown_row(rows[-1]), flush=True)
     return {
         "n_train": int(len(x)),
         "n_test": int(len(x_test)),
-        "n_draws": n_draws,
-        "recoverable": [est.param_names[i] for i in recoverable],
+        "n_draws": args.draws,
+        "recoverable": [table.names[i] for i in table.recoverable],
         "rows": rows,
         "quick": quick,
     }
 
 
-def markdown(result: dict) -> str:
-    def cell(row, key, sem=None, fmt=".2f"):
-        if key not in row or row[key] is None:
-            return "-"
-        text = format(row[key], fmt)
-        return text + (f" ± {row[sem]:{fmt}}" if sem and sem in row else "")
+def abc_row(table: Table, draws, x_map, n_library: int, seconds: float) -> dict:
+    posterior = Posterior(draws, table.names)
+    evaluation = evaluate(None, table.x_test, table.f_test, draws.shape[1], seed=1, posterior=posterior)
+    return table.row(f"rejection ABC ({n_library} library)", draws, x_map, evaluation, seconds, "100 nearest")
 
-    lines = [
-        f"train {result['n_train']}, test {result['n_test']}, draws {result['n_draws']}; recoverable: "
-        f"{', '.join(result['recoverable'])}",
-        "",
-        "| method | MAP err sO2 (pp) | MAP err recoverable (std) | re-sim err (%) | cal err sO2 (%) | "
-        "cal err median (%) | train (s) | inference (s) |",
-        "|---|---|---|---|---|---|---|---|",
+
+HEADER = (
+    "| method | budget (steps x batch) | MAP err sO2 (pp) | MAP err recoverable (std) | re-sim err (%) | "
+    "cal err sO2 (%) | cal err median (%) | 68 % width sO2 | train (s) |"
+)
+
+
+def markdown_row(r: dict) -> str:
+    def cell(key, sem=None, fmt=".2f"):
+        if r.get(key) is None:
+            return "-"
+        text = format(r[key], fmt)
+        return text + (f" ± {r[sem]:{fmt}}" if sem and sem in r else "")
+
+    cells = [
+        r["method"],
+        r.get("budget", "-"),
+        cell("map_error_sO2_pp", "map_error_sO2_sem_pp"),
+        cell("map_error_recoverable_std", "map_error_recoverable_sem", ".3f"),
+        cell("resim_error_pct", "resim_error_sem_pct"),
+        cell("calibration_error_sO2_pct"),
+        cell("calibration_error_median_pct"),
+        cell("width_68_sO2", fmt=".3f"),
+        cell("train_seconds", fmt=".0f"),
     ]
-    for r in result["rows"]:
-        lines.append(
-            " | ".join(
-                [
-                    f"| {r['method']}",
-                    cell(r, "map_error_sO2_pp", "map_error_sO2_sem_pp"),
-                    cell(r, "map_error_recoverable_std", "map_error_recoverable_sem", ".3f"),
-                    cell(r, "resim_error_pct", "resim_error_sem_pct"),
-                    cell(r, "calibration_error_sO2_pct"),
-                    cell(r, "calibration_error_median_pct"),
-                    cell(r, "train_seconds", fmt=".0f"),
-                    cell(r, "inference_seconds", fmt=".1f"),
-                ]
-            )
-            + " |"
-        )
+    return "| " + " | ".join(cells) + " |"
+
+
+def markdown(result: dict) -> str:
+    floors = {round(r["calibration_floor_pct"], 2) for r in result["rows"] if "calibration_floor_pct" in r}
+    lines = [
+        f"train {result['n_train']}, test {result['n_test']}, draws {result['n_draws']} (calibration floor "
+        f"{', '.join(f'{f:.2f} %' for f in sorted(floors))}); recoverable: {', '.join(result['recoverable'])}",
+        "",
+        HEADER,
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    lines += [markdown_row(r) for r in result["rows"]]
     return "\n".join(lines)
 
 
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--methods", default="cinn,abc,floor")
-    parser.add_argument("--grid", default=str(DEFAULT_WORK / "grid_train_colon_paper-8band_*.zarr"))
-    parser.add_argument("--test", default=str(DEFAULT_WORK / "grid_test_colon_paper-8band_*.zarr"))
-    parser.add_argument("--n-test", type=int, default=1000)
-    parser.add_argument("--steps", type=int, default=2000, help="training steps of the baselines")
+    parser.add_argument("--methods", default="cinn,paper_inn,abc,floor")
+    parser.add_argument("--n-test", type=int, default=20_000)
+    parser.add_argument("--draws", type=int, default=1000, help="posterior draws per test spectrum")
+    parser.add_argument("--steps", type=int, default=30_000, help="training steps of the methods trained here")
+    parser.add_argument("--work", default=str(DEFAULT_WORK), help="checkpoints of the methods trained here")
     parser.add_argument("--out", default=None)
     args = parser.parse_args(argv)
     if args.quick:
-        args.n_test = min(args.n_test, 100)
+        args.n_test, args.draws, args.steps = min(args.n_test, 100), min(args.draws, 100), min(args.steps, 30)
     result = run(args)
     print(markdown(result))
     if args.out:

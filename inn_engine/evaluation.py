@@ -23,11 +23,16 @@ import numpy as np
 __all__ = ["evaluate", "format_table"]
 
 
-def evaluate(estimator, x_true: np.ndarray, y: np.ndarray, draws: int, seed: int = 0) -> dict:
-    """All metrics for test pairs x_true (n, dx), y (n, dy) with ``draws`` posterior draws each."""
+def evaluate(estimator, x_true: np.ndarray, y: np.ndarray, draws: int, seed: int = 0, posterior=None) -> dict:
+    """All metrics for test pairs x_true (n, dx), y (n, dy) with ``draws`` posterior draws each.
+
+    ``posterior``: the :class:`~inn_engine.posterior.Posterior` of ``y`` when the caller already
+    has it (drawn by ``estimator.posterior(y, n=draws, seed=seed)``, or by a method that is no
+    estimator, such as rejection ABC, with ``estimator=None``): names and units are its own.
+    """
     from inn_engine import diagnostics as dg
 
-    posterior = estimator.posterior(y, n=draws, seed=seed)
+    posterior = estimator.posterior(y, n=draws, seed=seed) if posterior is None else posterior
     samples = posterior.samples
     calib = dg.calibration_error(samples, x_true)
     ranks = dg.sbc_ranks(samples, x_true)
@@ -56,7 +61,7 @@ def evaluate(estimator, x_true: np.ndarray, y: np.ndarray, draws: int, seed: int
                 "map_mean_abs_error_sem": float(map_err.sem_abs[j] * scale[j]),
                 "median_abs_error": float(median_error[j]),
             }
-            for j, (name, unit) in enumerate(zip(estimator.param_names, estimator.param_units))
+            for j, (name, unit) in enumerate(zip(posterior.names, posterior.units))
         },
         "tarp_max_deviation": tarp.max_deviation,
         "calibration_curve": {"levels": calib.levels.tolist(), "errors": calib.errors.T.tolist()},

@@ -16,12 +16,17 @@ def _load(name):
 
 
 def test_table_quick(tmp_path):
-    result = _load("oximetry_table").main(["--quick", "--out", str(tmp_path / "t.json")])
-    names = [r["method"] for r in result["rows"]]
-    assert names[0].startswith("cINN") and names[1].startswith("rejection ABC") and "floor" in names[2]
+    result = _load("oximetry_table").main(
+        ["--quick", "--methods", "cinn,abc,floor,padded_x", "--out", str(tmp_path / "t.json")]
+    )
+    rows = {r["method"].split(" (")[0]: r for r in result["rows"]}
+    assert list(rows) == ["cINN", "rejection ABC", "simulation-noise floor", "INN only L_x"]
     assert result["n_test"] == 100 and "sO2" in result["recoverable"]
-    floor, cinn = result["rows"][2]["resim_error_pct"], result["rows"][0]["resim_error_pct"]
-    assert 0 < floor < cinn  # the true parameters explain the data better than any estimate
+    assert 0 < rows["simulation-noise floor"]["resim_error_pct"] < rows["cINN"]["resim_error_pct"]
+    # every estimate is evaluated like the artifact: the same test size, draws and floor
+    assert rows["cINN"]["draws"] == rows["INN only L_x"]["draws"] == 100
+    assert rows["cINN"]["calibration_floor_pct"] == rows["rejection ABC"]["calibration_floor_pct"] > 0
+    assert rows["INN only L_x"]["budget"] == "30 x 250"
     assert (tmp_path / "t.json").is_file()
 
 
