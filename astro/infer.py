@@ -55,6 +55,10 @@ R_V = 3.1
 Z_KERNEL_DEX = 0.1  # width of the log10 Z kernel that fixes the metallicity
 Z_OVERSAMPLE = 8  # draws made per kept draw when Z is fixed or A_V limited
 MIN_EFFECTIVE_DRAWS = 50
+#: a cluster with fewer effective draws under the fitted population is redrawn with up to
+#: this many times the draws (then flagged if still short)
+REDRAW_FACTOR = 16
+REDRAW_BLOCK_DRAWS = 2_000_000  # draws redrawn at once (x Z_OVERSAMPLE with metallicity / av_max)
 #: [mag] model error per band recommended for real clusters: the rms difference of our
 #: smooth-population U-B and B-V colours from BPASS v2.2.1's over log age 6.5-10 and
 #: Z = 0.002, 0.008 (0.096 and 0.107 mag; ``benchmarks/astro_sim.py``), divided by sqrt 2
@@ -338,44 +342,28 @@ def infer(
 
     samples = np.full((rows, n_total, 4), np.nan)
     chi2 = np.full(rows, np.nan)
+    conditions = condition_vector(mag, sigma, has)
+    nondetections = _NonDetections(
+        phot.limit_flux, phot.limit_sigma, phot.bands, dm, R_V * ebv[:, None] * coefficients[None, :], model_error
+    )
+    rng = np.random.default_rng(seed)
     if valid.any():
-        rng = np.random.default_rng(seed)
-        y = condition_vector(mag[valid], sigma[valid], has[valid])
-        if z_fixed is None and av_limit is None:
-            samples[valid] = model.estimator.sample(y, n_total, seed=seed)
-        else:
-            wide = model.estimator.sample(y, n_total * Z_OVERSAMPLE, seed=seed)
-            samples[valid], ess = _restrict(
-                wide,
-                None if z_fixed is None else z_fixed[valid],
-                None if av_limit is None else av_limit[valid],
-                n_total,
-                rng,
-            )
+        index = np.flatnonzero(valid)
+        samples[valid], restricted_ess, limited_ess = _draw(
+            model, conditions, index, n_total, seed, rng, z_fixed, av_limit, nondetections
+        )
+        if restricted_ess is not None:
             given = " and ".join(g for g, v in (("fixed metallicity", z_fixed), ("av_max", av_limit)) if v is not None)
-            for i, e in zip(np.flatnonzero(valid), ess):
+            for i, e in zip(index, restricted_ess):
                 if e == 0:
                     reasons[i].append(f"{given} admits no posterior draw for these magnitudes")
                 elif e < MIN_EFFECTIVE_DRAWS:
                     notes[i].append(f"{given} improbable for these magnitudes ({e:.0f} effective draws)")
-        limited = valid & np.isfinite(phot.limit_flux).any(axis=1)
-        if limited.any():
-            logw = nondetection_log_weights(
-                samples[limited],
-                phot.limit_flux[limited],
-                phot.limit_sigma[limited],
-                phot.bands,
-                dm[limited],
-                R_V * ebv[limited, None] * coefficients[None, :],
-                model_error,
-                seed,
-            )
-            samples[limited], ess = _importance_resample(samples[limited], logw, n_total, rng)
-            for i, e in zip(np.flatnonzero(limited), ess):
-                if e == 0:
-                    reasons[i].append("the non-detections admit no posterior draw")
-                elif e < MIN_EFFECTIVE_DRAWS:
-                    notes[i].append(f"the non-detections leave {e:.0f} effective draws (raise n)")
+        for i, e in zip(index, limited_ess):
+            if e == 0:
+                reasons[i].append("the non-detections admit no posterior draw")
+            elif e < MIN_EFFECTIVE_DRAWS:
+                notes[i].append(f"the non-detections leave {e:.0f} effective draws (raise n)")
         chi2[valid] = library_chi2(mag[valid], sigma[valid], has[valid], model.library_mag)
         for i in np.flatnonzero(chi2 > model.chi2_threshold):
             notes[i].append(
@@ -389,7 +377,14 @@ def infer(
     valid &= np.isfinite(samples).all(axis=(1, 2))
     fitted, ess = None, None
     if population is True and valid.any() or population == "auto" and valid.sum() >= MIN_CATALOGUE:
-        fitted, ess = _under_population(samples, valid, model.bounds, av_limit, seed, notes)
+        fitted, ess = _under_population(samples, valid, model.bounds, av_limit, seed)
+
+        def redraw(index, m):
+            return _draw(model, conditions, index, m, seed + 1, rng, z_fixed, av_limit, nondetections)[0]
+
+        _redraw_improbable(samples, ess, valid, fitted, redraw, seed)
+        for i in np.flatnonzero(valid & (ess > 0) & (ess < POPULATION_MIN_DRAWS)):
+            notes[i].append(f"improbable under the catalogue's population ({ess[i]:.0f} effective draws)")
         for i in np.flatnonzero(valid & (ess == 0)):
             reasons[i].append("no posterior draw lies in the fitted population")
         valid &= ess > 0
@@ -424,19 +419,90 @@ def infer(
     return table
 
 
-def _under_population(samples, valid, bounds, av_limit, seed: int, notes):
+def _under_population(samples, valid, bounds, av_limit, seed: int):
     """Fit the catalogue's population to the valid rows of ``samples`` (n, m, 4) and replace
     them, in place, by their draws under it; returns (Population, effective draws (n,), 0 for
-    rows not reweighted). Rows with fewer than MIN_EFFECTIVE_DRAWS are noted."""
+    rows not reweighted)."""
     scalar_limit = None
     if av_limit is not None and np.all(av_limit == av_limit[0]):
         scalar_limit = float(av_limit[0])
     fitted = fit_population(samples[valid], bounds, av_max=scalar_limit, seed=seed)
     ess = np.zeros(len(samples))
     samples[valid], ess[valid] = fitted.reweight(samples[valid], seed=seed)
-    for i in np.flatnonzero(valid & (ess > 0) & (ess < POPULATION_MIN_DRAWS)):
-        notes[i].append(f"improbable under the catalogue's population ({ess[i]:.0f} effective draws)")
     return fitted, ess
+
+
+def _redraw_improbable(samples, ess, valid, fitted, redraw, seed: int) -> None:
+    """Rows whose draws leave fewer than POPULATION_MIN_DRAWS effective draws under the fitted
+    population get up to REDRAW_FACTOR x as many fresh draws of p(x | y) (``redraw(index, m)``
+    -> (len(index), m, 4)), reweighted under it; a row keeps the better of its two sets. In place
+    on ``samples`` (n, keep, 4) and ``ess`` (n,)."""
+    low = np.flatnonzero(valid & (ess < POPULATION_MIN_DRAWS))
+    if not len(low):
+        return
+    keep = samples.shape[1]
+    # enough draws for the target at the first pass's rate; rows with none at all get the most
+    factor = np.where(ess[low] > 0, np.ceil(POPULATION_MIN_DRAWS / np.maximum(ess[low], 1e-9)), REDRAW_FACTOR)
+    m = keep * int(np.clip(factor.max(), 2, REDRAW_FACTOR))
+    for start in range(0, len(low), max(1, REDRAW_BLOCK_DRAWS // m)):  # bounded memory
+        rows = low[start : start + max(1, REDRAW_BLOCK_DRAWS // m)]
+        fresh, fresh_ess = fitted.reweight(redraw(rows, m), keep=keep, seed=seed + 1 + start)
+        better = fresh_ess > ess[rows]
+        samples[rows[better]], ess[rows[better]] = fresh[better], fresh_ess[better]
+
+
+@dataclass(frozen=True)
+class _NonDetections:
+    """Every row's non-detections (NaN where a band has none) and what their likelihood needs."""
+
+    flux: np.ndarray  # (n, k) [relative flux]
+    sigma: np.ndarray  # (n, k)
+    bands: tuple
+    distance_modulus: np.ndarray  # (n,) [mag]
+    foreground: np.ndarray  # (n, k) foreground extinction [mag]
+    model_error: float
+
+    def weights(self, draws, rows, seed: int) -> np.ndarray:
+        """log weights (len(rows), m) of draws (len(rows), m, 4) of the given rows."""
+        return nondetection_log_weights(
+            draws,
+            self.flux[rows],
+            self.sigma[rows],
+            self.bands,
+            self.distance_modulus[rows],
+            self.foreground[rows],
+            self.model_error,
+            seed,
+        )
+
+
+def _draw(model, conditions, index, m: int, seed: int, rng, z_fixed, av_limit, nondetections: _NonDetections):
+    """``m`` posterior draws (len(index), m, 4) of the rows ``index`` of ``conditions`` (network
+    inputs, one row per cluster): sampled, restricted to a fixed metallicity / av_max
+    (:func:`_restrict`) and reweighted by the rows' non-detections. Returns (draws, effective
+    draws of the restriction (len(index),) or None without one, effective draws of the
+    non-detections (len(index),), NaN for rows without any)."""
+    y = conditions[index]
+    restricted_ess = None
+    if z_fixed is None and av_limit is None:
+        draws = model.estimator.sample(y, m, seed=seed)
+    else:
+        wide = model.estimator.sample(y, m * Z_OVERSAMPLE, seed=seed)
+        draws, restricted_ess = _restrict(
+            wide,
+            None if z_fixed is None else z_fixed[index],
+            None if av_limit is None else av_limit[index],
+            m,
+            rng,
+        )
+    limited_ess = np.full(len(index), np.nan)
+    limited = np.isfinite(nondetections.flux[index]).any(axis=1)
+    if limited.any():
+        rows = index[limited]
+        draws[limited], limited_ess[limited] = _importance_resample(
+            draws[limited], nondetections.weights(draws[limited], rows, seed), m, rng
+        )
+    return draws, restricted_ess, limited_ess
 
 
 def _joined(texts: list[list[str]]) -> np.ndarray:

@@ -139,3 +139,34 @@ def test_bad_input_is_refused():
         fit_population(draws, BOUNDS[:3])
     with pytest.raises(ValueError, match="histogram parameters"):
         fit_population(draws, BOUNDS, params=("A_V", "log_age", "log_mass"), joint=True)
+
+
+def test_clusters_improbable_under_the_population_are_redrawn(dust_poor):
+    from astro.infer import _redraw_improbable
+
+    _, _, population = dust_poor
+    rng = np.random.default_rng(7)
+
+    def flat_posterior(m):  # one cluster's A_V observed as 1.4 +- 0.5 mag: few draws lie in U(0, 0.4)
+        draws = np.column_stack([rng.uniform(2, 7, m), rng.normal(8.0, 0.3, m), np.zeros(m), np.full(m, 0.008)])
+        draws[:, 2] = truncnorm.rvs(-1.4 / 0.5, 1.6 / 0.5, loc=1.4, scale=0.5, size=m, random_state=rng)
+        return draws[None]
+
+    first = flat_posterior(200)
+    samples, ess = population.reweight(first, keep=200, seed=0)
+    valid = np.ones(1, bool)
+    before = ess.copy()
+    asked = []
+
+    def redraw(index, m):
+        asked.append((list(index), m))
+        return flat_posterior(m)
+
+    _redraw_improbable(samples, ess, valid, population, redraw, seed=0)
+    assert before[0] < MIN_EFFECTIVE_DRAWS  # the case the redraw is for
+    assert asked and asked[0][0] == [0] and asked[0][1] >= 2 * 200  # more draws than the first pass
+    assert ess[0] > 1.5 * before[0] and samples.shape == (1, 200, 4)
+    assert np.median(samples[0, :, 2]) < np.median(first[0, :, 2]) - 0.3  # pulled into the population
+    ess[:] = 10 * MIN_EFFECTIVE_DRAWS  # rows with enough effective draws are left alone
+    _redraw_improbable(samples, ess, valid, population, redraw, seed=0)
+    assert len(asked) == 1
