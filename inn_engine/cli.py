@@ -112,7 +112,8 @@ main.add_command(
     type=click.Choice(["cinn", "padded", "mc_dropout", "cvae", "cvae_iaf"]),
     default="cinn",
     show_default=True,
-    help="Network: conditional INN, padded INN, or a baseline.",
+    help="Network: conditional INN, padded INN (it assumes a noise-free simulator: for a noisy one "
+    "give its noise draws through the Python API, inn_engine.fit(..., nuisance=)), or a baseline.",
 )
 @click.option(
     "--model-option",

@@ -229,4 +229,3 @@ def test_sampling_progress_is_shown_for_many_spectra_only(held_out, monkeypatch,
     assert "oximetry.estimate: 16 posterior draws per spectrum: done 40 spectra in" in err
     estimate(held_out[1][:40], n=16, method="sample", progress=False)
     assert capsys.readouterr().err == ""
-

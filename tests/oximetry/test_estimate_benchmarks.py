@@ -47,3 +47,10 @@ def test_ood_quick():
     assert rows["saturated"]["flagged"] > 0.9
     generic = rows["generic-prior tissue"]
     assert 0.6 < generic["auroc_density"] <= generic["auroc_supervised_classifier"] + 0.05
+
+
+def test_mc_check_quick():
+    rows = {r["estimator"]: r for r in _load("oximetry_mc_check").main(["--quick"])["rows"]}
+    cinn = rows["cINN (packaged)"]
+    assert cinn["spectra"] == 20 and 0 <= cinn["coverage_68"] <= cinn["coverage_95"] <= 1
+    assert 0 < cinn["median_abs_error"] < 0.25 and cinn["width_68"] > 0
