@@ -13,7 +13,12 @@ Sections (markdown tables; everything goes to one JSON file):
    ``--catalogues`` replicates, each fitted on its own) of the flat-prior posteriors, of the
    posteriors under the fitted population, and of the flat draws reweighted by the TRUE
    population (what a perfect population fit would give with these draws, without redraws).
-2. Cost: ``astro.infer`` on a 10^4-cluster catalogue x 1000 draws (the one of
+2. Upper limits: catalogues from the training prior in which the faintest 30 % of the U
+   magnitudes are replaced by a survey's 3-sigma limit (``U_lim`` = the 70th percentile of
+   the U magnitudes, U itself NaN), inferred with the flat prior (``population=None``) once
+   with those limits and once with those U values dropped; pooled calibration error and the
+   mean posterior sd of the limited clusters.
+3. Cost: ``astro.infer`` on a 10^4-cluster catalogue x 1000 draws (the one of
    ``benchmarks/astro_infer.py``) with the population on (its default) and off, interleaved.
 
 The real Magellanic Cloud clusters with and without the population are rows of
@@ -52,8 +57,9 @@ POPULATIONS = {
 PARAMS = ("log_mass", "log_age", "A_V", "Z")
 
 
-def population_catalogue(name: str, n: int, seed: int):
-    """(true x (n, 4), astropy Table of apparent U B V R I and errors) for population ``name``."""
+def population_catalogue(name: str | None, n: int, seed: int):
+    """(true x (n, 4), astropy Table of apparent U B V R I and errors) for population ``name``
+    (None: the training prior)."""
     from astro.catalog import catalogue_from_observations
     from astro.library import ClusterLibrarySimulator
     from astro.observe import observe
@@ -63,8 +69,9 @@ def population_catalogue(name: str, n: int, seed: int):
     sim = ClusterLibrarySimulator(bands)
     rng = np.random.default_rng(seed)
     x = sim.sample_prior(n, rng)
-    column, draw, _ = POPULATIONS[name]
-    x[:, column] = draw(n, rng)
+    if name is not None:
+        column, draw, _ = POPULATIONS[name]
+        x[:, column] = draw(n, rng)
     return x, catalogue_from_observations(observe(sim.simulate(x, rng), rng), bands, DM)
 
 
@@ -121,6 +128,39 @@ def synthetic(name: str, n: int, n_catalogues: int, draws: int) -> dict:
     return row
 
 
+def upper_limits(n: int, n_catalogues: int, draws: int, share: float = 0.3) -> dict:
+    """Calibration and widths with the faintest ``share`` of U magnitudes as limits or dropped."""
+    from astro import infer
+    from inn_engine.diagnostics import calibration_error
+
+    truth, runs, limited_rows = [], {"limits": [], "dropped": []}, []
+    for c in range(n_catalogues):
+        x, table = population_catalogue(None, n, seed=2000 + c)
+        u_mag = np.asarray(table["U"], float)
+        depth = np.nanquantile(u_mag, 1 - share)
+        faint = np.isfinite(u_mag) & (u_mag > depth)
+        dropped = table.copy()
+        dropped["U"][faint], dropped["U_err"][faint] = np.nan, np.nan
+        with_limits = dropped.copy()
+        with_limits["U_lim"] = np.where(faint, depth, np.nan)
+        options = dict(distance_modulus=DM, model_error=0.0, population=None, n=draws, draws=draws, seed=c)
+        for label, catalogue in (("limits", with_limits), ("dropped", dropped)):
+            runs[label].append(infer(catalogue, **options).meta["draws"].values[:, :, :4])
+        truth.append(x), limited_rows.append(faint)
+    truth, limited_rows = np.concatenate(truth), np.concatenate(limited_rows)
+    row = {"clusters": n, "catalogues": n_catalogues, "draws": draws, "limited": int(limited_rows.sum())}
+    for label, values in runs.items():
+        values = np.concatenate(values)
+        ok = np.isfinite(values).all(axis=(1, 2))
+        cal = calibration_error(values[ok], truth[ok]).median_abs_error
+        limited_cal = calibration_error(values[ok & limited_rows], truth[ok & limited_rows]).median_abs_error
+        sd = values[ok & limited_rows].std(axis=1).mean(axis=0)
+        row.update({f"cal_{label}_{p}": float(v) for p, v in zip(PARAMS, cal)})
+        row.update({f"cal_limited_{label}_{p}": float(v) for p, v in zip(PARAMS, limited_cal)})
+        row.update({f"sd_limited_{label}_{p}": float(v) for p, v in zip(PARAMS, sd)})
+    return row
+
+
 def cost(n: int, draws: int) -> dict:
     """Seconds of astro.infer with the population off and on (its default), interleaved, best of 2."""
     from astro_infer import catalogue
@@ -151,7 +191,7 @@ def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="1 catalogue of 100 clusters, 300 draws; 500-cluster cost")
     parser.add_argument("--catalogues", type=int, default=5, help="replicate catalogues per population")
-    parser.add_argument("--sections", default="synthetic,cost")
+    parser.add_argument("--sections", default="synthetic,limits,cost")
     parser.add_argument("--json", default=str(REPO / "benchmarks" / "results" / "astro_population.json"))
     args = parser.parse_args(argv)
     sections = args.sections.split(",")
@@ -190,6 +230,29 @@ def main(argv=None) -> dict:
                     for label in ("flat", "population", "true_population")
                 ],
                 ["population", "posterior", *PARAMS, "median_age_error"],
+            )
+        )
+    if "limits" in sections:
+        n, catalogues, draws = (100, 1, 300) if args.quick else (300, args.catalogues, 1000)
+        out["limits"] = upper_limits(n, catalogues, draws)
+        print("\n## The faintest 30 % of U as 3-sigma limits, or dropped (flat prior)\n")
+        r = out["limits"]
+        print(
+            markdown_table(
+                [
+                    {
+                        "U": label,
+                        "rows": rows,
+                        **{p: r[f"{key}_{label}_{p}"] for p in PARAMS},
+                    }
+                    for label in ("limits", "dropped")
+                    for rows, key in (
+                        ("calibration, all", "cal"),
+                        ("calibration, limited", "cal_limited"),
+                        ("posterior sd, limited", "sd_limited"),
+                    )
+                ],
+                ["U", "rows", *PARAMS],
             )
         )
     if "cost" in sections:

@@ -1,0 +1,27 @@
+"""The astro population benchmark's quick mode (the full runs are in benchmarks/astro_population.py)."""
+
+import importlib.util
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+def _load(name):
+    spec = importlib.util.spec_from_file_location(name, BENCH / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_population_benchmark_quick(tmp_path):
+    out = _load("astro_population").main(
+        ["--quick", "--sections", "synthetic,limits", "--json", str(tmp_path / "p.json")]
+    )
+    dust, age = out["synthetic"]
+    assert dust["clusters"] == 100 and dust["fitted_q05_q50_q95"][1] < 0.6  # the true median A_V is 0.2
+    assert dust["age_error_population"] < dust["age_error_flat"] and age["age_error_population"] < age["age_error_flat"]
+    limits = out["limits"]
+    assert 20 <= limits["limited"] <= 30  # 30 % of the clusters whose U was observed
+    # the limits carry information that dropping the band loses
+    assert limits["sd_limited_limits_log_age"] < limits["sd_limited_dropped_log_age"]
+    assert (tmp_path / "p.json").is_file()
