@@ -8,8 +8,9 @@ their errors in the same kind of unit; they are converted to Vega magnitudes per
 (:func:`astro.population.vega_minus_ab`; sigma_m = 2.5 / ln 10 * sigma_F / F).
 Non-detections: a flux whose magnitude error would exceed the trained range (S/N below ~2.2,
 zero and negative fluxes included) is kept as a flux measurement, and a ``<band>_lim``
-column gives 3-sigma limiting Vega magnitudes for rows without a magnitude (flux 0 +-
-limit / 3); :func:`astro.infer` applies them through their flux likelihood. Per entry, rather than failing the whole
+column gives 3-sigma limiting Vega magnitudes for rows without a magnitude (a censored
+measurement: the flux fell below the limit's flux, with noise limit / 3); :func:`astro.infer`
+applies both through their flux likelihood. Per entry, rather than failing the whole
 catalogue, problems make a band unusable and are reported in a per-row note:
 NaN / masked magnitude (not observed, no note), sentinel magnitudes (|m| >= 90, e.g. 99 or
 100), missing, NaN or negative errors, and errors above the trained range. Malformed
@@ -43,7 +44,8 @@ class Photometry:
     """Parsed catalogue: ``bands`` (K,), ``mag`` and ``err`` (n, K) [mag] with NaN where the
     band is unusable, ``notes`` (n,) lists of strings explaining dropped bands, ``names``
     (n,) cluster labels; ``limit_flux`` and ``limit_sigma`` (n, K) [Jy]: the measured flux
-    and its error of a band not detected (see :mod:`astro.nondetections`), NaN elsewhere."""
+    and its error of a band not detected, or where ``limit_censored`` (n, K) the detection
+    threshold and its noise (see :mod:`astro.nondetections`), NaN elsewhere."""
 
     bands: tuple
     mag: np.ndarray
@@ -52,6 +54,7 @@ class Photometry:
     names: np.ndarray
     limit_flux: np.ndarray
     limit_sigma: np.ndarray
+    limit_censored: np.ndarray
 
     @property
     def n(self) -> int:
@@ -144,6 +147,7 @@ def read_photometry(photometry, known_bands, bands=None) -> Photometry:
     err = np.full((n, len(order)), np.nan)
     limit_flux = np.full((n, len(order)), np.nan)
     limit_sigma = np.full((n, len(order)), np.nan)
+    censored = np.zeros((n, len(order)), bool)
     notes = [[] for _ in range(n)]
     for j, band in enumerate(order):
         column = column_of[band]
@@ -156,10 +160,13 @@ def read_photometry(photometry, known_bands, bands=None) -> Photometry:
         if f"{column}_lim" in columns:
             f_lim, s_lim = _limiting_magnitudes(band, column, columns[f"{column}_lim"], m, n, notes)
             f, s = np.where(np.isfinite(f_lim), f_lim, f), np.where(np.isfinite(f_lim), s_lim, s)
+            censored[:, j] = np.isfinite(f_lim)
         _drop_bad_entries(band, m, e, notes)
         mag[:, j], err[:, j], limit_flux[:, j], limit_sigma[:, j] = m, e, f, s
     names = _cluster_names(columns, n)
-    return Photometry(tuple(order), mag, np.maximum(err, SIGMA_RANGE[0]), notes, names, limit_flux, limit_sigma)
+    return Photometry(
+        tuple(order), mag, np.maximum(err, SIGMA_RANGE[0]), notes, names, limit_flux, limit_sigma, censored
+    )
 
 
 def _unit(values, name: str):
@@ -218,8 +225,9 @@ def _vega_magnitudes(band: str, column: str, values, errors, n: int, notes: list
 
 
 def _limiting_magnitudes(band: str, column: str, values, m: np.ndarray, n: int, notes: list):
-    """Non-detection fluxes and sigmas [Jy] (n,) from a ``<band>_lim`` column of LIMIT_SIGMAS
-    limiting Vega magnitudes, for the rows whose magnitude is not given (NaN elsewhere)."""
+    """Detection thresholds and their noise [Jy] (n,) from a ``<band>_lim`` column of
+    LIMIT_SIGMAS limiting Vega magnitudes, for the rows whose magnitude is not given (NaN
+    elsewhere): the threshold is the limit's flux, the noise a LIMIT_SIGMAS-th of it."""
     if _unit(values, f"{column}_lim") not in (None, u.mag):
         raise ValueError(f"column {column + '_lim'!r} must hold Vega limiting magnitudes (no unit or u.mag)")
     lim = _as_float(values, f"{column}_lim", n)
@@ -227,8 +235,8 @@ def _limiting_magnitudes(band: str, column: str, values, m: np.ndarray, n: int, 
     for i in np.flatnonzero(use):
         notes[i].append(f"{band} not detected (limit {lim[i]:.2f} mag at {LIMIT_SIGMAS:g} sigma)")
     flux, sigma = np.full(n, np.nan), np.full(n, np.nan)
-    flux[use] = 0.0
-    sigma[use] = ((lim[use] - vega_minus_ab([band])[0]) * u.ABmag).to_value(u.Jy) / LIMIT_SIGMAS
+    flux[use] = ((lim[use] - vega_minus_ab([band])[0]) * u.ABmag).to_value(u.Jy)
+    sigma[use] = flux[use] / LIMIT_SIGMAS
     return flux, sigma
 
 

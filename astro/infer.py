@@ -344,7 +344,13 @@ def infer(
     chi2 = np.full(rows, np.nan)
     conditions = condition_vector(mag, sigma, has)
     nondetections = _NonDetections(
-        phot.limit_flux, phot.limit_sigma, phot.bands, dm, R_V * ebv[:, None] * coefficients[None, :], model_error
+        phot.limit_flux,
+        phot.limit_sigma,
+        phot.limit_censored,
+        phot.bands,
+        dm,
+        R_V * ebv[:, None] * coefficients[None, :],
+        model_error,
     )
     rng = np.random.default_rng(seed)
     if valid.any():
@@ -455,8 +461,9 @@ def _redraw_improbable(samples, ess, valid, fitted, redraw, seed: int) -> None:
 class _NonDetections:
     """Every row's non-detections (NaN where a band has none) and what their likelihood needs."""
 
-    flux: np.ndarray  # (n, k) [relative flux]
-    sigma: np.ndarray  # (n, k)
+    flux: np.ndarray  # (n, k) [Jy]: measured, or the detection threshold where censored
+    sigma: np.ndarray  # (n, k) [Jy]
+    censored: np.ndarray  # (n, k) bool: a limit, not a measurement
     bands: tuple
     distance_modulus: np.ndarray  # (n,) [mag]
     foreground: np.ndarray  # (n, k) foreground extinction [mag]
@@ -473,6 +480,7 @@ class _NonDetections:
             self.foreground[rows],
             self.model_error,
             seed,
+            self.censored[rows],
         )
 
 

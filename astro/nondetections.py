@@ -6,18 +6,22 @@ of the network's input. It still says that the cluster is faint in that band. Fo
 posterior draw given the detected bands, one stochastic cluster with the draw's parameters
 is simulated (:func:`astro.population.photometry`, the model the estimators were trained
 on, so the weights average over stochastic sampling as the posterior must), and the draw is
-weighted by the Gaussian likelihood of the measured flux in each such band::
+weighted in each such band by the likelihood of what was reported::
 
-    N(F_obs; F_model, sigma_F^2 + (model_error * ln 10 / 2.5 * F_model)^2)
+    a measured flux (low S/N):  N(F_obs; F_model, s^2)
+    a limit F_lim at k sigma:   P(F_model + noise < F_lim) = Phi((F_lim - F_model) / s)
+    with s^2 = sigma_F^2 + (model_error * ln 10 / 2.5 * F_model)^2 and sigma_F = F_lim / k
 
-(a flux-space Gaussian, the measurement model of a photometric non-detection). Draws are
-then resampled by these weights (:func:`astro.hierarchy.resample`).
+(a flux-space Gaussian measurement, or its censored form: all a limit says is that the
+measured flux fell below the detection threshold). Draws are then resampled by these
+weights (:func:`astro.hierarchy.resample`).
 """
 
 from __future__ import annotations
 
 import astropy.units as u
 import numpy as np
+from scipy.special import log_ndtr
 
 from astro.catalog import MAG_PER_RELATIVE_FLUX
 from astro.population import photometry, vega_minus_ab
@@ -34,16 +38,20 @@ def nondetection_log_weights(
     extinction: np.ndarray,
     model_error: float,
     seed: int,
+    censored: np.ndarray | None = None,
 ) -> np.ndarray:
     """log likelihood of the non-detections for every draw: (n, m).
 
     Args:
         draws: (n, m, 4) posterior draws [log_mass, log_age, A_V, Z] of n clusters.
-        flux, sigma: (n, L) measured flux and its 1-sigma error [Jy] in ``bands`` (L,); NaN
-            where the band was detected or not observed.
+        flux, sigma: (n, L) measured flux and its 1-sigma error [Jy] in ``bands`` (L,), or
+            the detection threshold and its noise where ``censored``; NaN where the band was
+            detected or not observed.
         distance_modulus: (n,) [mag]; extinction: (n, L) foreground extinction [mag].
         model_error: the population model's own error [mag], as a relative flux error.
         seed: seeds the simulated clusters.
+        censored: (n, L) bool, True where ``flux`` is a limit rather than a measurement
+            (None: all measurements).
     """
     n, m, _ = draws.shape
     used = np.isfinite(flux).any(axis=0)
@@ -59,5 +67,9 @@ def nondetection_log_weights(
         model_flux = (np.clip(ab, -100.0, 100.0) * u.ABmag).to_value(u.Jy)  # dark clusters (+inf) -> ~0
     f_obs, s_obs = flux[:, None, used], sigma[:, None, used]
     variance = s_obs**2 + (model_error / MAG_PER_RELATIVE_FLUX * model_flux) ** 2
-    terms = -0.5 * (f_obs - model_flux) ** 2 / variance - 0.5 * np.log(variance)
+    with np.errstate(invalid="ignore"):
+        z = (f_obs - model_flux) / np.sqrt(variance)
+        terms = -0.5 * z**2 - 0.5 * np.log(variance)
+    if censored is not None:
+        terms = np.where(censored[:, None, used], log_ndtr(z), terms)
     return np.where(np.isfinite(f_obs) & np.isfinite(terms), terms, 0.0).sum(axis=2)

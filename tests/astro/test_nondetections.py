@@ -30,13 +30,33 @@ def test_limiting_magnitudes_and_faint_fluxes_are_read_as_flux_measurements():
     table = Table({"V": [18.0, np.nan], "V_err": [0.05, np.nan], "V_lim": [21.0, 22.0]})
     p = read_photometry(table, known)
     assert np.isfinite(p.mag[0, 0]) and np.isnan(p.limit_flux[0, 0])  # detected: the limit is unused
-    expected_sigma = ((22.0 - vega_minus_ab(["V"])[0]) * u.ABmag).to_value(u.Jy) / 3
-    assert p.limit_flux[1, 0] == 0.0 and np.isclose(p.limit_sigma[1, 0], expected_sigma)
+    threshold = ((22.0 - vega_minus_ab(["V"])[0]) * u.ABmag).to_value(u.Jy)
+    assert np.isclose(p.limit_flux[1, 0], threshold) and np.isclose(p.limit_sigma[1, 0], threshold / 3)
+    assert p.limit_censored[1, 0] and not p.limit_censored[0, 0]
     assert "not detected (limit 22.00 mag at 3 sigma)" in p.notes[1][0]
     faint = read_photometry({"V": [2.0, -1.0, 50.0] * u.uJy, "V_err": [1.0, 1.0, 1.0] * u.uJy}, known)
     assert np.isnan(faint.mag[:2, 0]).all() and np.isfinite(faint.mag[2, 0])
     np.testing.assert_allclose(faint.limit_flux[:2, 0], [2e-6, -1e-6])
+    assert not faint.limit_censored.any()  # measured fluxes, not limits
     assert "S/N 2.0, used as a flux measurement" in faint.notes[0][0]
+
+
+def test_a_limit_is_censored_every_draw_below_it_is_equally_likely():
+    """A 3-sigma limit says only that the flux fell below the threshold: draws far below it
+    (faint clusters of any brightness) weigh the same, draws above it lose weight, unlike a
+    measurement of flux 0, which would prefer the faintest."""
+    draws = np.array([[[3.0, 9.8, 0.1, 0.008], [2.5, 10.0, 1.0, 0.008], [6.0, 6.7, 0.1, 0.008]]])
+    args = (["U"], np.array([25.0]), np.zeros((1, 1)), 0.0)
+    fluxes = (
+        (photometry(*draws[0].T, ["U"], stochastic=True, seed=0)[:, 0] + 25.0 - vega_minus_ab(["U"])[0]) * u.ABmag
+    ).to_value(u.Jy)
+    threshold = 30 * fluxes[:2].max()  # both faint draws lie far below the limit, the bright one above
+    assert fluxes[2] > 2 * threshold
+    censored = nondetection_log_weights(
+        draws, np.array([[threshold]]), np.array([[threshold / 3]]), *args, seed=0, censored=np.array([[True]])
+    )
+    assert abs(censored[0, 0] - censored[0, 1]) < 1e-3 and censored[0, 0] > np.log(0.998)  # Phi(3) at zero flux
+    assert censored[0, 2] < censored[0, 0] - 10
 
 
 def test_low_signal_to_noise_fluxes_narrow_the_posteriors_and_keep_them_calibrated():
