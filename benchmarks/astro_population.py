@@ -13,11 +13,13 @@ Sections (markdown tables; everything goes to one JSON file):
    ``--catalogues`` replicates, each fitted on its own) of the flat-prior posteriors, of the
    posteriors under the fitted population, and of the flat draws reweighted by the TRUE
    population (what a perfect population fit would give with these draws, without redraws).
-2. Upper limits: catalogues from the training prior in which the faintest 30 % of the U
-   magnitudes are replaced by a survey's 3-sigma limit (``U_lim`` = the 70th percentile of
-   the U magnitudes, U itself NaN), inferred with the flat prior (``population=None``) once
-   with those limits and once with those U values dropped; pooled calibration error and the
-   mean posterior sd of the limited clusters.
+2. Upper limits: catalogues from the training prior observed in U by a survey with a
+   3-sigma detection limit at the flux of the 30th percentile of the clusters' true U fluxes:
+   the measured flux is the true one plus Gaussian noise of a third of the limit, and a
+   cluster whose measured flux falls below the limit is reported as ``U_lim`` (U itself NaN;
+   detected clusters keep their catalogue U). Inferred with the flat prior
+   (``population=None``) once with those limits and once with those U values dropped;
+   pooled calibration error and the mean posterior sd of the limited clusters.
 3. Cost: ``astro.infer`` on a 10^4-cluster catalogue x 1000 draws (the one of
    ``benchmarks/astro_infer.py``) with the population on (its default) and off, interleaved.
 
@@ -58,8 +60,8 @@ PARAMS = ("log_mass", "log_age", "A_V", "Z")
 
 
 def population_catalogue(name: str | None, n: int, seed: int):
-    """(true x (n, 4), astropy Table of apparent U B V R I and errors) for population ``name``
-    (None: the training prior)."""
+    """(true x (n, 4), astropy Table of apparent U B V R I and errors, the clusters' noise-free
+    absolute magnitudes (n, 5)) for population ``name`` (None: the training prior)."""
     from astro.catalog import catalogue_from_observations
     from astro.library import ClusterLibrarySimulator
     from astro.observe import observe
@@ -72,7 +74,8 @@ def population_catalogue(name: str | None, n: int, seed: int):
     if name is not None:
         column, draw, _ = POPULATIONS[name]
         x[:, column] = draw(n, rng)
-    return x, catalogue_from_observations(observe(sim.simulate(x, rng), rng), bands, DM)
+    true_mag = sim.simulate(x, rng)
+    return x, catalogue_from_observations(observe(true_mag, rng), bands, DM), true_mag
 
 
 def _true_quantiles(name: str, probs=(0.05, 0.5, 0.95)) -> np.ndarray:
@@ -92,7 +95,7 @@ def synthetic(name: str, n: int, n_catalogues: int, draws: int) -> dict:
     column, _, true_log_ratio = POPULATIONS[name]
     truth, flat, fitted, oracle, ess, quantiles, seconds = [], [], [], [], [], [], []
     for c in range(n_catalogues):
-        x, table = population_catalogue(name, n, seed=1000 + c)
+        x, table, _ = population_catalogue(name, n, seed=1000 + c)
         options = dict(distance_modulus=DM, model_error=0.0, n=draws, draws=draws, seed=c)
         start = time.perf_counter()
         samples = infer(table, population=None, **options).meta["draws"].values
@@ -129,20 +132,28 @@ def synthetic(name: str, n: int, n_catalogues: int, draws: int) -> dict:
 
 
 def upper_limits(n: int, n_catalogues: int, draws: int, share: float = 0.3) -> dict:
-    """Calibration and widths with the faintest ``share`` of U magnitudes as limits or dropped."""
+    """Calibration and widths with the U non-detections of a survey (module doc) as limits or dropped."""
+    import astropy.units as u
+
     from astro import infer
+    from astro.population import vega_minus_ab
     from inn_engine.diagnostics import calibration_error
+
+    offset = DM - vega_minus_ab(["U"])[0]  # absolute Vega U -> apparent AB
 
     truth, runs, limited_rows = [], {"limits": [], "dropped": []}, []
     for c in range(n_catalogues):
-        x, table = population_catalogue(None, n, seed=2000 + c)
-        u_mag = np.asarray(table["U"], float)
-        depth = np.nanquantile(u_mag, 1 - share)
-        faint = np.isfinite(u_mag) & (u_mag > depth)
+        x, table, true_mag = population_catalogue(None, n, seed=2000 + c)
+        rng = np.random.default_rng(3000 + c)
+        with np.errstate(over="ignore"):
+            true_flux = ((np.clip(true_mag[:, 0], -50, 50) + offset) * u.ABmag).to_value(u.Jy)
+        threshold = np.quantile(true_flux, share)
+        measured = true_flux + threshold / 3 * rng.standard_normal(n)
+        faint = np.isfinite(np.asarray(table["U"], float)) & (measured < threshold)
         dropped = table.copy()
         dropped["U"][faint], dropped["U_err"][faint] = np.nan, np.nan
         with_limits = dropped.copy()
-        with_limits["U_lim"] = np.where(faint, depth, np.nan)
+        with_limits["U_lim"] = np.where(faint, (threshold * u.Jy).to_value(u.ABmag) + vega_minus_ab(["U"])[0], np.nan)
         options = dict(distance_modulus=DM, model_error=0.0, population=None, n=draws, draws=draws, seed=c)
         for label, catalogue in (("limits", with_limits), ("dropped", dropped)):
             runs[label].append(infer(catalogue, **options).meta["draws"].values[:, :, :4])
