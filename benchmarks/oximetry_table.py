@@ -13,7 +13,10 @@ colon prior), and every row is evaluated like the packaged artifact, by
   (``oximetry.PAPER_INN_DIR``), as shipped; their budgets are in their metadata.
 - ``abc``: rejection ABC (the 100 nearest training spectra in feature space).
 - ``padded`` (the paper's padded INN, the PAPER_INN recipe), ``padded_yz`` / ``padded_x``
-  (its ablations: only the forward losses L_y + L_z, only the backward MMD L_x), ``mc_dropout``,
+  (its ablations: only the forward losses L_y + L_z, only the backward MMD L_x),
+  ``padded_weighted`` / ``padded_paper_code`` (without our departures: the backward MMD
+  weighted by the similarity of y as in the paper's code, with / without the noise draws),
+  ``mc_dropout``,
   ``cvae``, ``cvae_iaf``: trained here with :func:`inn_engine.fit` for ``--steps`` steps
   (padded INNs at batch 512, whose MMDs cost batch^2; the others at 1024), checkpointed under
   ``--work`` so that an interrupted table resumes; the padded INNs get the grid's noise draws
@@ -46,6 +49,7 @@ from report import write_json  # noqa: E402
 from inn_engine import fit  # noqa: E402
 from inn_engine.diagnostics import map_estimate  # noqa: E402
 from inn_engine.evaluation import evaluate  # noqa: E402
+from inn_engine.mmd import PAPER_Y_SIGMA  # noqa: E402
 from inn_engine.posterior import Posterior  # noqa: E402
 from inn_engine.rejection import RejectionABC  # noqa: E402
 from oximetry import PAPER_INN_DIR, OximetrySimulator, load_estimator  # noqa: E402
@@ -53,16 +57,22 @@ from oximetry.features import reflectance_features  # noqa: E402
 from oximetry.pretrain import DEFAULT_WORK, NETWORKS, PAPER_INN, PretrainSettings, noise_draws  # noqa: E402
 from oximetry.tissue import COLON  # noqa: E402
 
-# method -> (engine model, network options, batch size): the padded INN as packaged and the
-# paper's two ablations (the reconstruction loss stays on in both), and the non-invertible baselines
+# method -> (engine model, network options, batch size, noise draws as nuisance inputs): the padded
+# INN as packaged, the paper's two ablations (the reconstruction loss stays on in both), the
+# padded INN without our departures (the paper code's y-weighted backward MMD, with and without
+# the noise draws), and the non-invertible baselines
 PADDED = NETWORKS["padded"]
+PAPER_CODE = {**PADDED, "y_sigma": PAPER_Y_SIGMA}
+BATCH = PAPER_INN["batch_size"]
 TRAINED = {
-    "padded": ("padded", PADDED, PAPER_INN["batch_size"]),
-    "padded_yz": ("padded", {**PADDED, "weights": {"backward": 0.0}}, PAPER_INN["batch_size"]),
-    "padded_x": ("padded", {**PADDED, "weights": {"fit": 0.0, "latent": 0.0}}, PAPER_INN["batch_size"]),
-    "mc_dropout": ("mc_dropout", {}, 1024),
-    "cvae": ("cvae", {}, 1024),
-    "cvae_iaf": ("cvae_iaf", {}, 1024),
+    "padded": ("padded", PADDED, BATCH, True),
+    "padded_yz": ("padded", {**PADDED, "weights": {"backward": 0.0}}, BATCH, True),
+    "padded_x": ("padded", {**PADDED, "weights": {"fit": 0.0, "latent": 0.0}}, BATCH, True),
+    "padded_weighted": ("padded", PAPER_CODE, BATCH, True),
+    "padded_paper_code": ("padded", PAPER_CODE, BATCH, False),
+    "mc_dropout": ("mc_dropout", {}, 1024, False),
+    "cvae": ("cvae", {}, 1024, False),
+    "cvae_iaf": ("cvae_iaf", {}, 1024, False),
 }
 LABELS = {
     "cinn": "cINN (packaged)",
@@ -70,6 +80,8 @@ LABELS = {
     "padded": "padded INN (L_y + L_z + L_x)",
     "padded_yz": "INN only L_y + L_z",
     "padded_x": "INN only L_x",
+    "padded_weighted": "padded INN, y-weighted backward MMD",
+    "padded_paper_code": "padded INN, y-weighted, no noise draws (the paper's code)",
     "mc_dropout": "NN + MC dropout",
     "cvae": "cVAE",
     "cvae_iaf": "cVAE-IAF",
@@ -164,11 +176,11 @@ def run(args) -> dict:
             draws = RejectionABC(x, f).nearest(table.f_test, 100).draws
             rows.append(abc_row(table, draws, map_estimate(draws), len(x), time.perf_counter() - start))
         elif method in TRAINED:
-            model, network, batch = TRAINED[method]
+            model, network, batch, with_noise = TRAINED[method]
             options = dict(network, steps=args.steps, batch_size=min(batch, len(x) // 4), seed=0, progress=not quick)
             if not quick:
                 options["checkpoint_dir"] = str(Path(args.work) / f"table_{method}_steps{args.steps}")
-            if model == "padded":
+            if with_noise:
                 settings = PretrainSettings(**PAPER_INN, n_quad=8).for_camera(simulator.camera)
                 if quick:
                     settings.solver = "fast"
