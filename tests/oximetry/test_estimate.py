@@ -229,3 +229,16 @@ def test_sampling_progress_is_shown_for_many_spectra_only(held_out, monkeypatch,
     assert "oximetry.estimate: 16 posterior draws per spectrum: done 40 spectra in" in err
     estimate(held_out[1][:40], n=16, method="sample", progress=False)
     assert capsys.readouterr().err == ""
+
+
+def test_the_papers_padded_inn_is_packaged_beside_the_cinn(held_out, result):
+    """oximetry.PAPER_INN_DIR: the same call, the same output, its own posteriors (no quantile head)."""
+    x, y = held_out
+    paper = estimate(y, estimator=oximetry.PAPER_INN_DIR, n=N_DRAWS, seed=3)
+    assert set(paper.data_vars) == set(result.data_vars) and paper.sizes == result.sizes
+    assert paper.attrs["method"] == "sample" and load_estimator(oximetry.PAPER_INN_DIR).model.kind == "padded"
+    assert paper["ood"].dtype == bool and paper["valid"].all()
+    so2 = x[:, 0]
+    assert np.abs(paper["sO2_median"].values - so2).mean() < 0.6 * np.abs(0.5 - so2).mean()
+    inside = (paper["sO2_q16"].values <= so2) & (so2 <= paper["sO2_q84"].values)
+    assert abs(inside.mean() - 0.68) < 4 * np.sqrt(0.68 * 0.32 / len(so2)) + 0.03  # as for the cINN
