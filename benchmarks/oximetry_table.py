@@ -118,8 +118,8 @@ class Table:
         self.recoverable = np.flatnonzero(width < 0.7 * prior_width)
         self.names = list(recoverable_from.param_names)
 
-    def row(self, name: str, draws, x_map, evaluation: dict, train_s, budget: str) -> dict:
-        """One table row from posterior draws (n, draws, d), their MAP (n, d) and their evaluation."""
+    def row(self, name: str, x_map, evaluation: dict, train_s, budget: str) -> dict:
+        """One table row from the posterior MAP (n, d) and the evaluation of its draws."""
         x, y = self.x_test, self.y_test
         sO2 = evaluation["parameters"]["sO2"]
         abs_err = np.abs(x_map - x) / self.prior_std
@@ -146,7 +146,7 @@ class Table:
     def estimator_row(self, name: str, est, train_s, budget: str) -> dict:
         post = est.posterior(self.f_test, n=self.draws, seed=1)
         evaluation = evaluate(est, self.x_test, self.f_test, self.draws, seed=1, posterior=post)
-        return self.row(name, post.samples, post.map(), evaluation, train_s, budget)
+        return self.row(name, post.map(), evaluation, train_s, budget)
 
 
 def packaged_budget(est) -> tuple[float | None, str]:
@@ -181,7 +181,7 @@ def run(args) -> dict:
             if not quick:
                 options["checkpoint_dir"] = str(Path(args.work) / f"table_{method}_steps{args.steps}")
             if with_noise:
-                settings = PretrainSettings(**PAPER_INN, n_quad=8).for_camera(simulator.camera)
+                settings = PretrainSettings(**PAPER_INN).for_camera(simulator.camera)
                 if quick:
                     settings.solver = "fast"
                 options["nuisance"] = noise_draws(x, f, settings, simulator.camera)
@@ -216,7 +216,7 @@ def run(args) -> dict:
 def abc_row(table: Table, draws, x_map, n_library: int, seconds: float) -> dict:
     posterior = Posterior(draws, table.names)
     evaluation = evaluate(None, table.x_test, table.f_test, draws.shape[1], seed=1, posterior=posterior)
-    return table.row(f"rejection ABC ({n_library} library)", draws, x_map, evaluation, seconds, "100 nearest")
+    return table.row(f"rejection ABC ({n_library} library)", x_map, evaluation, seconds, "100 nearest")
 
 
 HEADER = (
