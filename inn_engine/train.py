@@ -10,6 +10,7 @@ A model plugs in by providing ``training_loss(x, y, generator) -> (loss, parts)`
 from __future__ import annotations
 
 import copy
+import json
 import math
 import os
 import time
@@ -141,11 +142,24 @@ def _save_checkpoint(path: Path, state: dict) -> None:
     os.replace(tmp, path)
 
 
-def _load_checkpoint(path: Path) -> dict:
+def _network_signature(model: nn.Module) -> str:
+    """The model's constructor options (its ``config``) as JSON: a checkpoint records it, so a run
+    never resumes from one written for another network."""
+    return json.dumps(getattr(model, "config", None), sort_keys=True, default=str)
+
+
+def _load_checkpoint(path: Path, model: nn.Module) -> dict:
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # a truncated or foreign file
         raise ValueError(f"checkpoint {path} cannot be read ({err}); delete it to start afresh") from err
+    written_for = state.get("network")  # absent in checkpoints written before it was recorded
+    if written_for is not None and written_for != _network_signature(model):
+        raise ValueError(
+            f"checkpoint {path} was written for another network ({written_for}), not this one "
+            f"({_network_signature(model)}); give this run its own checkpoint_dir or delete the checkpoint"
+        )
+    return state
 
 
 def train(
@@ -254,7 +268,7 @@ def _run(model, data, validation, config: TrainConfig, desc: str, pause_at, pool
     start_step = 0
     ckpt_path = Path(config.checkpoint_dir) / CHECKPOINT_NAME if config.checkpoint_dir else None
     if ckpt_path is not None and ckpt_path.exists():
-        state = _load_checkpoint(ckpt_path)
+        state = _load_checkpoint(ckpt_path, model)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         plateau_factor, plateau_bad = float(state["plateau_factor"]), int(state["plateau_bad"])
@@ -337,6 +351,7 @@ def _run(model, data, validation, config: TrainConfig, desc: str, pause_at, pool
                     "bad_evals": bad_evals,
                     "best_model": best_state,
                     "config": config.to_dict(),
+                    "network": _network_signature(model),
                 },
             )
         if stop:

@@ -81,6 +81,17 @@ def test_a_paused_run_resumes_as_one_run(tmp_path):
         train(model, (x, y), None, TrainConfig(steps=5, progress=False), pause_at=2)
 
 
+def test_a_checkpoint_of_another_network_is_refused(tmp_path):
+    """Same shapes, other loss weights: resuming would silently mix two runs, so it is an error."""
+    x, y = _data()
+    config = TrainConfig(steps=10, batch_size=100, checkpoint_every=5, progress=False, checkpoint_dir=str(tmp_path))
+    train(PaddedINN(3, 2, n_blocks=2, hidden=16), (x, y), None, config)
+    other = PaddedINN(3, 2, n_blocks=2, hidden=16, weights={"latent": 200.0})
+    with pytest.raises(ValueError, match="written for another network"):
+        train(other, (x, y), None, config)
+    assert train(PaddedINN(3, 2, n_blocks=2, hidden=16), (x, y), None, config).steps_done == 10
+
+
 def test_early_stopping_keeps_the_best_weights():
     x, y = _data(300)
     torch.manual_seed(0)
