@@ -196,7 +196,8 @@ class PaddedINN(nn.Module):
 
     @torch.no_grad()
     def validation_loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """Held-out loss for model selection: the noise-free fit of y plus the latent and backward MMDs.
+        """Held-out loss for model selection: the noise-free fit of y and the latent and backward
+        MMDs, each with its training weight (so an ablation is selected by the losses it trains).
 
         Uses a fixed generator so successive evaluations are comparable.
         """
@@ -210,7 +211,8 @@ class PaddedINN(nn.Module):
         x_samples = self.flow.inverse(self._output_side(y, z_prior, 0.0, None))
         pair_w = y_similarity_weights(y, self.y_sigma) if self.y_sigma else None
         backward = mmd(x_samples, self._pad_x(x, 0.0, None), self.backward_kernel, weights=pair_w)
-        return fit + self.weights["latent"] * latent + self.weights["backward"] * backward
+        w = self.weights
+        return w["fit"] * fit + w["latent"] * latent + w["backward"] * backward
 
     @torch.no_grad()
     def sample(self, y: torch.Tensor, n_draws: int, generator: torch.Generator | None = None) -> torch.Tensor:

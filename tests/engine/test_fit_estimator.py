@@ -223,6 +223,10 @@ def test_padded_loss_ablations_switch_terms_off():
     only_yz = PaddedINN(2, 2, weights={"backward": 0, "reconstruction": 0})
     _, parts = only_yz.training_loss(torch.randn(16, 2), torch.randn(16, 2))
     assert set(parts) == {"fit", "latent"}
+    # model selection weighs each held-out loss as training does: the parts add up to the whole
+    x, y = torch.randn(64, 2), torch.randn(64, 2)
+    whole = PaddedINN(2, 2, weights={"reconstruction": 0})
+    assert torch.isclose(whole.validation_loss(x, y), only_x.validation_loss(x, y) + only_yz.validation_loss(x, y))
     with pytest.raises(ValueError, match="unknown loss weights"):
         PaddedINN(2, 2, weights={"ml": 1})
 
