@@ -24,6 +24,7 @@ from inn_engine.checks import check_array, check_integer, check_seed, check_work
 from inn_engine.devices import resolve_device
 from inn_engine.models import MODELS
 from inn_engine.posterior import Posterior
+from inn_engine.progress import Progress
 from inn_engine.transforms import BoundTransform, Standardizer
 
 __all__ = ["Estimator", "load", "MAX_STANDARD_SCORE"]
@@ -131,31 +132,42 @@ class Estimator:
         """Standardized float64 draws ``block`` (..., d) -> physical, overwriting it."""
         return self.x_transform.inverse(self.x_scaler.inverse(block, copy=False), copy=False)
 
-    def sample(self, y_obs, n: int = 1000, seed: int = 0, device=None) -> np.ndarray:
+    def sample(self, y_obs, n: int = 1000, seed: int = 0, device=None, progress: bool | None = False) -> np.ndarray:
         """``n`` posterior draws for every observation: array (n_obs, n, n_params), physical units.
 
         All observations are processed together in passes of ~1e5 network rows (no Python loop
         per observation). The same ``seed`` gives the same draws. ``device``: where the network
         runs (:func:`inn_engine.devices.resolve_device`; default the CPU); the draws come back
-        as a numpy array either way.
+        as a numpy array either way. ``progress``: report the passes
+        (:class:`~inn_engine.progress.Progress`: None or True a bar on a terminal, plain lines
+        otherwise; False, the default, silent).
         """
         y, n, seed, device = self._checked_draw_arguments(y_obs, n, seed, device)
-        return self._finite_draws(self._draw(y, n, seed, False, device)[0])
+        return self._finite_draws(self._draw(y, n, seed, False, device, progress)[0])
 
-    def posterior(self, y_obs, n: int = 1000, seed: int = 0, log_density: bool | None = None, device=None) -> Posterior:
+    def posterior(
+        self,
+        y_obs,
+        n: int = 1000,
+        seed: int = 0,
+        log_density: bool | None = None,
+        device=None,
+        progress: bool | None = False,
+    ) -> Posterior:
         """A :class:`Posterior` with ``n`` draws per observation.
 
         ``log_density`` (default: True when the model has a tractable density) also stores
-        log q(x | y) of every draw, which gives a density-based MAP. ``device`` as in :meth:`sample`.
+        log q(x | y) of every draw, which gives a density-based MAP. ``device`` and ``progress`` as
+        in :meth:`sample`.
         """
         if log_density is None:
             log_density = hasattr(self.model, "log_prob")
         y, n, seed, device = self._checked_draw_arguments(y_obs, n, seed, device)
-        samples, logq = self._draw(y, n, seed, bool(log_density), device)
+        samples, logq = self._draw(y, n, seed, bool(log_density), device, progress)
         return Posterior(self._finite_draws(samples), self.param_names, self.param_units, logq)
 
     @torch.inference_mode()
-    def _draw(self, y: np.ndarray, n: int, seed: int, with_density: bool, device: torch.device):
+    def _draw(self, y: np.ndarray, n: int, seed: int, with_density: bool, device: torch.device, progress=False):
         """Checked ``y`` (n_obs, dim_y) -> draws (n_obs, n, d) in physical units and their log q or None."""
         ys = self._standardized_y(y).to(device)
         generator = torch.Generator().manual_seed(int(seed))
@@ -166,13 +178,17 @@ class Estimator:
         try:
             if elsewhere:
                 self.model.to(device)
-            for i in range(0, y.shape[0], obs_per_pass):
-                rows = slice(i, i + obs_per_pass)
-                s = self.model.sample(ys[rows], n, generator=generator)
-                out[rows] = s.cpu().numpy()
-                if with_density:
-                    logq[rows] = self._log_density_standardized(s, ys[rows], out[rows])
-                self._physical_in_place(out[rows])
+            with Progress(
+                y.shape[0], f"posterior: {n} draws per observation", unit="observation", enabled=progress
+            ) as bar:
+                for i in range(0, y.shape[0], obs_per_pass):
+                    rows = slice(i, i + obs_per_pass)
+                    s = self.model.sample(ys[rows], n, generator=generator)
+                    out[rows] = s.cpu().numpy()
+                    if with_density:
+                        logq[rows] = self._log_density_standardized(s, ys[rows], out[rows])
+                    self._physical_in_place(out[rows])
+                    bar.update(len(s))
         finally:
             if elsewhere:
                 self.model.to("cpu")

@@ -23,16 +23,20 @@ import numpy as np
 __all__ = ["evaluate", "format_table"]
 
 
-def evaluate(estimator, x_true: np.ndarray, y: np.ndarray, draws: int, seed: int = 0, posterior=None) -> dict:
+def evaluate(
+    estimator, x_true: np.ndarray, y: np.ndarray, draws: int, seed: int = 0, posterior=None, progress=False
+) -> dict:
     """All metrics for test pairs x_true (n, dx), y (n, dy) with ``draws`` posterior draws each.
 
     ``posterior``: the :class:`~inn_engine.posterior.Posterior` of ``y`` when the caller already
     has it (drawn by ``estimator.posterior(y, n=draws, seed=seed)``, or by a method that is no
     estimator, such as rejection ABC, with ``estimator=None``): names and units are its own.
+    ``progress``: report the drawing (as in :meth:`~inn_engine.estimator.Estimator.sample`).
     """
     from inn_engine import diagnostics as dg
 
-    posterior = estimator.posterior(y, n=draws, seed=seed) if posterior is None else posterior
+    if posterior is None:
+        posterior = estimator.posterior(y, n=draws, seed=seed, progress=progress)
     samples = posterior.samples
     calib = dg.calibration_error(samples, x_true)
     ranks = dg.sbc_ranks(samples, x_true)

@@ -358,7 +358,7 @@ def train(
             (density.is_ood(generic["y"].values) | highlight.is_highlight(generic["y"].values)).mean()
         )
 
-    metrics = evaluate(estimator, x_test, f_test, settings.n_draws, seed=settings.seed + 1)
+    metrics = evaluate(estimator, x_test, f_test, settings.n_draws, seed=settings.seed + 1, progress=True)
     metrics["ood"] = ood
     files = {HIGHLIGHT_FILE: highlight.to_bytes()}
     if head is not None:

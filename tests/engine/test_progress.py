@@ -92,3 +92,20 @@ def test_training_to_a_file_prints_lines_and_a_summary(capsys):
     assert re.fullmatch(r"tiny: done 40 steps in 0:\d\d, best val -?\d\S* at step (20|40)", lines[-1])
     train(model, (x, y), None, TrainConfig(steps=5, batch_size=50, progress=False))
     assert capsys.readouterr().err == ""
+
+
+def test_drawing_a_large_posterior_reports_its_passes(capsys):
+    import numpy as np
+
+    import inn_engine
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(400, 2))
+    est = inn_engine.fit(x, x + 0.1 * rng.normal(size=x.shape), steps=5, n_blocks=2, hidden=8, progress=False)
+    capsys.readouterr()
+    est.sample(x[:3], n=10)
+    assert capsys.readouterr().err == ""  # silent by default
+    est.posterior(x[:30], n=10, progress=True)
+    err = capsys.readouterr().err
+    assert "posterior: 10 draws per observation: observation 30/30 (100 %)" in err
+    assert "posterior: 10 draws per observation: done 30 observations in" in err
