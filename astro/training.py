@@ -207,7 +207,7 @@ def evaluate_on_held_out(
 
     _, (x, mags) = _split(shards)
     y = observe(mags[:n_test], np.random.default_rng(seed))
-    return evaluate(estimator, x[:n_test], y, draws, seed=seed)
+    return evaluate(estimator, x[:n_test], y, draws, seed=seed, progress=True)
 
 
 def model_check(shards, bands):

@@ -153,7 +153,7 @@ class Table:
         }
 
     def estimator_row(self, name: str, est, train_s, budget: str) -> dict:
-        post = est.posterior(self.f_test, n=self.draws, seed=1)
+        post = est.posterior(self.f_test, n=self.draws, seed=1, progress=True)
         evaluation = evaluate(est, self.x_test, self.f_test, self.draws, seed=1, posterior=post)
         return self.row(name, post.map(), evaluation, train_s, budget)
 

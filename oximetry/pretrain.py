@@ -221,16 +221,16 @@ def ood_auroc(detector, inliers, outliers) -> float:
     return float(roc_auc_score(np.r_[np.zeros(len(s_in)), np.ones(len(s_out))], np.r_[s_in, s_out]))
 
 
-def evaluate(estimator: Estimator, x_test, f_test, n_draws: int = 500, seed: int = 1) -> dict:
+def evaluate(estimator: Estimator, x_test, f_test, n_draws: int = 500, seed: int = 1, progress=False) -> dict:
     """:func:`inn_engine.evaluation.evaluate` on held-out (x_test (n, d), features f_test (n, bands)),
     recorded whole under ``"evaluation"``, with the paper's figures in percent beside it.
 
     Per parameter the paper's calibration error (median over credible levels of |observed -
     nominal coverage|, %), the 68 % interval's coverage error and median width; the floor of
     that error for exact posteriors at this number of test cases and draws; for sO2 the mean
-    |MAP - truth| with its standard error (percentage points).
+    |MAP - truth| with its standard error (percentage points). ``progress``: report the drawing.
     """
-    result = engine_evaluate(estimator, x_test, f_test, n_draws, seed=seed)
+    result = engine_evaluate(estimator, x_test, f_test, n_draws, seed=seed, progress=progress)
     parameters = result["parameters"]
     per_param = {
         name: {
