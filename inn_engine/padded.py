@@ -45,8 +45,7 @@ class PaddedINN(nn.Module):
             without nuisance: dim_x, enough for any posterior of a noisy simulator. Default
             with nuisance: y is then a function of the dim_x + dim_nuisance inputs, so the
             latent needs only what y leaves free, dim_x + dim_nuisance - dim_y (the paper's
-            layout, at least 1); on the colon grid this took the sO2 calibration error from
-            1.75 % to 0.95 % at 4000 steps (``NETWORKS`` in :mod:`oximetry.pretrain`).
+            layout, at least 1).
         dim_nuisance: trailing columns of the training x that are the simulator's own noise
             (the draws of its observation noise, say), so that y is a deterministic function of
             the network's input, as the paper's method assumes; they are trained like x and

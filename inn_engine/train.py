@@ -153,11 +153,11 @@ def _load_checkpoint(path: Path, model: nn.Module) -> dict:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # a truncated or foreign file
         raise ValueError(f"checkpoint {path} cannot be read ({err}); delete it to start afresh") from err
-    written_for = state.get("network")  # absent in checkpoints written before it was recorded
-    if written_for is not None and written_for != _network_signature(model):
+    written_for, this_one = state.get("network"), _network_signature(model)  # absent in older checkpoints
+    if written_for is not None and written_for != this_one:
         raise ValueError(
             f"checkpoint {path} was written for another network ({written_for}), not this one "
-            f"({_network_signature(model)}); give this run its own checkpoint_dir or delete the checkpoint"
+            f"({this_one}); give this run its own checkpoint_dir or delete the checkpoint"
         )
     return state
 

@@ -72,8 +72,9 @@ QUICK = {"n": 50_000, "n_test": 2000, "n_generic": 2000, "steps": 2000, "batch_s
 # surrogate), and seconds per training step of the 6x128 affine cINN at batch 1024.
 SPECTRA_PER_SECOND = {"fast": 640.0, "surrogate": 16_000.0, "mc": 5.0}
 SECONDS_PER_STEP_AT_1024 = 0.045
-#: the padded INN's step at batch 512 (two jobs on the 2 cores); its MMDs grow with batch^2
-PADDED_SECONDS_PER_STEP_AT_512 = 0.123
+#: the padded INN's step at batch 512 (two jobs on the 2 cores: the packaged one's 20,000 steps
+#: took 60 min); its MMDs grow with batch^2
+PADDED_SECONDS_PER_STEP_AT_512 = 0.18
 #: the network options of each model the pipeline trains: the packaged cINN's, and the paper's
 #: padded INN (4 blocks of width 128, its defaults) with departures from the paper's code, each
 #: measured at 4000 steps of batch 512 on the 10^6 colon grid with the grid's noise draws as
