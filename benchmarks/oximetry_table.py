@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import glob
+import json
 import os
 import sys
 import time
@@ -163,7 +164,8 @@ def packaged_budget(est) -> tuple[float | None, str]:
     return est.metadata.get("pretrain", {}).get("seconds"), f"{settings.get('steps')} x {settings.get('batch_size')}"
 
 
-def run(args) -> dict:
+def run(args, report=lambda result: None) -> dict:
+    """The table's rows for ``args.methods``; ``report(result)`` is called after each row."""
     quick = args.quick
     x, y = load_grid("train", 1000, 0, quick)
     x_test, y_test = load_grid("test", 100, 1, quick)
@@ -173,6 +175,18 @@ def run(args) -> dict:
     cinn = load_estimator()
     table = Table(x_test, y_test, args.draws, cinn)
     rows, methods = [], args.methods.split(",")
+
+    def result(rows: list) -> dict:
+        return {
+            "n_train": int(len(x)),
+            "n_test": int(len(x_test)),
+            "n_draws": args.draws,
+            "steps": args.steps,
+            "recoverable": [table.names[i] for i in table.recoverable],
+            "rows": rows,
+            "quick": quick,
+        }
+
     for method in methods:
         start = time.perf_counter()
         if method in ("cinn", "paper_inn"):
@@ -197,7 +211,10 @@ def run(args) -> dict:
             est = fit(x, f, model, bounds=simulator.bounds, param_names=table.names, **options)
             rows.append(
                 table.estimator_row(
-                    LABELS[method], est, time.perf_counter() - start, f"{args.steps} x {options['batch_size']}"
+                    LABELS[method],
+                    est,
+                    est.metadata["training"]["seconds"],  # a resumed run's parts included
+                    f"{args.steps} x {options['batch_size']}",
                 )
             )
         elif method == "floor":
@@ -212,14 +229,8 @@ def run(args) -> dict:
         else:
             raise SystemExit(f"unknown method {method!r}; choose from cinn,paper_inn,abc,floor,{','.join(TRAINED)}")
         print(markdown_row(rows[-1]), flush=True)
-    return {
-        "n_train": int(len(x)),
-        "n_test": int(len(x_test)),
-        "n_draws": args.draws,
-        "recoverable": [table.names[i] for i in table.recoverable],
-        "rows": rows,
-        "quick": quick,
-    }
+        report(result(rows))
+    return result(rows)
 
 
 def abc_row(table: Table, draws, x_map, n_library: int, seconds: float) -> dict:
@@ -280,11 +291,28 @@ def main(argv=None) -> dict:
     args = parser.parse_args(argv)
     if args.quick:
         args.n_test, args.draws, args.steps = min(args.n_test, 100), min(args.draws, 100), min(args.steps, 30)
-    result = run(args)
+    earlier = earlier_rows(args.out, args)
+
+    def keep(result: dict) -> dict:
+        new = {r["method"] for r in result["rows"]}
+        result = {**result, "rows": [r for r in earlier if r["method"] not in new] + result["rows"]}
+        if args.out:
+            write_json(args.out, result)
+        return result
+
+    result = keep(run(args, report=keep))
     print(markdown(result))
-    if args.out:
-        write_json(args.out, result)
     return result
+
+
+def earlier_rows(out: str | None, args) -> list[dict]:
+    """The rows of an earlier run into ``out`` with the same test size, draws and steps: a table
+    is built one method at a time (an hour each), and a rerun of some methods keeps the others."""
+    if not out or not Path(out).is_file():
+        return []
+    earlier = json.loads(Path(out).read_text())
+    same = [earlier.get(key) for key in ("n_test", "n_draws", "steps", "quick")]
+    return earlier["rows"] if same == [args.n_test, args.draws, args.steps, args.quick] else []
 
 
 if __name__ == "__main__":

@@ -214,7 +214,7 @@ def _wrap(
         "best_step": result.best_step,
         "steps_done": result.steps_done,
         "stopped_early": result.stopped_early,
-        "seconds": sum(r.seconds for r in results),
+        "seconds": result.seconds,  # a continuation's count includes its pilot's
         "threads": results[-1].threads,
         "history": result.history,
     }

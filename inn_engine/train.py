@@ -88,7 +88,9 @@ class TrainConfig:
 
 @dataclass
 class TrainResult:
-    """What training did: ``history`` rows {step, lr, train, val, ...}, best validation loss."""
+    """What training did: ``history`` rows {step, lr, train, val, ...}, best validation loss;
+    ``seconds``: wall seconds of training up to ``steps_done``, the parts before a resume included
+    (checkpoints carry the count)."""
 
     history: list[dict] = field(default_factory=list)
     best_val: float = math.inf
@@ -266,6 +268,7 @@ def _run(model, data, validation, config: TrainConfig, desc: str, pause_at, pool
     best_state = None
     bad_evals = 0
     start_step = 0
+    seconds_before = 0.0
     ckpt_path = Path(config.checkpoint_dir) / CHECKPOINT_NAME if config.checkpoint_dir else None
     if ckpt_path is not None and ckpt_path.exists():
         state = _load_checkpoint(ckpt_path, model)
@@ -285,6 +288,7 @@ def _run(model, data, validation, config: TrainConfig, desc: str, pause_at, pool
         result.best_val, result.best_step = float(state["best_val"]), int(state["best_step"])
         best_state = state.get("best_model")
         bad_evals = int(state["bad_evals"])
+        seconds_before = float(state.get("seconds", 0.0))  # absent in older checkpoints
 
     report = Progress(config.steps, desc, initial=start_step, enabled=config.progress if rank == 0 else False)
     t0 = time.perf_counter()
@@ -352,6 +356,7 @@ def _run(model, data, validation, config: TrainConfig, desc: str, pause_at, pool
                     "best_model": best_state,
                     "config": config.to_dict(),
                     "network": _network_signature(model),
+                    "seconds": seconds_before + time.perf_counter() - t0,
                 },
             )
         if stop:
@@ -361,7 +366,7 @@ def _run(model, data, validation, config: TrainConfig, desc: str, pause_at, pool
             result.paused = True
             break
     result.steps_done = step
-    result.seconds = time.perf_counter() - t0
+    result.seconds = seconds_before + time.perf_counter() - t0
     report.close(_summary(desc, result, has_val))
     if best_state is not None and not result.paused:
         model.load_state_dict(best_state)

@@ -10,7 +10,7 @@ import torch.multiprocessing as mp
 from inn_engine.cinn import ConditionalINN
 from inn_engine.launch import leave_process_group
 from inn_engine.padded import PaddedINN
-from inn_engine.train import TrainConfig, train
+from inn_engine.train import CHECKPOINT_NAME, TrainConfig, train
 
 
 def _data(n=600, seed=0):
@@ -73,8 +73,14 @@ def test_a_paused_run_resumes_as_one_run(tmp_path):
     paused_config = TrainConfig(**config, checkpoint_dir=str(tmp_path / "b"))
     pilot = train(model, (x, y), (x[:100], y[:100]), paused_config, pause_at=17)
     assert pilot.paused and pilot.steps_done == 17
+    checkpoint = tmp_path / "b" / CHECKPOINT_NAME
+    state = torch.load(checkpoint, weights_only=True)
+    assert state["seconds"] == pytest.approx(pilot.seconds, abs=0.5)
+    state["seconds"] = 1000.0  # as if the pilot had taken 1000 s: the continuation counts them
+    torch.save(state, checkpoint)
     rest = train(model, (x, y), (x[:100], y[:100]), paused_config)
     assert not rest.paused and rest.steps_done == 60 and rest.history == whole.history
+    assert 1000 < rest.seconds < 1000 + 60
     for key, value in reference.state_dict().items():
         assert torch.equal(value, model.state_dict()[key]), key
     with pytest.raises(ValueError, match="checkpoint_dir"):

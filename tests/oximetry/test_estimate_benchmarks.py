@@ -28,6 +28,11 @@ def test_table_quick(tmp_path):
     assert rows["cINN"]["calibration_floor_pct"] == rows["rejection ABC"]["calibration_floor_pct"] > 0
     assert rows["INN only L_x"]["budget"] == "30 x 250"
     assert (tmp_path / "t.json").is_file()
+    # a rerun of one method into the same file keeps the other rows (a table is built method by method)
+    rerun = _load("oximetry_table").main(["--quick", "--methods", "floor", "--out", str(tmp_path / "t.json")])
+    assert [r["method"] for r in rerun["rows"]] == [
+        r["method"] for r in result["rows"] if "floor" not in r["method"]
+    ] + [rows["simulation-noise floor"]["method"]]
 
 
 def test_speed_quick(tmp_path):
