@@ -352,7 +352,8 @@ class Population:
                 for k, pr in enumerate((0.05, 0.5, 0.95))
             }
         return {
-            "family": "histogram (joint, equal-width bins; GMRF smoothness prior on log density)",
+            "family": f"histogram ({'joint' if self.grid.joint else 'one per parameter, multiplied'}, "
+            "equal-width bins; GMRF smoothness prior on log density; population draws by Langevin Monte Carlo)",
             "params": list(self.grid.params),
             "edges": [e.tolist() for e in self.grid.edges],
             "log10_params": [q for q in self.grid.params if q in LOG_FLAT],
@@ -411,7 +412,7 @@ def fit_population(
             parameters in the population); True: one joint histogram over all cells.
         bin_width: {param: width} overriding :data:`BIN_WIDTH`.
         smoothness: a GMRF scale, or candidates of which the one of highest evidence is used.
-        n_draws: population draws from the Laplace posterior; seed: their random seed.
+        n_draws: population draws (Langevin Monte Carlo, :func:`_posterior_draws`); seed: their random seed.
         max_clusters: larger catalogues are fitted on this many valid clusters drawn at
             random (seed), which bounds the cost; every cluster can then be reweighted.
     """
