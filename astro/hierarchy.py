@@ -214,16 +214,18 @@ class _Problem:
     precision: np.ndarray
 
     def _likelihood(self, alpha):
-        """(ratio pi_lambda / pi_0 per cell, per-cluster likelihood mean_j ratio (n,), used (n,) bool)."""
+        """(ratio pi_lambda / pi_0 per cell, per-cluster likelihood mean_j ratio (n,), its
+        inverse (n,), 0 for clusters without a draw in the support)."""
         ratio = np.exp(self.grid.log_p(alpha) - self.grid.log_q)
         likelihood = self.shares @ ratio
-        return ratio, likelihood, likelihood > 0
+        used = likelihood > 0
+        return ratio, likelihood, np.where(used, 1.0 / np.where(used, likelihood, 1.0), 0.0)
 
     def objective(self, alpha):
         """(negative log posterior, gradient (n_alpha,)) at log-densities alpha (n_alpha,)."""
-        ratio, likelihood, used = self._likelihood(alpha)
+        ratio, likelihood, inverse = self._likelihood(alpha)
+        used = inverse > 0
         value = -np.log(likelihood[used]).sum() + 0.5 * alpha @ self.precision @ alpha
-        inverse = np.where(used, 1.0 / np.where(used, likelihood, 1.0), 0.0)
         per_cell = ratio * (self.shares.T @ inverse)  # sum_i of each cluster's responsibility per cell
         p_blocks = np.exp(self.grid.log_block_softmax(alpha))
         grad = -(self.indicator.T @ per_cell - used.sum() * p_blocks)
@@ -233,8 +235,7 @@ class _Problem:
         """Exact Hessian (n_alpha, n_alpha) of the negative log posterior at alpha, from the
         responsibilities s_ic = shares_ic ratio_c / likelihood_i (n, cells):
         (sM)^T sM - M^T diag(sum_i s_i) M + n_used * blockdiag(diag p_b - p_b p_b^T) + precision."""
-        ratio, likelihood, used = self._likelihood(alpha)
-        inverse = np.where(used, 1.0 / np.where(used, likelihood, 1.0), 0.0)
+        ratio, _, inverse = self._likelihood(alpha)
         s = self.shares.multiply(inverse[:, None]).multiply(ratio[None, :]).tocsr()
         sm = (s @ self.indicator).toarray()
         total = np.asarray(s.sum(axis=0)).ravel()
@@ -244,7 +245,7 @@ class _Problem:
         cov = np.zeros((len(p), len(p)))
         for b in self.grid.blocks:
             cov[b, b] = np.diag(p[b]) - np.outer(p[b], p[b])
-        return sm.T @ sm - within + int(used.sum()) * cov + self.precision
+        return sm.T @ sm - within + int((inverse > 0).sum()) * cov + self.precision
 
     def mode(self, start) -> np.ndarray:
         from scipy.optimize import minimize
@@ -444,7 +445,7 @@ def fit_population(
         problem = _Problem(grid, shares, grid.indicator(), grid.precision(float(tau)))
         alpha = problem.mode(alpha)
         fits[float(tau)] = (problem, alpha, *problem.laplace(alpha))
-    tau = max(fits, key=lambda t: fits[t][4])
+    tau = max(fits, key=lambda t: fits[t][-1])  # the highest evidence
     problem, alpha, eigenvalues, vectors, _ = fits[tau]
     alpha_draws = _posterior_draws(problem, alpha, eigenvalues, vectors, n_draws, np.random.default_rng(seed))
     return Population(
@@ -453,7 +454,7 @@ def fit_population(
         alpha_draws,
         tau,
         len(rows),
-        {t: f[4] for t, f in fits.items()},
+        {t: f[-1] for t, f in fits.items()},
         None if av_max is None else float(av_max),
     )
 

@@ -77,9 +77,8 @@ def population_catalogue(name: str | None, n: int, seed: int):
     return x, catalogue_from_observations(observe(true_mag, rng), bands, DM), true_mag
 
 
-def _log_ratio(name: str, values: np.ndarray) -> np.ndarray:
-    """log(population density / flat training prior) of the population's parameter ``values``."""
-    column, population = POPULATIONS[name]
+def _log_ratio(population, column: int, values: np.ndarray) -> np.ndarray:
+    """log(population density / flat training prior) of parameter ``column``'s ``values``."""
     with np.errstate(divide="ignore"):
         return population.logpdf(values) + np.log(np.ptp(BOUNDS[column]))
 
@@ -103,7 +102,7 @@ def synthetic(name: str, n: int, n_catalogues: int, draws: int) -> dict:
         seconds.append(time.perf_counter() - start - flat_seconds)
         population, kept = under.meta["population_model"], under.meta["draws"].values
         e = np.asarray(under["effective_draws"])
-        weights = np.exp(_log_ratio(name, samples[:, :, column]))
+        weights = np.exp(_log_ratio(true_population, column, samples[:, :, column]))
         truth.append(x), flat.append(samples[:, :, :4]), fitted.append(kept[:, :, :4]), ess.append(e)
         oracle.append(resample(samples, weights, draws, seed=c)[:, :, :4])
         quantiles.append(np.median(population.quantiles(PARAMS[column]), axis=0))

@@ -287,22 +287,29 @@ def main(argv=None) -> dict:
     parser.add_argument("--draws", type=int, default=1000, help="posterior draws per test spectrum")
     parser.add_argument("--steps", type=int, default=30_000, help="training steps of the methods trained here")
     parser.add_argument("--work", default=str(DEFAULT_WORK), help="checkpoints of the methods trained here")
-    parser.add_argument("--out", default=None)
+    parser.add_argument(
+        "--out",
+        default=None,
+        help="JSON written after each row; rows already there (same test size, draws, steps) are kept",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.n_test, args.draws, args.steps = min(args.n_test, 100), min(args.draws, 100), min(args.steps, 30)
     earlier = earlier_rows(args.out, args)
 
-    def keep(result: dict) -> dict:
-        new = {r["method"] for r in result["rows"]}
-        result = {**result, "rows": [r for r in earlier if r["method"] not in new] + result["rows"]}
+    def write(result: dict) -> None:
         if args.out:
-            write_json(args.out, result)
-        return result
+            write_json(args.out, with_earlier_rows(result, earlier))
 
-    result = keep(run(args, report=keep))
+    result = with_earlier_rows(run(args, report=write), earlier)
     print(markdown(result))
     return result
+
+
+def with_earlier_rows(result: dict, earlier: list[dict]) -> dict:
+    """``result`` with the ``earlier`` rows of the methods it did not rerun in front of its own."""
+    new = {r["method"] for r in result["rows"]}
+    return {**result, "rows": [r for r in earlier if r["method"] not in new] + result["rows"]}
 
 
 def earlier_rows(out: str | None, args) -> list[dict]:
