@@ -24,4 +24,7 @@ def test_population_benchmark_quick(tmp_path):
     assert 20 <= limits["limited"] <= 30  # 30 % of the clusters whose U was observed
     # the limits carry information that dropping the band loses
     assert limits["sd_limited_limits_log_age"] < limits["sd_limited_dropped_log_age"]
+    # every calibration error comes with the floor of its test size: fewer cases, higher floor
+    assert 0 < limits["calibration_all_floor"] < limits["calibration_limited_floor"] < 0.2
+    assert 0 < dust["calibration_floor"] < 0.05  # 100 clusters x 300 draws
     assert (tmp_path / "p.json").is_file()
