@@ -1,5 +1,5 @@
 """Diagnostics of posterior draws: calibration, MAP and re-simulation errors, SBC,
-coverage (HPD and TARP), C2ST and MMD between sample sets.
+coverage (HPD and TARP), the data-averaged posterior, C2ST and MMD between sample sets.
 
 All functions take numpy arrays (plain arrays, no model objects): posterior draws
 (n_obs, n_draws, d), true parameters x_true (n_obs, d), and return numpy arrays or small
@@ -7,6 +7,7 @@ frozen dataclasses, vectorized over observations.
 """
 
 from inn_engine.diagnostics._arrays import LEVELS_99, LEVELS_K101
+from inn_engine.diagnostics.averaged import DataAveragedPosterior, data_averaged_posterior
 from inn_engine.diagnostics.c2st import c2st
 from inn_engine.diagnostics.calibration import (
     CalibrationResult,
@@ -36,6 +37,7 @@ __all__ = [
     "LEVELS_99",
     "LEVELS_K101",
     "CalibrationResult",
+    "DataAveragedPosterior",
     "ErrorSummary",
     "TarpResult",
     "UniformityTest",
@@ -44,6 +46,7 @@ __all__ = [
     "calibration_error",
     "calibration_error_floor",
     "central_intervals",
+    "data_averaged_posterior",
     "expected_coverage",
     "kde_bandwidth_factor",
     "map_error",

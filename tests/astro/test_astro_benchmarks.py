@@ -15,7 +15,7 @@ def _load(name):
 
 def test_population_benchmark_quick(tmp_path):
     out = _load("astro_population").main(
-        ["--quick", "--sections", "synthetic,limits", "--json", str(tmp_path / "p.json")]
+        ["--quick", "--sections", "synthetic,limits,averaged", "--json", str(tmp_path / "p.json")]
     )
     dust, age = out["synthetic"]
     assert dust["clusters"] == 100 and dust["fitted_q05_q50_q95"][1] < 0.6  # the true median A_V is 0.2
@@ -27,4 +27,7 @@ def test_population_benchmark_quick(tmp_path):
     # every calibration error comes with the floor of its test size: fewer cases, higher floor
     assert 0 < limits["calibration_all_floor"] < limits["calibration_limited_floor"] < 0.2
     assert 0 < dust["calibration_floor"] < 0.05  # 100 clusters x 300 draws
+    age = {r["parameter"]: r for r in out["averaged"]["parameters"]}["log_age"]
+    assert out["averaged"]["clusters"] > 900 and len(age["ratio"]) == out["averaged"]["bins"]
+    assert 0 <= age["p_value"] <= 1 and age["max_deviation"] > 0
     assert (tmp_path / "p.json").is_file()
