@@ -9,6 +9,7 @@ extinction, and enter the cINN with their errors and a mask of observed bands.
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -279,13 +280,15 @@ def infer(
         draw, param); ``table.meta["estimator"]`` names the estimator used;
         ``table.meta["population"]`` is the fitted population (``to_dict()``, None when off;
         the :class:`~astro.hierarchy.Population` itself, for :func:`astro.hierarchy.plot_population`,
-        is ``table.meta["population_model"]``).
+        is ``table.meta["population_model"]``); ``table.meta["seconds"]`` the wall time of
+        the call and of its population step (fit, reweighting, redraws) [s].
     """
     import xarray as xr
     from astropy.table import Table
 
     from astro.training import BAND_SETS
 
+    started = time.perf_counter()
     n = check_integer("n", n, 16)
     n_returned = None if draws is None else check_integer("draws", draws, 1)
     n_total = max(n, n_returned or 0)
@@ -381,8 +384,9 @@ def infer(
     ):
         reasons[i].append("the posterior draws are not finite")
     valid &= np.isfinite(samples).all(axis=(1, 2))
-    fitted, ess = None, None
+    fitted, ess, population_seconds = None, None, 0.0
     if population is True and valid.any() or population == "auto" and valid.sum() >= MIN_CATALOGUE:
+        population_started = time.perf_counter()
         fitted, ess = _under_population(samples, valid, model.bounds, av_limit, seed)
 
         def redraw(index, m):
@@ -394,6 +398,7 @@ def infer(
         for i in np.flatnonzero(valid & (ess == 0)):
             reasons[i].append("no posterior draw lies in the fitted population")
         valid &= ess > 0
+        population_seconds = time.perf_counter() - population_started
 
     samples = _with_living_mass(samples)
     table = Table()
@@ -415,6 +420,7 @@ def infer(
     table.meta["estimator"] = model.name
     table.meta["population"] = None if fitted is None else fitted.to_dict()
     table.meta["population_model"] = fitted
+    table.meta["seconds"] = {"total": time.perf_counter() - started, "population": population_seconds}
     if n_returned is not None:
         table.meta["draws"] = xr.DataArray(
             samples[:, :n_returned],

@@ -215,6 +215,9 @@ def test_a_catalogue_learns_its_population_by_default():
     flat = infer(table, distance_modulus=DM, model_error=0.0, population=None, n=300, seed=0)
     learned = infer(table, distance_modulus=DM, model_error=0.0, n=300, seed=0)
     assert flat.meta["population"] is None and learned.meta["population"]["n_clusters"] == 120
+    # the call's wall time and its population step's share are reported
+    assert flat.meta["seconds"]["population"] == 0 < learned.meta["seconds"]["population"]
+    assert learned.meta["seconds"]["population"] < learned.meta["seconds"]["total"]
     assert np.all(learned["effective_draws"] > 0) and all(learned["valid"])
     av_error = {
         name: np.median(np.abs(np.asarray(t["A_V_median"]) - x[:, 2]))
