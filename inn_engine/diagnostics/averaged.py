@@ -71,6 +71,11 @@ def data_averaged_posterior(draws, prior_draws, bins: int = 20) -> DataAveragedP
         inner = edges[k, 1:-1]
         prior_share = np.bincount(np.searchsorted(inner, prior_draws[:, k], side="right"), minlength=bins)
         prior_share = prior_share / len(prior_draws)
+        if np.any(prior_share == 0):
+            raise ValueError(
+                f"prior_draws of parameter {k} leave {int(np.sum(prior_share == 0))} of {bins} equal-mass bins "
+                "empty (repeated values): use fewer bins"
+            )
         index = np.searchsorted(inner, draws[:, :, k], side="right")  # (n_obs, n_draws) bin per draw
         shares = np.stack([(index == b).mean(axis=1) for b in range(bins)], axis=1)  # (n_obs, bins)
         pooled = shares.mean(axis=0)
@@ -79,6 +84,6 @@ def data_averaged_posterior(draws, prior_draws, bins: int = 20) -> DataAveragedP
         delta = pooled - prior_share
         ratio[:, k] = pooled / prior_share
         z[:, k] = delta / np.sqrt(np.diag(covariance))
-        statistic[k] = delta[:-1] @ np.linalg.solve(covariance[:-1, :-1], delta[:-1])
+        statistic[k] = delta[:-1] @ np.linalg.pinv(covariance[:-1, :-1]) @ delta[:-1]  # pinv: constant shares
         p_value[k] = stats.chi2.sf(statistic[k], bins - 1)
     return DataAveragedPosterior(edges, ratio, z, statistic, p_value, np.abs(ratio - 1).max(axis=0))

@@ -248,3 +248,5 @@ def test_data_averaged_posterior_rejects_bad_input():
         data_averaged_posterior(draws, np.zeros((100, 3)))
     with pytest.raises(ValueError, match="bins"):
         data_averaged_posterior(draws, np.zeros((100, 2)), bins=1)
+    with pytest.raises(ValueError, match="empty"):  # a prior with an atom
+        data_averaged_posterior(draws, np.zeros((100, 2)), bins=5)
