@@ -21,16 +21,16 @@ Sections (markdown tables; everything goes to one JSON file):
    detected clusters keep their catalogue U). Inferred with the flat prior
    (``population=None``) once with those limits and once with those U values dropped;
    pooled calibration error and the mean posterior sd of the limited clusters.
-
-Every calibration error is printed beside its floor: the error that exact posteriors show
-with as many test clusters (``inn_engine.diagnostics.calibration_error_floor``, mean and sd);
-the 5 x 300 clusters of a synthetic row have a floor of ~0.75 %, the ~1400 limited ones of
-the 20 x 300 limits catalogues ~0.9 %.
 3. The data-averaged posterior (``inn_engine.diagnostics.data_averaged_posterior``): the
    flat-prior posteriors of clusters drawn from the training prior must average to that
    prior; a few per cent of density error there is what the population fit amplifies.
 4. Cost: ``astro.infer`` on a 10^4-cluster catalogue x 1000 draws (the one of
    ``benchmarks/astro_infer.py``) with the population on (its default) and off, interleaved.
+
+Every calibration error is printed beside its floor: the error that exact posteriors show
+with as many test clusters (``inn_engine.diagnostics.calibration_error_floor``, mean and sd);
+the 5 x 300 clusters of a synthetic row have a floor of ~0.75 %, the ~1400 limited ones of
+the 20 x 300 limits catalogues ~0.9 %.
 
 The real Magellanic Cloud clusters with and without the population are rows of
 ``benchmarks/astro_validation.py``.

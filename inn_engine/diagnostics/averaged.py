@@ -56,7 +56,7 @@ def data_averaged_posterior(draws, prior_draws, bins: int = 20) -> DataAveragedP
     """
     draws = finite_array(draws, "draws", 3, "(n_obs, n_draws, d)")
     prior_draws = finite_array(prior_draws, "prior_draws", 2, "(n_prior, d)")
-    n_obs, _, d = draws.shape
+    n_obs, n_draws, d = draws.shape
     if prior_draws.shape[1] != d:
         raise ValueError(
             f"prior_draws must have shape (n_prior, {d}) to match draws {draws.shape}, got {prior_draws.shape}"
@@ -76,8 +76,8 @@ def data_averaged_posterior(draws, prior_draws, bins: int = 20) -> DataAveragedP
                 f"prior_draws of parameter {k} leave {int(np.sum(prior_share == 0))} of {bins} equal-mass bins "
                 "empty (repeated values): use fewer bins"
             )
-        index = np.searchsorted(inner, draws[:, :, k], side="right")  # (n_obs, n_draws) bin per draw
-        shares = np.stack([(index == b).mean(axis=1) for b in range(bins)], axis=1)  # (n_obs, bins)
+        index = np.searchsorted(inner, draws[:, :, k], side="right") + bins * np.arange(n_obs)[:, None]
+        shares = np.bincount(index.ravel(), minlength=n_obs * bins).reshape(n_obs, bins) / n_draws
         pooled = shares.mean(axis=0)
         covariance = np.cov(shares, rowvar=False) / n_obs
         covariance += (np.diag(prior_share) - np.outer(prior_share, prior_share)) / len(prior_draws)
