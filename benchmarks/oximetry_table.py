@@ -155,8 +155,9 @@ class Table:
 
     def estimator_row(self, name: str, est, train_s, budget: str) -> dict:
         post = est.posterior(self.f_test, n=self.draws, seed=1, progress=True)
-        evaluation = evaluate(est, self.x_test, self.f_test, self.draws, seed=1, posterior=post)
-        return self.row(name, post.map(), evaluation, train_s, budget)
+        x_map = post.map(progress=True)
+        evaluation = evaluate(est, self.x_test, self.f_test, self.draws, seed=1, posterior=post, x_map=x_map)
+        return self.row(name, x_map, evaluation, train_s, budget)
 
 
 def packaged_budget(est) -> tuple[float | None, str]:
@@ -197,7 +198,7 @@ def run(args, report=lambda result: None) -> dict:
             rows.append(table.estimator_row(LABELS[method], est, *packaged_budget(est)))
         elif method == "abc":
             draws = RejectionABC(x, f).nearest(table.f_test, 100).draws
-            rows.append(abc_row(table, draws, map_estimate(draws), len(x), time.perf_counter() - start))
+            rows.append(abc_row(table, draws, map_estimate(draws, progress=True), len(x), time.perf_counter() - start))
         elif method in TRAINED:
             model, network, batch, with_noise = TRAINED[method]
             options = dict(network, steps=args.steps, batch_size=min(batch, len(x) // 4), seed=0, progress=not quick)
@@ -235,7 +236,7 @@ def run(args, report=lambda result: None) -> dict:
 
 def abc_row(table: Table, draws, x_map, n_library: int, seconds: float) -> dict:
     posterior = Posterior(draws, table.names)
-    evaluation = evaluate(None, table.x_test, table.f_test, draws.shape[1], seed=1, posterior=posterior)
+    evaluation = evaluate(None, table.x_test, table.f_test, draws.shape[1], seed=1, posterior=posterior, x_map=x_map)
     return table.row(f"rejection ABC ({n_library} library)", x_map, evaluation, seconds, "100 nearest")
 
 

@@ -24,14 +24,22 @@ __all__ = ["evaluate", "format_table"]
 
 
 def evaluate(
-    estimator, x_true: np.ndarray, y: np.ndarray, draws: int, seed: int = 0, posterior=None, progress=False
+    estimator,
+    x_true: np.ndarray,
+    y: np.ndarray,
+    draws: int,
+    seed: int = 0,
+    posterior=None,
+    progress=False,
+    x_map: np.ndarray | None = None,
 ) -> dict:
     """All metrics for test pairs x_true (n, dx), y (n, dy) with ``draws`` posterior draws each.
 
     ``posterior``: the :class:`~inn_engine.posterior.Posterior` of ``y`` when the caller already
     has it (drawn by ``estimator.posterior(y, n=draws, seed=seed)``, or by a method that is no
     estimator, such as rejection ABC, with ``estimator=None``): names and units are its own.
-    ``progress``: report the drawing (as in :meth:`~inn_engine.estimator.Estimator.sample`).
+    ``x_map`` (n, dx): the posterior modes when the caller already has them (``posterior.map()``).
+    ``progress``: report the drawing (as in :meth:`~inn_engine.estimator.Estimator.sample`) and the modes.
     """
     from inn_engine import diagnostics as dg
 
@@ -43,7 +51,9 @@ def evaluate(
     sbc = dg.sbc_uniformity(ranks, draws, bins=int(np.clip(len(y) // 10, 2, min(20, draws + 1))))
     scale = x_true.std(axis=0)
     scale = np.where(scale > 0, scale, 1.0)
-    map_err = dg.map_error(posterior.map(), x_true, scale=scale)
+    if x_map is None:
+        x_map = posterior.map(progress=progress)
+    map_err = dg.map_error(x_map, x_true, scale=scale)
     tarp = dg.tarp_coverage(samples, x_true, seed=seed)
     median_error = np.median(np.abs(np.median(samples, axis=1) - x_true), axis=0)
     floor, floor_sd = dg.calibration_error_floor(len(y), draws, seed=seed)

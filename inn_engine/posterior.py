@@ -112,12 +112,12 @@ class Posterior:
         lo, hi = self.quantile([(1 - level) / 2, (1 + level) / 2])
         return lo, hi
 
-    def map(self, method: str = "auto") -> np.ndarray:
+    def map(self, method: str = "auto", progress: bool | None = False) -> np.ndarray:
         """The posterior mode per observation, (n_obs, n_params).
 
         method: "density" - the draw with the highest model density (needs ``log_density``);
         "kde" - mean-shift on a Gaussian kernel density of the draws; "auto" - density
-        when available, else kde.
+        when available, else kde. ``progress``: report the kde's observations done.
         """
         if method == "auto":
             method = "density" if self.log_density is not None else "kde"
@@ -129,7 +129,7 @@ class Posterior:
         if method == "kde":
             from inn_engine.diagnostics import map_estimate
 
-            return map_estimate(self.samples)
+            return map_estimate(self.samples, progress=progress)
         raise ValueError(f"method must be 'auto', 'density' or 'kde', got {method!r}")
 
     def to_xarray(self) -> xr.DataArray:

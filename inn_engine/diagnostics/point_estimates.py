@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from inn_engine.diagnostics._arrays import finite_array
+from inn_engine.progress import Progress
 from inn_engine.simulator import as_generator
 
 #: Working-memory target of one chunk of observations (bytes).
@@ -145,6 +146,7 @@ def map_estimate(
     tol: float = 1e-6,
     chunk_size: int | None = None,
     seed: int | np.random.Generator | None = 0,
+    progress: bool | None = False,
 ) -> np.ndarray:
     """Posterior mode per observation: the maximum of a Gaussian KDE of its draws.
 
@@ -157,6 +159,8 @@ def map_estimate(
     highest KDE density is returned (a local mode: in many dimensions a KDE has many).
     ``chunk_size`` observations are processed at once; by default as many as keep the
     working arrays (chunk_size x n_draws x n_candidates float64) near 128 MB.
+    ``progress``: report the observations done (a bar on a terminal, lines in a log; minutes
+    for 10^4 observations x 1000 draws).
     """
     draws = finite_array(draws, "draws", 3, "(n_obs, n_draws, d)")
     n_obs, n_draws, d = draws.shape
@@ -175,10 +179,11 @@ def map_estimate(
     h = kde_bandwidth_factor(n_draws, d, bandwidth)
     rng = as_generator(seed)
     out = np.empty((n_obs, d))
-    with torch.no_grad():
+    with torch.no_grad(), Progress(n_obs, "posterior mode", unit="observation", enabled=progress) as report:
         for start in range(0, n_obs, chunk_size):
             x = torch.from_numpy(np.ascontiguousarray(draws[start : start + chunk_size]))
             out[start : start + chunk_size] = _mode_chunk(x, h, n_candidates, n_starts, max_iter, tol, rng).numpy()
+            report.update(len(x))
     return out
 
 

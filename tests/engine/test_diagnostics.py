@@ -176,6 +176,16 @@ def test_map_estimate_is_the_scipy_kde_mode():
         np.testing.assert_allclose(x_map[i], mode, atol=2e-3)
 
 
+def test_map_estimate_reports_its_progress_and_quiet_by_default(capsys):
+    draws = np.random.default_rng(2).normal(size=(7, 200, 2))
+    quiet = map_estimate(draws, chunk_size=3)
+    assert capsys.readouterr().err == ""
+    talking = map_estimate(draws, chunk_size=3, progress=True)
+    err = capsys.readouterr().err
+    assert "posterior mode: observation 3/7" in err and "posterior mode: done 7 observations" in err
+    np.testing.assert_array_equal(quiet, talking)
+
+
 def test_map_estimate_bandwidth_rules_and_degenerate_parameter():
     assert kde_bandwidth_factor(1000, 2) == pytest.approx(
         stats.gaussian_kde(np.random.default_rng(0).normal(size=(2, 1000))).factor
