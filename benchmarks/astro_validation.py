@@ -14,22 +14,33 @@ Sections (markdown tables; everything goes to one JSON file):
    trained prior (A_V 0-3), with ``infer(..., av_max=0.6)`` (the Magellanic Cloud
    reddening E(B-V) ~ 0.1: Hunter et al. 2003 use 0.13 / 0.09), and with that and the
    model error ``model_error=astro.MODEL_ERROR_REAL`` (0.07 mag per band, fixed from
-   the BPASS comparison beforehand) added to the photometric errors.
+   the BPASS comparison beforehand) added to the photometric errors; and with the defaults
+   (the catalogue's own population) with and without that model error. Every figure is the
+   mean over :data:`SEEDS` calls with different seeds, with its sd over the seeds (Monte
+   Carlo noise) and over bootstrap resamples of the 78 clusters (the catalogue's own noise).
 2. Calibration on freshly simulated clusters (not the training library): the paper's
    calibration error per parameter (target <= 1 %), SBC rank uniformity p-value.
 3. C2ST against a kernel-density library posterior (cluster_slug's approach, Krumholz et
    al. 2015): each library cluster gets weight N(y | M_lib, sigma) with the observed bands
    and errors; its draws (resampled library points, and the same smoothed by a Gaussian
    kernel with Scott's bandwidth) vs ours; 0.5 = indistinguishable.
-   The library is the training library in ``runs/astro_pretrain`` when present, else the
-   shipped 20,000-cluster reference.
+   The library is :data:`REFERENCE_CLUSTERS` clusters simulated with their own seeds (not
+   the training library's), into ``--library-dir`` (resumed when rerun; ~8 min on 2 idle
+   cores); ``--quick`` takes the estimator's shipped 20,000-cluster reference instead, too
+   small for a C2ST (4-20 effective library draws per cluster).
 
-Usage: ``python benchmarks/astro_validation.py [--quick] [--json out.json]``
+``--sections`` runs some of ``real``, ``calibration``, ``c2st``; the JSON keeps the other
+sections of an earlier run in ``--json``.
+
+Usage: ``python benchmarks/astro_validation.py [--quick] [--sections real,calibration,c2st]
+[--library-dir DIR] [--json out.json]``
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -43,6 +54,15 @@ DISTANCE_MODULUS = {"LMC": 18.477, "SMC": 18.977}
 METALLICITY = {"LMC": 0.008, "SMC": 0.004}
 PARAMS = ("log_mass", "log_age", "A_V", "Z")
 BOOTSTRAP = 2000  # resamples of the catalogue behind each figure's sd
+#: calls of infer (seeds 0, 1, ...) per real-cluster setting: the figures' Monte Carlo noise
+#: (the draws, the population's draws) moves the default call's median age error by ~0.015 dex
+SEEDS = 4
+#: the C2ST's reference library: clusters, seed of shard 0 (the training libraries' are 61,000
+#: and 62,000 + shard), and where it is simulated by default
+REFERENCE_CLUSTERS = 1_000_000
+REFERENCE_SEED = 900_000
+REFERENCE_DIR = Path.home() / ".cache" / "innfer" / "astro_c2st_reference" / "ubvri"
+SECTIONS = ("real", "calibration", "c2st")
 
 
 def magellanic_catalogue(path=VALIDATION_CSV):
@@ -98,7 +118,10 @@ def _coverage(result, truth, param, truth_err=None, seed: int = 0) -> dict:
     return out
 
 
-def real_clusters(draws: int, max_av: float = 0.6) -> list[dict]:
+def real_clusters(draws: int, seeds: int = SEEDS, max_av: float = 0.6) -> list[dict]:
+    """One row per (reference quantity, ``infer`` setting): every figure the mean over ``seeds``
+    calls of ``infer`` with seeds 0, 1, ..., and the median error's and 68 % coverage's sd over
+    those seeds beside their sd over the catalogue's clusters."""
     from astro import infer
     from astro.infer import MODEL_ERROR_REAL
 
@@ -123,11 +146,20 @@ def real_clusters(draws: int, max_av: float = 0.6) -> list[dict]:
     ]
     rows = []
     for label, options in settings:
-        result = infer(cat, distance_modulus=dm, metallicity=z, n=draws, draws=draws, seed=0, **options)
-        flagged = int(np.sum(np.char.str_len(np.asarray(result["flag"], dtype=str)) > 0))
-        rows += [
-            {"quantity": q, "prior": label, **_coverage(result, t, p, e), "flagged": flagged} for q, t, p, e in truths
-        ]
+        per_seed = []
+        for seed in range(seeds):
+            result = infer(cat, distance_modulus=dm, metallicity=z, n=draws, draws=draws, seed=seed, **options)
+            flagged = int(np.sum(np.char.str_len(np.asarray(result["flag"], dtype=str)) > 0))
+            per_seed.append([{**_coverage(result, t, p, e, seed=seed), "flagged": flagged} for _, t, p, e in truths])
+        for k, (quantity, *_) in enumerate(truths):
+            runs = [figures[k] for figures in per_seed]
+            row = {"quantity": quantity, "prior": label, "seeds": seeds}
+            row.update({key: float(np.mean([r[key] for r in runs])) for key in runs[0] if key not in ("n", "flagged")})
+            row.update(n=runs[0]["n"], flagged=max(r["flagged"] for r in runs))
+            for key in ("median_abs_error_dex", "coverage_68_with_ref_error"):
+                if key in runs[0]:
+                    row[f"{key}_seed_sd"] = float(np.std([r[key] for r in runs], ddof=1)) if seeds > 1 else 0.0
+            rows.append(row)
     return rows
 
 
@@ -151,16 +183,19 @@ def calibration(n: int, draws: int) -> dict:
     return evaluate(load_estimator("ubvri").estimator, x, y, draws, seed=3)
 
 
-def _library(band_set: str):
+def _library(band_set: str, directory: Path | None):
+    """(x (N, 4), M (N, K), label) of the C2ST's reference library: the estimator's shipped
+    reference when ``directory`` is None, else :data:`REFERENCE_CLUSTERS` clusters simulated
+    into ``directory`` with seeds of their own (complete shards are kept)."""
     from astro.infer import load_estimator
-    from astro.training import load_library
+    from astro.training import BAND_SETS, build_library, load_library
 
-    work = REPO / "runs" / "astro_pretrain" / band_set
-    shards = load_library(work) if work.exists() else []
-    if shards:
-        return np.concatenate([s[0] for s in shards]), np.concatenate([s[1] for s in shards]), "training library"
-    model = load_estimator(band_set)
-    return model.library_x, model.library_mag, "shipped reference library"
+    if directory is None:
+        model = load_estimator(band_set)
+        return model.library_x, model.library_mag, "shipped reference library"
+    build_library(BAND_SETS[band_set], REFERENCE_CLUSTERS, directory, REFERENCE_SEED, n_workers=os.cpu_count() or 1)
+    shards = load_library(directory)
+    return np.concatenate([s[0] for s in shards]), np.concatenate([s[1] for s in shards]), "independent library"
 
 
 def _log_z(a: np.ndarray) -> np.ndarray:
@@ -191,12 +226,12 @@ def library_posterior(y_row: np.ndarray, lib_t, lib_mag, draws: int, rng) -> tup
     return picked, np.where(smoothed > high, 2 * high - smoothed, smoothed), ess
 
 
-def c2st_section(n_clusters: int, draws: int) -> list[dict]:
+def c2st_section(n_clusters: int, draws: int, library_dir: Path | None) -> list[dict]:
     from astro.infer import load_estimator
     from astro.observe import condition_vector
     from inn_engine.diagnostics import c2st
 
-    lib_x, lib_mag, source = _library("ubvri")
+    lib_x, lib_mag, source = _library("ubvri", library_dir)
     # the clusters are held out of the library: the last 5 % of it is never used as reference
     n_ref = int(0.95 * len(lib_x))
     test_x, test_mag = lib_x[n_ref:], lib_mag[n_ref:]
@@ -227,41 +262,57 @@ def c2st_section(n_clusters: int, draws: int) -> list[dict]:
 
 
 def main(argv=None) -> dict:
-    from report import markdown_table, write_json
+    from report import write_json
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes (a smoke test)")
     parser.add_argument("--json", default=str(REPO / "benchmarks" / "results" / "astro_validation.json"))
+    parser.add_argument("--sections", default=",".join(SECTIONS), help="comma-separated: " + ", ".join(SECTIONS))
+    parser.add_argument("--library-dir", default=str(REFERENCE_DIR), help="the C2ST's reference library")
     args = parser.parse_args(argv)
     quick = args.quick
+    sections = args.sections.split(",")
+    unknown = sorted(set(sections) - set(SECTIONS))
+    if unknown:
+        parser.error(f"--sections: unknown {unknown}; choose from {', '.join(SECTIONS)}")
     out = {"quick": quick}
     start = time.perf_counter()
-    if VALIDATION_CSV.exists():
-        out["real_clusters"] = real_clusters(draws=1000 if quick else 2000)
-        print("## Magellanic Cloud clusters (Hunter+03 UBVR vs CMD ages/masses)\n")
-        print(
-            markdown_table(
-                out["real_clusters"],
-                [
-                    "quantity",
-                    "prior",
-                    "n",
-                    "median_abs_error_dex",
-                    "median_abs_error_bootstrap_sd",
-                    "median_offset_dex",
-                    "spearman",
-                    "coverage_68",
-                    "coverage_95",
-                    "coverage_68_with_ref_error",
-                    "coverage_95_with_ref_error",
-                    "flagged",
-                ],
-            )
-        )
-    else:
+    if "real" in sections and VALIDATION_CSV.exists():
+        out["real_clusters"] = real_table(real_clusters(draws=1000 if quick else 2000, seeds=1 if quick else SEEDS))
+    elif "real" in sections:
         print(f"(no {VALIDATION_CSV}: real-cluster section skipped)")
-    cal = calibration(200 if quick else 2000, 200 if quick else 1000)
-    out["calibration"] = cal
+    if "calibration" in sections:
+        out["calibration"] = calibration_table(calibration(200 if quick else 2000, 200 if quick else 1000))
+    if "c2st" in sections:
+        out["c2st"] = c2st_table(
+            c2st_section(2 if quick else 20, 500 if quick else 2000, None if quick else Path(args.library_dir))
+        )
+    out["seconds"] = time.perf_counter() - start
+    if not quick or args.json != parser.get_default("json"):
+        earlier = json.loads(Path(args.json).read_text()) if Path(args.json).is_file() else {}
+        kept = {k: v for k, v in earlier.items() if k in ("real_clusters", "calibration", "c2st") and k not in out}
+        if kept:
+            print(f"kept from {args.json}: {', '.join(kept)}")
+        write_json(args.json, {**kept, **out})
+    return out
+
+
+def real_table(rows: list[dict]) -> list[dict]:
+    """Print the real-cluster section's table; returns ``rows``."""
+    from report import markdown_table
+
+    print("## Magellanic Cloud clusters (Hunter+03 UBVR vs CMD ages/masses)\n")
+    columns = ["quantity", "prior", "n", "median_abs_error_dex", "median_abs_error_bootstrap_sd"]
+    columns += ["median_abs_error_dex_seed_sd", "median_offset_dex", "spearman", "coverage_68", "coverage_95"]
+    columns += ["coverage_68_with_ref_error", "coverage_68_with_ref_error_seed_sd", "coverage_95_with_ref_error"]
+    print(markdown_table(rows, columns + ["flagged"]))
+    return rows
+
+
+def calibration_table(cal: dict) -> dict:
+    """Print the calibration section's table; returns ``cal``."""
+    from report import markdown_table
+
     print("\n## Calibration on simulated clusters\n")
     print(
         markdown_table(
@@ -278,20 +329,19 @@ def main(argv=None) -> dict:
             ["param", "calibration_error", "error_at_68", "sbc_p_value", "median_abs_error"],
         )
     )
-    out["c2st"] = c2st_section(2 if quick else 20, 500 if quick else 2000)
+    return cal
+
+
+def c2st_table(rows: list[dict]) -> list[dict]:
+    """Print the C2ST section's table and medians; returns ``rows``."""
+    from report import markdown_table
+
     print("\n## C2ST vs likelihood-weighted library posterior (sigma = 0.1 mag, all bands)\n")
-    print(
-        markdown_table(
-            out["c2st"], ["log_mass", "log_age", "A_V", "library_ess", "c2st_resampled", "c2st_kde", "library"]
-        )
-    )
+    print(markdown_table(rows, ["log_mass", "log_age", "A_V", "library_ess", "c2st_resampled", "c2st_kde", "library"]))
     for column in ("c2st_resampled", "c2st_kde"):
-        values = [r[column] for r in out["c2st"]]
+        values = [r[column] for r in rows]
         print(f"{column}: median {np.median(values):.3f}, range {min(values):.3f}-{max(values):.3f}")
-    out["seconds"] = time.perf_counter() - start
-    if not quick or args.json != parser.get_default("json"):
-        write_json(args.json, out)
-    return out
+    return rows
 
 
 if __name__ == "__main__":

@@ -56,3 +56,23 @@ def test_real_cluster_figures_carry_their_catalogue_noise():
     assert 0.01 < out["median_abs_error_bootstrap_sd"] < 0.06
     p = out["coverage_68"]
     assert np.isclose(out["coverage_68_binomial_sd"], np.sqrt(p * (1 - p) / n))
+
+
+def test_validation_reruns_one_section_and_keeps_the_others(tmp_path):
+    """``--sections c2st`` reruns the C2ST alone (quick: the shipped reference library) and the
+    JSON keeps an earlier run's real-cluster and calibration sections; a wrong section is refused."""
+    import json
+
+    import pytest
+
+    path = tmp_path / "v.json"
+    path.write_text(json.dumps({"real_clusters": [{"quantity": "log age"}], "calibration": {"n_test": 5}}))
+    validation = _load("astro_validation")
+    out = validation.main(["--quick", "--sections", "c2st", "--json", str(path)])
+    assert set(out) == {"quick", "c2st", "seconds"} and len(out["c2st"]) == 2
+    assert all(0.0 <= row["c2st_kde"] <= 1.0 and row["library"].startswith("shipped") for row in out["c2st"])
+    written = json.loads(path.read_text())
+    assert written["real_clusters"] == [{"quantity": "log age"}] and written["calibration"] == {"n_test": 5}
+    assert written["c2st"] == out["c2st"]
+    with pytest.raises(SystemExit):
+        validation.main(["--quick", "--sections", "c2st,dust"])
