@@ -230,6 +230,7 @@ def c2st_section(n_clusters: int, draws: int, library_dir: Path | None) -> list[
     from astro.infer import load_estimator
     from astro.observe import condition_vector
     from inn_engine.diagnostics import c2st
+    from inn_engine.progress import Progress
 
     lib_x, lib_mag, source = _library("ubvri", library_dir)
     # the clusters are held out of the library: the last 5 % of it is never used as reference
@@ -241,6 +242,7 @@ def c2st_section(n_clusters: int, draws: int, library_dir: Path | None) -> list[
     pick = np.argsort(test_x[:, 0])[np.linspace(0, len(test_x) - 1, n_clusters).astype(int)]
     estimator = load_estimator("ubvri").estimator
     rows = []
+    report = Progress(len(pick), "c2st", unit="cluster")
     for i in pick:
         sigma = np.full((1, test_mag.shape[1]), 0.1)
         has = np.isfinite(test_mag[i : i + 1])
@@ -258,6 +260,8 @@ def c2st_section(n_clusters: int, draws: int, library_dir: Path | None) -> list[
                 "library": f"{source} ({n_ref})",
             }
         )
+        report.update(c2st_kde=rows[-1]["c2st_kde"])
+    report.close()
     return rows
 
 
