@@ -62,7 +62,8 @@ SEEDS = 4
 REFERENCE_CLUSTERS = 1_000_000
 REFERENCE_SEED = 900_000
 REFERENCE_DIR = Path.home() / ".cache" / "innfer" / "astro_c2st_reference" / "ubvri"
-SECTIONS = ("real", "calibration", "c2st")
+#: section name (``--sections``) -> its key in the JSON
+SECTIONS = {"real": "real_clusters", "calibration": "calibration", "c2st": "c2st"}
 
 
 def magellanic_catalogue(path=VALIDATION_CSV):
@@ -242,26 +243,25 @@ def c2st_section(n_clusters: int, draws: int, library_dir: Path | None) -> list[
     pick = np.argsort(test_x[:, 0])[np.linspace(0, len(test_x) - 1, n_clusters).astype(int)]
     estimator = load_estimator("ubvri").estimator
     rows = []
-    report = Progress(len(pick), "c2st", unit="cluster")
-    for i in pick:
-        sigma = np.full((1, test_mag.shape[1]), 0.1)
-        has = np.isfinite(test_mag[i : i + 1])
-        y = condition_vector(test_mag[i : i + 1] + sigma * rng.standard_normal(sigma.shape), sigma, has)
-        resampled, smoothed, ess = library_posterior(y[0], lib_t, lib_mag, draws, rng)
-        ours = _log_z(estimator.sample(y, draws, seed=int(i))[0])
-        rows.append(
-            {
-                "log_mass": float(test_x[i, 0]),
-                "log_age": float(test_x[i, 1]),
-                "A_V": float(test_x[i, 2]),
-                "library_ess": ess,
-                "c2st_resampled": float(c2st(resampled, ours)),
-                "c2st_kde": float(c2st(smoothed, ours)),
-                "library": f"{source} ({n_ref})",
-            }
-        )
-        report.update(c2st_kde=rows[-1]["c2st_kde"])
-    report.close()
+    with Progress(len(pick), "c2st", unit="cluster") as report:
+        for i in pick:
+            sigma = np.full((1, test_mag.shape[1]), 0.1)
+            has = np.isfinite(test_mag[i : i + 1])
+            y = condition_vector(test_mag[i : i + 1] + sigma * rng.standard_normal(sigma.shape), sigma, has)
+            resampled, smoothed, ess = library_posterior(y[0], lib_t, lib_mag, draws, rng)
+            ours = _log_z(estimator.sample(y, draws, seed=int(i))[0])
+            rows.append(
+                {
+                    "log_mass": float(test_x[i, 0]),
+                    "log_age": float(test_x[i, 1]),
+                    "A_V": float(test_x[i, 2]),
+                    "library_ess": ess,
+                    "c2st_resampled": float(c2st(resampled, ours)),
+                    "c2st_kde": float(c2st(smoothed, ours)),
+                    "library": f"{source} ({n_ref})",
+                }
+            )
+            report.update(c2st_kde=rows[-1]["c2st_kde"])
     return rows
 
 
@@ -294,7 +294,7 @@ def main(argv=None) -> dict:
     out["seconds"] = time.perf_counter() - start
     if not quick or args.json != parser.get_default("json"):
         earlier = json.loads(Path(args.json).read_text()) if Path(args.json).is_file() else {}
-        kept = {k: v for k, v in earlier.items() if k in ("real_clusters", "calibration", "c2st") and k not in out}
+        kept = {key: earlier[key] for key in SECTIONS.values() if key in earlier and key not in out}
         if kept:
             print(f"kept from {args.json}: {', '.join(kept)}")
         write_json(args.json, {**kept, **out})
