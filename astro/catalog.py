@@ -7,11 +7,13 @@ hold AB magnitudes (``u.ABmag``) or flux densities f_nu (Jy, mJy, erg/s/cm^2/Hz,
 their errors in the same kind of unit; they are converted to Vega magnitudes per band
 (:func:`astro.population.vega_minus_ab`; sigma_m = 2.5 / ln 10 * sigma_F / F).
 Non-detections: a flux whose magnitude error would exceed the trained range (S/N below ~2.2,
-zero and negative fluxes included) is kept as a flux measurement, and a ``<band>_lim``
-column gives 3-sigma limiting Vega magnitudes for rows without a magnitude (a censored
-measurement: the flux fell below the limit's flux, with noise limit / 3); :func:`astro.infer`
-applies both through their flux likelihood. Per entry, rather than failing the whole
-catalogue, problems make a band unusable and are reported in a per-row note:
+zero and negative fluxes included) is kept as a flux measurement (applied through its
+flux likelihood, :mod:`astro.nondetections`), and a ``<band>_lim`` column gives limiting Vega
+magnitudes for rows without a magnitude: a censored measurement, the flux fell below the
+limit's flux with noise limit / k, k from an optional ``<band>_lim_sigmas`` column (default
+3 sigma); :func:`astro.infer` gives them to the network of an estimator trained with limits
+(:mod:`astro.observe`), else their flux likelihood. Per entry, rather than failing the
+whole catalogue, problems make a band unusable and are reported in a per-row note:
 NaN / masked magnitude (not observed, no note), sentinel magnitudes (|m| >= 90, e.g. 99 or
 100), missing, NaN or negative errors, and errors above the trained range. Malformed
 input as a whole (no band column, an error column missing, wrong types or shapes, both
@@ -25,18 +27,17 @@ from dataclasses import dataclass
 import astropy.units as u
 import numpy as np
 
-from astro.observe import SIGMA_RANGE
+from astro.observe import MAG_PER_RELATIVE_FLUX, SIGMA_RANGE
 from astro.population import vega_minus_ab
 from inn_engine.checks import check_array, label_list, string_labels
 
 __all__ = ["Photometry", "read_photometry", "distance_moduli", "per_cluster", "catalogue_from_observations"]
 
 SENTINEL_ABS_MAG = 90.0  # |magnitude| at or above this is a "no data" sentinel (99, 100, -99)
-LIMIT_SIGMAS = 3.0  # a "<band>_lim" column holds limiting magnitudes at this many sigma
+LIMIT_SIGMAS = 3.0  # a "<band>_lim" column holds limiting magnitudes at this many sigma unless told
 # fluxes and flux errors [Jy] beyond these are damaged entries (a 10^7 Msun cluster at 10 pc:
 # ~10^4 Jy in V; 1e-15 Jy is AB mag 46)
 MAX_FLUX_JY, MIN_FLUX_ERROR_JY = 1e6, 1e-15
-MAG_PER_RELATIVE_FLUX = 2.5 / np.log(10.0)  # d(mag) per relative flux error dF / F
 
 
 @dataclass
@@ -45,7 +46,8 @@ class Photometry:
     band is unusable, ``notes`` (n,) lists of strings explaining dropped bands, ``names``
     (n,) cluster labels; ``limit_flux`` and ``limit_sigma`` (n, K) [Jy]: the measured flux
     and its error of a band not detected, or where ``limit_censored`` (n, K) the detection
-    threshold and its noise (see :mod:`astro.nondetections`), NaN elsewhere."""
+    threshold and its noise (see :mod:`astro.nondetections`), NaN elsewhere; ``limit_mag``
+    (n, K) the limiting Vega magnitude where ``limit_censored``, NaN elsewhere."""
 
     bands: tuple
     mag: np.ndarray
@@ -55,6 +57,7 @@ class Photometry:
     limit_flux: np.ndarray
     limit_sigma: np.ndarray
     limit_censored: np.ndarray
+    limit_mag: np.ndarray
 
     @property
     def n(self) -> int:
@@ -148,6 +151,7 @@ def read_photometry(photometry, known_bands, bands=None) -> Photometry:
     limit_flux = np.full((n, len(order)), np.nan)
     limit_sigma = np.full((n, len(order)), np.nan)
     censored = np.zeros((n, len(order)), bool)
+    limit_mag = np.full((n, len(order)), np.nan)
     notes = [[] for _ in range(n)]
     for j, band in enumerate(order):
         column = column_of[band]
@@ -158,14 +162,15 @@ def read_photometry(photometry, known_bands, bands=None) -> Photometry:
             )
         m, e, f, s = _vega_magnitudes(band, column, columns[column], columns[f"{column}_err"], n, notes)
         if f"{column}_lim" in columns:
-            f_lim, s_lim = _limiting_magnitudes(band, column, columns[f"{column}_lim"], m, n, notes)
+            depth = columns.get(f"{column}_lim_sigmas", np.full(n, LIMIT_SIGMAS))
+            lim, f_lim, s_lim = _limiting_magnitudes(band, column, columns[f"{column}_lim"], depth, m, n, notes)
             f, s = np.where(np.isfinite(f_lim), f_lim, f), np.where(np.isfinite(f_lim), s_lim, s)
-            censored[:, j] = np.isfinite(f_lim)
+            censored[:, j], limit_mag[:, j] = np.isfinite(f_lim), lim
         _drop_bad_entries(band, m, e, notes)
         mag[:, j], err[:, j], limit_flux[:, j], limit_sigma[:, j] = m, e, f, s
     names = _cluster_names(columns, n)
     return Photometry(
-        tuple(order), mag, np.maximum(err, SIGMA_RANGE[0]), notes, names, limit_flux, limit_sigma, censored
+        tuple(order), mag, np.maximum(err, SIGMA_RANGE[0]), notes, names, limit_flux, limit_sigma, censored, limit_mag
     )
 
 
@@ -224,20 +229,26 @@ def _vega_magnitudes(band: str, column: str, values, errors, n: int, notes: list
     return m, e, limit_flux, limit_sigma
 
 
-def _limiting_magnitudes(band: str, column: str, values, m: np.ndarray, n: int, notes: list):
-    """Detection thresholds and their noise [Jy] (n,) from a ``<band>_lim`` column of
-    LIMIT_SIGMAS limiting Vega magnitudes, for the rows whose magnitude is not given (NaN
-    elsewhere): the threshold is the limit's flux, the noise a LIMIT_SIGMAS-th of it."""
+def _limiting_magnitudes(band: str, column: str, values, depth, m: np.ndarray, n: int, notes: list):
+    """(limit [Vega mag], detection threshold [Jy], its noise [Jy]), each (n,), from a
+    ``<band>_lim`` column of limiting Vega magnitudes at ``depth`` sigma (a column or the
+    default), for the rows whose magnitude is not given (NaN elsewhere): the threshold is the
+    limit's flux, the noise a depth-th of it. A limit at a depth that is not a positive
+    number is left out with a note."""
     if _unit(values, f"{column}_lim") not in (None, u.mag):
         raise ValueError(f"column {column + '_lim'!r} must hold Vega limiting magnitudes (no unit or u.mag)")
     lim = _as_float(values, f"{column}_lim", n)
+    k = _as_float(depth, f"{column}_lim_sigmas", n)
     use = np.isfinite(lim) & ~np.isfinite(m) & (np.abs(lim) < SENTINEL_ABS_MAG)
+    for i in np.flatnonzero(use & ~(k > 0)):
+        notes[i].append(f"{band} limit left out: {column}_lim_sigmas must be a positive number of sigma, got {k[i]}")
+    use &= k > 0
     for i in np.flatnonzero(use):
-        notes[i].append(f"{band} not detected (limit {lim[i]:.2f} mag at {LIMIT_SIGMAS:g} sigma)")
+        notes[i].append(f"{band} not detected (limit {lim[i]:.2f} mag at {k[i]:.3g} sigma)")
     flux, sigma = np.full(n, np.nan), np.full(n, np.nan)
     flux[use] = ((lim[use] - vega_minus_ab([band])[0]) * u.ABmag).to_value(u.Jy)
-    sigma[use] = flux[use] / LIMIT_SIGMAS
-    return flux, sigma
+    sigma[use] = flux[use] / k[use]
+    return np.where(use, lim, np.nan), flux, sigma
 
 
 def _drop_bad_entries(band: str, m: np.ndarray, e: np.ndarray, notes: list) -> None:
@@ -299,19 +310,29 @@ def distance_moduli(n: int, distance_modulus=None, distance=None) -> np.ndarray:
 
 
 def catalogue_from_observations(y, bands, distance_modulus: float = 0.0):
-    """The catalogue ``astro.infer`` reads, from conditioning rows y (n, 3K) in the layout of
-    :mod:`astro.observe` (absolute magnitudes, errors, observed mask) for ``bands``: an astropy
-    Table of apparent magnitudes (+ ``distance_modulus`` [mag]) and errors "<band>_err", NaN
-    where a band was not observed. Simulated catalogues are made this way."""
+    """The catalogue ``astro.infer`` reads, from conditioning rows y (n, 4K) in the layout of
+    :mod:`astro.observe` (absolute magnitudes, errors, detected and limit masks; or (n, 3K)
+    without limits) for ``bands``: an astropy Table of apparent magnitudes (+
+    ``distance_modulus`` [mag]) and errors "<band>_err", NaN where a band was not detected,
+    and for rows with limits "<band>_lim" (apparent limiting magnitude) and
+    "<band>_lim_sigmas" (its depth, 2.5 / ln 10 / sigma). Simulated catalogues are made this way."""
     from astropy.table import Table
 
     y = np.asarray(y, dtype=float)
     k = len(bands)
-    if y.ndim != 2 or y.shape[1] != 3 * k:
-        raise ValueError(f"y must be (n, {3 * k}) conditioning rows for bands {list(bands)}, got shape {y.shape}")
-    has = y[:, 2 * k :] > 0.5
+    if y.ndim != 2 or y.shape[1] not in (3 * k, 4 * k):
+        raise ValueError(
+            f"y must be (n, {4 * k}) (or (n, {3 * k}) without limits) conditioning rows for bands "
+            f"{list(bands)}, got shape {np.shape(y)}"
+        )
+    has = y[:, 2 * k : 3 * k] > 0.5
+    lim = y[:, 3 * k :] > 0.5 if y.shape[1] == 4 * k else np.zeros_like(has)
     table = Table()
     for j, band in enumerate(bands):
         table[band] = np.where(has[:, j], y[:, j] + distance_modulus, np.nan)
         table[f"{band}_err"] = np.where(has[:, j], y[:, k + j], np.nan)
+        if lim[:, j].any():
+            table[f"{band}_lim"] = np.where(lim[:, j], y[:, j] + distance_modulus, np.nan)
+            with np.errstate(divide="ignore"):
+                table[f"{band}_lim_sigmas"] = np.where(lim[:, j], MAG_PER_RELATIVE_FLUX / y[:, k + j], np.nan)
     return table

@@ -15,7 +15,7 @@ import numpy as np
 from astro.imf import IMF_NAMES
 from astro.library import ClusterLibrarySimulator
 from astro.model_check import LIBRARY_FILE, REFERENCE_SIZE, THRESHOLD_SAMPLE, flag_threshold, library_bytes
-from astro.observe import ALL_BANDS_PROBABILITY, MISSING_PROBABILITY, SIGMA_RANGE
+from astro.observe import observation_settings
 from astro.population import available_bands
 from astro.simulator import LEGUS_BANDS, PARAMS, ClusterSimulator
 from inn_engine.checks import is_finite_real
@@ -41,9 +41,7 @@ def astro_record(bands, parameters: list[dict], imf: str) -> dict:
         "magnitudes": "absolute Vega",
         "imf": imf,
         "prior": {p["name"]: [p["low"], p["high"]] for p in parameters},
-        "sigma_range": list(SIGMA_RANGE),
-        "all_bands_probability": ALL_BANDS_PROBABILITY,
-        "missing_probability": MISSING_PROBABILITY,
+        **observation_settings(),
     }
 
 

@@ -3,7 +3,9 @@
 One of the shipped estimators (``astro/pretrained/ubvri`` for Johnson-Cousins U B V R I,
 ``astro/pretrained/hst`` for F275W F336W F438W F555W F814W) is picked from the catalogue's
 band columns. Magnitudes become absolute with the distance modulus and the foreground
-extinction, and enter the cINN with their errors and a mask of observed bands.
+extinction, and enter the cINN with their errors, a mask of detected bands and, for
+estimators trained with them (:mod:`astro.observe`), the bands' limiting magnitudes where
+not detected.
 """
 
 from __future__ import annotations
@@ -23,7 +25,14 @@ from astro.hierarchy import MIN_EFFECTIVE_DRAWS as POPULATION_MIN_DRAWS
 from astro.living_mass import living_mass_fraction
 from astro.model_check import library_chi2
 from astro.nondetections import nondetection_log_weights
-from astro.observe import SIGMA_RANGE, condition_vector
+from astro.observe import (
+    LIMIT_MAG_RANGE,
+    LIMIT_SIGMAS_RANGE,
+    MAG_PER_RELATIVE_FLUX,
+    SIGMA_RANGE,
+    condition_vector,
+    has_limit_columns,
+)
 from astro.simulator import PARAMS
 from inn_engine.checks import check_integer, check_real, check_seed, check_work, torch_seed
 from inn_engine.posterior import summarize
@@ -79,13 +88,13 @@ class AstroEstimator:
     library_mag: np.ndarray
     chi2_threshold: float
     bounds: np.ndarray  # (4, 2) training prior support of PARAMS (Z as a mass fraction)
+    limits: bool  # whether the network conditions on limiting magnitudes (lim_<band> columns)
 
 
 @lru_cache(maxsize=8)
 def _load_directory(path: str) -> AstroEstimator:
     from astro.domain import DOMAIN
     from astro.model_check import LIBRARY_FILE, read_library
-    from astro.observe import obs_names
     from inn_engine.artifact import ArtifactError
     from inn_engine.estimator import Estimator
 
@@ -96,11 +105,12 @@ def _load_directory(path: str) -> AstroEstimator:
         raise ArtifactError(f"{path}: {err}") from err
     record = estimator.metadata["astro"]
     bands = tuple(record["bands"])
-    if estimator.param_names != list(PARAMS) or estimator.obs_names != obs_names(bands):
-        raise ArtifactError(
-            f"{path}: an astro estimator infers {list(PARAMS)} from the columns {obs_names(bands)}; "
-            f"this one infers {estimator.param_names} from {estimator.obs_names}"
-        )
+    try:
+        if estimator.param_names != list(PARAMS):
+            raise ValueError(f"an astro estimator infers {list(PARAMS)}, this one {estimator.param_names}")
+        limits = has_limit_columns(estimator.obs_names, bands)
+    except ValueError as err:
+        raise ArtifactError(f"{path}: {err}") from err
     library = Path(path) / LIBRARY_FILE
     if not library.is_file():
         raise ArtifactError(f"{path}: missing {LIBRARY_FILE}, the reference library of the model check")
@@ -114,6 +124,7 @@ def _load_directory(path: str) -> AstroEstimator:
         library_mag,
         float(record["chi2_threshold"]),
         np.array([prior[p] for p in PARAMS], dtype=float),
+        limits,
     )
 
 
@@ -229,13 +240,17 @@ def infer(
             "F555W", "F814W"; another estimator: its bands) and 1-sigma errors [mag] in
             "<band>_err". Columns with astropy units may hold AB magnitudes (u.ABmag) or
             flux densities f_nu (u.Jy, u.mJy, erg/s/cm^2/Hz) with errors in the same kind
-            of unit. Non-detections (a flux of S/N below ~2.2, zero or negative, or a
-            "<band>_lim" column of 3-sigma limiting Vega magnitudes where the magnitude is
-            NaN) enter through their flux likelihood (:mod:`astro.nondetections`: one
-            simulated cluster per draw, draws reweighted; noted in ``flag``). NaN / masked
-            = not observed. Entries with sentinel
-            magnitudes (|m| >= 90), missing / negative errors or errors > 0.5 mag are dropped
-            and noted in ``flag``; errors below 0.01 mag are raised to 0.01.
+            of unit. Upper limits: a "<band>_lim" column of limiting Vega magnitudes where
+            the magnitude is NaN, at "<band>_lim_sigmas" sigma (a column; 3 without it).
+            For estimators trained with limits (``lim_`` columns, :mod:`astro.observe`), those
+            within the trained range (absolute limit -14 to 4 mag, 2.5-10 sigma with the
+            model error) enter the network. Other limits, fluxes of S/N below ~2.2 (zero or
+            negative included), and every limit for estimators without ``lim_`` columns enter
+            through their flux likelihood (:mod:`astro.nondetections`: one simulated cluster
+            per draw, draws reweighted). Both are noted in ``flag``. NaN / masked = not
+            observed. Entries with sentinel magnitudes (|m| >= 90), missing / negative errors
+            or errors > 0.5 mag are dropped and noted in ``flag``; errors below 0.01 mag are
+            raised to 0.01.
         bands: None, a list of bands to use, or {column name: band} for other column names.
         estimator: None (the shipped estimator of the catalogue's bands), a shipped band set
             ("ubvri", "hst"), or the directory of any astro estimator: one made by
@@ -317,11 +332,21 @@ def infer(
     mag = np.zeros((rows, k))
     sigma = np.zeros((rows, k))
     has = np.zeros((rows, k), bool)
+    lim = np.zeros((rows, k), bool)
     coefficients = foreground_coefficients(tuple(phot.bands))
+    foreground = R_V * ebv[:, None] * coefficients[None, :]
     with np.errstate(over="ignore", invalid="ignore"):  # absurd distances / extinctions: flagged below
-        mag[:, column] = phot.mag - dm[:, None] - R_V * ebv[:, None] * coefficients[None, :]
+        mag[:, column] = phot.mag - dm[:, None] - foreground
+        limit_mag = phot.limit_mag - dm[:, None] - foreground
     sigma[:, column] = np.minimum(np.hypot(phot.err, model_error), SIGMA_RANGE[1])
     has[:, column] = phot.usable
+    limit_flux = phot.limit_flux
+    if model.limits:
+        trained, limit_sigma = _trained_limits(phot, limit_mag, model_error)
+        mag[:, column] = np.where(trained, limit_mag, mag[:, column])
+        sigma[:, column] = np.where(trained, limit_sigma, sigma[:, column])
+        lim[:, column] = trained
+        limit_flux = np.where(trained, np.nan, limit_flux)  # in the network, not reweighted
 
     notes = [list(v) for v in phot.notes]
     reasons = [[] for _ in range(rows)]
@@ -329,31 +354,27 @@ def infer(
         reasons[i].append("distance modulus is NaN or distance not positive")
     for i in np.flatnonzero(~(ebv >= 0)):
         reasons[i].append("ebv_foreground is NaN or negative")
-    for i in np.flatnonzero(~has.any(axis=1)):
+    for i in np.flatnonzero(~(has | lim).any(axis=1)):
         reasons[i].append("no usable band")
-    valid = np.isfinite(dm) & (ebv >= 0) & has.any(axis=1)
+    valid = np.isfinite(dm) & (ebv >= 0) & (has | lim).any(axis=1)
+    network_limits = lim if model.limits else None
     with np.errstate(invalid="ignore"):
-        far = valid & model.estimator.refused_rows(condition_vector(mag, sigma, has))
+        far = valid & model.estimator.refused_rows(condition_vector(mag, sigma, has, network_limits))
     for i in np.flatnonzero(far):
         reasons[i].append(
             "magnitudes far outside the estimator's training range (distance_modulus or ebv_foreground wrong?)"
         )
     valid &= ~far
     has &= valid[:, None]
-    mag = np.where(has, mag, 0.0)
-    sigma = np.where(has, sigma, 0.0)
+    lim &= valid[:, None]
+    mag = np.where(has | lim, mag, 0.0)
+    sigma = np.where(has | lim, sigma, 0.0)
 
     samples = np.full((rows, n_total, 4), np.nan)
     chi2 = np.full(rows, np.nan)
-    conditions = condition_vector(mag, sigma, has)
+    conditions = condition_vector(mag, sigma, has, network_limits)
     nondetections = _NonDetections(
-        phot.limit_flux,
-        phot.limit_sigma,
-        phot.limit_censored,
-        phot.bands,
-        dm,
-        R_V * ebv[:, None] * coefficients[None, :],
-        model_error,
+        limit_flux, phot.limit_sigma, phot.limit_censored, phot.bands, dm, foreground, model_error
     )
     rng = np.random.default_rng(seed)
     if valid.any():
@@ -461,6 +482,23 @@ def _redraw_improbable(samples, ess, valid, fitted, redraw, seed: int) -> None:
         fresh, fresh_ess = fitted.reweight(redraw(rows, m), keep=keep, seed=seed + 1 + start)
         better = fresh_ess > ess[rows]
         samples[rows[better]], ess[rows[better]] = fresh[better], fresh_ess[better]
+
+
+def _trained_limits(phot, limit_mag: np.ndarray, model_error: float) -> tuple[np.ndarray, np.ndarray]:
+    """Which limits of ``phot`` lie in the range the estimators were trained on, and their
+    noise in the network's terms, each (n, K of ``phot``): limit_mag [absolute mag] within
+    LIMIT_MAG_RANGE, noise 2.5 / ln 10 / k with the model error added in quadrature (at the
+    threshold it is a relative flux error) within the 2.5 / ln 10 / LIMIT_SIGMAS_RANGE trained."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        noise = np.hypot(MAG_PER_RELATIVE_FLUX * phot.limit_sigma / phot.limit_flux, model_error)
+        trained = (
+            phot.limit_censored
+            & (limit_mag >= LIMIT_MAG_RANGE[0])
+            & (limit_mag <= LIMIT_MAG_RANGE[1])
+            & (noise >= MAG_PER_RELATIVE_FLUX / LIMIT_SIGMAS_RANGE[1])
+            & (noise <= MAG_PER_RELATIVE_FLUX / LIMIT_SIGMAS_RANGE[0])
+        )
+    return trained, np.where(trained, noise, 0.0)
 
 
 @dataclass(frozen=True)

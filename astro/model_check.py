@@ -61,7 +61,7 @@ def flag_threshold(true_mag, reference_mag, seed: int = 2) -> float:
     that are not in the reference library ``reference_mag`` (N, K)."""
     y = observe(true_mag, np.random.default_rng(seed))
     k = np.shape(true_mag)[1]
-    stat = library_chi2(y[:, :k], y[:, k : 2 * k], y[:, 2 * k :] > 0.5, reference_mag)
+    stat = library_chi2(y[:, :k], y[:, k : 2 * k], y[:, 2 * k : 3 * k] > 0.5, reference_mag)
     return float(np.nanquantile(stat, FLAG_QUANTILE))
 
 

@@ -1,8 +1,10 @@
 """Bands a cluster was not detected in: their flux likelihood, applied to posterior draws.
 
-The estimators condition on magnitudes with errors up to 0.5 mag, so a non-detection (a
-flux of low S/N, zero or negative, or a limiting magnitude; :mod:`astro.catalog`) is left out
-of the network's input. It still says that the cluster is faint in that band. For every
+The estimators condition on magnitudes with errors up to 0.5 mag and, when trained with them
+(:mod:`astro.observe`), on upper limits within the trained range. Every other non-detection
+(a flux of low S/N, zero or negative; a limiting magnitude beyond that range, or any limit
+for an estimator without ``lim_`` inputs; :mod:`astro.catalog`) is left out of the network's
+input. It still says that the cluster is faint in that band. For every
 posterior draw given the detected bands, one stochastic cluster with the draw's parameters
 is simulated (:func:`astro.population.photometry`, the model the estimators were trained
 on, so the weights average over stochastic sampling as the posterior must), and the draw is
@@ -23,7 +25,7 @@ import astropy.units as u
 import numpy as np
 from scipy.special import log_ndtr
 
-from astro.catalog import MAG_PER_RELATIVE_FLUX
+from astro.observe import MAG_PER_RELATIVE_FLUX
 from astro.population import photometry, vega_minus_ab
 
 __all__ = ["nondetection_log_weights"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from astro.observe import ALL_BANDS_PROBABILITY, MISSING_PROBABILITY, SIGMA_RANGE, observe
+from astro.observe import observation_settings, observe
 from astro.population import DEFAULT_MAX_STOCHASTIC_STARS, available_bands, parameter_ranges, photometry
 from inn_engine.simulator import Observable, Parameter, Simulator, as_generator
 
@@ -32,14 +32,18 @@ class ClusterSimulator(Simulator):
     Any of these ranges can be narrowed with ``priors={"log_age": (7, 9), ...}``.
 
     Observation y, for bands b_1..b_K (``bands``), is the conditioning vector of
-    :mod:`astro.observe` (3K columns), the observation model of the shipped estimators:
-      ``mag_<b>``    (K columns) ABSOLUTE magnitude + sigma_b * N(0, 1); 0.0 where missing;
+    :mod:`astro.observe` (4K columns), the observation model of the shipped estimators:
+      ``mag_<b>``    (K columns) ABSOLUTE magnitude + sigma_b * N(0, 1); the limiting
+                     magnitude where not detected; 0.0 where missing;
       ``sigma_<b>``  (K columns) the 1-sigma error [mag], log-uniform in
-                     :data:`astro.observe.SIGMA_RANGE` per cluster and band; 0.0 where missing;
-      ``has_<b>``    (K columns) 1.0 when the band was observed, 0.0 when missing (every band
-                     for 40 % of clusters, else each missing with probability 0.3, >= 1 kept).
-    An estimator conditions on all 3K columns, so it learns the posterior for the error
-    bars and the set of bands of each observation; ``astro.infer`` turns apparent
+                     :data:`astro.observe.SIGMA_RANGE` per cluster and band (from the flux
+                     noise in bands of surveys with a limit); 0.0 where missing;
+      ``has_<b>``    (K columns) 1.0 when the band was detected (every band observed for 40 %
+                     of clusters, else each missing with probability 0.3, >= 1 kept);
+      ``lim_<b>``    (K columns) 1.0 when a survey with a detection limit did not detect it
+                     (a quarter of the observed bands come from such surveys).
+    An estimator conditions on all 4K columns, so it learns the posterior for the error
+    bars, limits and the set of bands of each observation; ``astro.infer`` turns apparent
     magnitudes into absolute ones with the distance modulus.
 
     The true magnitudes (:meth:`true_magnitudes`) come from :func:`astro.photometry`
@@ -70,11 +74,16 @@ class ClusterSimulator(Simulator):
         self.parameters = self._parameters(priors or {})
         self.observables = tuple(
             [
-                Observable(f"mag_{b}", "mag", f"absolute {system} magnitude in {b} with its noise; 0 if missing")
+                Observable(
+                    f"mag_{b}",
+                    "mag",
+                    f"absolute {system} magnitude in {b} with its noise (its limit if not detected); 0 if missing",
+                )
                 for b in bands
             ]
             + [Observable(f"sigma_{b}", "mag", f"1-sigma photometric error in {b}; 0 if missing") for b in bands]
-            + [Observable(f"has_{b}", "", f"1 if {b} was observed, 0 if missing") for b in bands]
+            + [Observable(f"has_{b}", "", f"1 if {b} was detected, else 0") for b in bands]
+            + [Observable(f"lim_{b}", "", f"1 if {b} was not detected (mag_{b} is the limit), else 0") for b in bands]
         )
         photometry(3.0, 8.0, 0.0, 0.02, bands, stochastic=False, system=system, imf=imf)  # validates
 
@@ -127,7 +136,7 @@ class ClusterSimulator(Simulator):
         )
 
     def simulate(self, x, rng=None) -> np.ndarray:
-        """Noisy, masked observations (n, 3K) for parameter rows x (n, 4); layout in the class doc."""
+        """Noisy, masked observations (n, 4K) for parameter rows x (n, 4); layout in the class doc."""
         rng = as_generator(rng)
         return observe(self.true_magnitudes(x, rng), rng)
 
@@ -140,11 +149,7 @@ class ClusterSimulator(Simulator):
             stochastic=self.stochastic,
             imf=self.imf,
             max_stochastic_stars=self.max_stochastic_stars,
-            observation={
-                "sigma_range": list(SIGMA_RANGE),
-                "all_bands_probability": ALL_BANDS_PROBABILITY,
-                "missing_probability": MISSING_PROBABILITY,
-            },
+            observation=observation_settings(),
         )
         return meta
 

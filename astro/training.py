@@ -8,7 +8,7 @@ Stages, each resumable under ``workdir``:
    shard k has seed ``library_seed + k``, so a stopped run resumes and the library never
    depends on timing or on the number of workers;
 2. training: every complete shard but the last :data:`HELD_OUT_SHARDS` is seen
-   :data:`NOISE_COPIES` times with fresh errors, noise and band masks (:func:`astro.observe.observe`,
+   :data:`NOISE_COPIES` times with fresh errors, noise, band masks and limits (:func:`astro.observe.observe`,
    the observation model of ``innfer simulate astro`` too); the :data:`NETWORK` cINN is fitted
    by :func:`inn_engine.fit` with checkpoints (a killed run resumes);
 3. evaluation on the held-out shard (:func:`inn_engine.evaluation.evaluate`, recorded in
@@ -185,7 +185,7 @@ def fit_library(
         param_names=simulator.param_names,
         obs_names=obs_names(bands),
         param_units=[p.unit for p in simulator.parameters],
-        obs_units=["mag"] * 2 * len(bands) + [""] * len(bands),
+        obs_units=["mag"] * 2 * len(bands) + [""] * 2 * len(bands),
         metadata=metadata,
         checkpoint_dir=str(checkpoints),
         progress=progress,

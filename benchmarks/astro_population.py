@@ -4,9 +4,11 @@ Sections (markdown tables; everything goes to one JSON file):
 
 1. Synthetic catalogues of 300 clusters drawn from known narrow populations (the issue's
    A_V ~ U(0, 0.4) and log_age ~ N(8, 0.15), the only ones of ``--quick``, and three that no
-   default was chosen on; the other parameters from the training prior), simulated with the stochastic forward model
-   (``ClusterLibrarySimulator``) and the observation model of ``astro.observe`` at distance
-   modulus 18.5, inferred with ``astro.infer`` twice: with the flat training prior
+   default was chosen on; the other parameters from the training prior), simulated with
+   the stochastic forward model (``ClusterLibrarySimulator``) and the observation model of
+   ``astro.observe`` (with its upper limits where the shipped estimator was trained on
+   them) at distance modulus 18.5, inferred with ``astro.infer`` twice: with the flat
+   training prior
    (``population=None``) and with the catalogue's population fitted (``population=True``,
    the default path: fit, reweighting, redraws of improbable clusters); recovery is the
    fitted population's 5 / 50 / 95 % quantiles (median over its draws) against the true
@@ -14,12 +16,13 @@ Sections (markdown tables; everything goes to one JSON file):
    ``--catalogues`` replicates, each fitted on its own) of the flat-prior posteriors, of the
    posteriors under the fitted population, and of the flat draws reweighted by the TRUE
    population (what a perfect population fit would give with these draws, without redraws).
-2. Upper limits: catalogues from the training prior observed in U by a survey with a
-   3-sigma detection limit at the flux of the 30th percentile of the clusters' true U fluxes:
+2. Upper limits: catalogues from the training prior (no other limits) observed in U by a
+   survey with a 3-sigma detection limit at the flux of the 30th percentile of the clusters' true U fluxes:
    the measured flux is the true one plus Gaussian noise of a third of the limit, and a
    cluster whose measured flux falls below the limit is reported as ``U_lim`` (U itself NaN;
-   detected clusters keep their catalogue U). Inferred with the flat prior
-   (``population=None``) once with those limits and once with those U values dropped;
+   detected clusters keep their catalogue U; an estimator trained with limits takes them as
+   network inputs, :mod:`astro.observe`, others through their flux likelihood). Inferred
+   with the flat prior (``population=None``) once with those limits and once with those U values dropped;
    pooled calibration error and the mean posterior sd of the limited clusters.
 3. The data-averaged posterior (``inn_engine.diagnostics.data_averaged_posterior``): the
    flat-prior posteriors of clusters drawn from the training prior must average to that
@@ -65,10 +68,13 @@ QUICK_POPULATIONS = 2
 PARAMS = ("log_mass", "log_age", "A_V", "Z")
 
 
-def population_catalogue(name: str | None, n: int, seed: int):
+def population_catalogue(name: str | None, n: int, seed: int, limits: bool | None = None):
     """(true x (n, 4), astropy Table of apparent U B V R I and errors, the clusters' noise-free
-    absolute magnitudes (n, 5)) for population ``name`` (None: the training prior)."""
+    absolute magnitudes (n, 5)) for population ``name`` (None: the training prior); the
+    observation model of the shipped estimators, with its upper limits if ``limits`` (None:
+    if the shipped UBVRI estimator was trained with them)."""
     from astro.catalog import catalogue_from_observations
+    from astro.infer import load_estimator
     from astro.library import ClusterLibrarySimulator
     from astro.observe import observe
     from astro.training import BAND_SETS
@@ -77,12 +83,13 @@ def population_catalogue(name: str | None, n: int, seed: int):
     sim = ClusterLibrarySimulator(bands)
     rng = np.random.default_rng(seed)
     x = sim.sample_prior(n, rng)
+    limits = load_estimator("ubvri").limits if limits is None else limits
     if name is not None:
         column, population = POPULATIONS[name]
         low, high = BOUNDS[column]
         x[:, column] = np.clip(population.rvs(size=n, random_state=rng), low, high)  # Exp(0.3) > 3: e^-10
     true_mag = sim.simulate(x, rng)
-    return x, catalogue_from_observations(observe(true_mag, rng), bands, DM), true_mag
+    return x, catalogue_from_observations(observe(true_mag, rng, limits=limits), bands, DM), true_mag
 
 
 def _log_ratio(population, column: int, values: np.ndarray) -> np.ndarray:
@@ -158,7 +165,7 @@ def upper_limits(n: int, n_catalogues: int, draws: int, share: float = 0.3) -> d
 
     truth, runs, limited_rows = [], {"limits": [], "dropped": []}, []
     for c in range(n_catalogues):
-        x, table, true_mag = population_catalogue(None, n, seed=2000 + c)
+        x, table, true_mag = population_catalogue(None, n, seed=2000 + c, limits=False)
         rng = np.random.default_rng(3000 + c)
         with np.errstate(over="ignore"):
             true_flux = ((np.clip(true_mag[:, 0], -50, 50) + offset) * u.ABmag).to_value(u.Jy)

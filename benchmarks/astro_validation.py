@@ -164,7 +164,8 @@ def real_clusters(draws: int, seeds: int = SEEDS, max_av: float = 0.6) -> list[d
     return rows
 
 
-def simulated_observations(n: int, seed: int):
+def simulated_observations(n: int, seed: int, limits: bool):
+    """(x, noise-free magnitudes, observations of :mod:`astro.observe`, ``limits`` or not)."""
     from astro.library import ClusterLibrarySimulator
     from astro.observe import observe
     from astro.training import BAND_SETS
@@ -173,15 +174,16 @@ def simulated_observations(n: int, seed: int):
     rng = np.random.default_rng(seed)
     x = sim.sample_prior(n, rng)
     mags = sim.simulate(x, rng)
-    return x, mags, observe(mags, rng)
+    return x, mags, observe(mags, rng, limits=limits)
 
 
 def calibration(n: int, draws: int) -> dict:
     from astro.infer import load_estimator
     from inn_engine.evaluation import evaluate
 
-    x, _, y = simulated_observations(n, seed=424242)
-    return evaluate(load_estimator("ubvri").estimator, x, y, draws, seed=3)
+    model = load_estimator("ubvri")
+    x, _, y = simulated_observations(n, seed=424242, limits=model.limits)
+    return evaluate(model.estimator, x, y, draws, seed=3)
 
 
 def _library(band_set: str, directory: Path | None):
@@ -205,14 +207,14 @@ def _log_z(a: np.ndarray) -> np.ndarray:
 
 
 def library_posterior(y_row: np.ndarray, lib_t, lib_mag, draws: int, rng) -> tuple[np.ndarray, np.ndarray, float]:
-    """Library posteriors for one observation row (3K,): library cluster i gets weight
+    """Library posteriors for one observation row (3K or 4K,): library cluster i gets weight
     N(y | M_i, sigma) on the observed bands. Returns (resampled, smoothed, ESS): ``draws``
     weighted library points ``lib_t`` (N, 4; log10 Z), the same plus a Gaussian kernel with
     Scott's bandwidth for the weighted sample (its covariance x ESS^(-2/(d+4)); cluster_slug's
     kernel-density posterior), reflected at the library's edges (the flat prior's bounds),
     and the library's effective sample size."""
     k = lib_mag.shape[1]
-    mag, sigma, has = y_row[:k], y_row[k : 2 * k], y_row[2 * k :] > 0.5
+    mag, sigma, has = y_row[:k], y_row[k : 2 * k], y_row[2 * k : 3 * k] > 0.5
     chi2 = (((lib_mag[:, has] - mag[has]) / sigma[has]) ** 2).sum(axis=1)
     chi2 = np.where(np.isfinite(chi2), chi2, np.inf)
     w = np.exp(-0.5 * (chi2 - chi2.min()))
@@ -241,15 +243,16 @@ def c2st_section(n_clusters: int, draws: int, library_dir: Path | None) -> list[
     rng = np.random.default_rng(7)
     # spread across the prior: sort by log mass and take evenly spaced clusters
     pick = np.argsort(test_x[:, 0])[np.linspace(0, len(test_x) - 1, n_clusters).astype(int)]
-    estimator = load_estimator("ubvri").estimator
+    model = load_estimator("ubvri")
     rows = []
     with Progress(len(pick), "c2st", unit="cluster") as report:
         for i in pick:
             sigma = np.full((1, test_mag.shape[1]), 0.1)
             has = np.isfinite(test_mag[i : i + 1])
-            y = condition_vector(test_mag[i : i + 1] + sigma * rng.standard_normal(sigma.shape), sigma, has)
+            noisy = test_mag[i : i + 1] + sigma * rng.standard_normal(sigma.shape)
+            y = condition_vector(noisy, sigma, has, np.zeros_like(has) if model.limits else None)
             resampled, smoothed, ess = library_posterior(y[0], lib_t, lib_mag, draws, rng)
-            ours = _log_z(estimator.sample(y, draws, seed=int(i))[0])
+            ours = _log_z(model.estimator.sample(y, draws, seed=int(i))[0])
             rows.append(
                 {
                     "log_mass": float(test_x[i, 0]),

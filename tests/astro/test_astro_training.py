@@ -67,6 +67,26 @@ def test_infer_uses_the_trained_estimator_with_every_feature(trained):
         astro.infer({"U": 14.0, "U_err": 0.1}, distance_modulus=18.5, estimator=root / "gri")
 
 
+def test_limits_in_the_trained_range_enter_the_network_others_reweight_its_draws(trained):
+    """A g limit of the trained depth conditions the network (its draws are distinct samples);
+    one at 1.5 sigma, shallower than trained, enters through its flux likelihood (the draws are
+    resampled, so some repeat); without the g_lim column the result is that of g dropped."""
+    root, estimator, _ = trained
+    assert estimator.obs_names[-3:] == ["lim_g", "lim_r", "lim_i"]
+    row = {"g": [np.nan], "g_err": [np.nan], "r": [19.0], "r_err": [0.05], "i": [18.8], "i_err": [0.05]}
+    options = dict(distance_modulus=18.5, estimator=root / "gri", n=200, draws=200, seed=0, population=None)
+    runs = {
+        "network": astro.infer({**row, "g_lim": [20.0]}, **options),
+        "likelihood": astro.infer({**row, "g_lim": [20.0], "g_lim_sigmas": [1.5]}, **options),
+        "dropped": astro.infer(row, **options),
+    }
+    draws = {name: r.meta["draws"].values[0, :, :4] for name, r in runs.items()}
+    assert all(r["valid"][0] for r in runs.values()) and "g not detected" in runs["network"]["flag"][0]
+    assert len(np.unique(draws["network"][:, 0])) == 200 and len(np.unique(draws["dropped"][:, 0])) == 200
+    assert len(np.unique(draws["likelihood"][:, 0])) < 200
+    assert not np.allclose(draws["network"], draws["dropped"])
+
+
 def test_an_estimator_of_another_domain_is_refused(tmp_path):
     from inn_engine import fit
 

@@ -10,6 +10,7 @@ from astropy.table import MaskedColumn, Table
 
 from astro import infer
 from astro.catalog import catalogue_from_observations
+from astro.infer import load_estimator
 from astro.library import ClusterLibrarySimulator
 from astro.observe import observe
 from astro.pretrain import BAND_SETS, PRETRAINED_DIR
@@ -19,11 +20,13 @@ DM = 18.5
 
 
 def synthetic_catalogue(n, bands=UBVRI, seed=5):
-    """n simulated clusters (stochastic, noisy, some bands missing) as apparent magnitudes."""
+    """n simulated clusters (stochastic, noisy, some bands missing; upper limits where the
+    shipped estimator was trained on them) as apparent magnitudes."""
     sim = ClusterLibrarySimulator(bands)
     rng = np.random.default_rng(seed)
     x = sim.sample_prior(n, rng)
-    return x, catalogue_from_observations(observe(sim.simulate(x, rng), rng), bands, DM)
+    limits = load_estimator("ubvri").limits
+    return x, catalogue_from_observations(observe(sim.simulate(x, rng), rng, limits=limits), bands, DM)
 
 
 @pytest.fixture(scope="module")
@@ -211,7 +214,9 @@ def test_a_catalogue_learns_its_population_by_default():
     x = sim.sample_prior(120, rng)
     x[:, 2] = rng.uniform(0, 0.4, len(x))
     x[:, 0] = rng.uniform(3.5, 6.5, len(x))
-    table = catalogue_from_observations(observe(sim.simulate(x, rng), rng), UBVRI, DM)
+    table = catalogue_from_observations(
+        observe(sim.simulate(x, rng), rng, limits=load_estimator("ubvri").limits), UBVRI, DM
+    )
     flat = infer(table, distance_modulus=DM, model_error=0.0, population=None, n=300, seed=0)
     learned = infer(table, distance_modulus=DM, model_error=0.0, n=300, seed=0)
     assert flat.meta["population"] is None and learned.meta["population"]["n_clusters"] == 120

@@ -4,14 +4,24 @@ import numpy as np
 import pytest
 
 from astro.model_check import library_chi2
-from astro.observe import ALL_BANDS_PROBABILITY, MISSING_PROBABILITY, SIGMA_RANGE, observe
+from astro.observe import (
+    ALL_BANDS_PROBABILITY,
+    LIMIT_MAG_RANGE,
+    LIMIT_PROBABILITY,
+    LIMIT_SIGMAS_RANGE,
+    MAG_PER_RELATIVE_FLUX,
+    MISSING_PROBABILITY,
+    SIGMA_RANGE,
+    observe,
+)
 
 
 def test_observe_layout_noise_and_masks():
     rng = np.random.default_rng(0)
     true = rng.normal(-8, 2, size=(20_000, 5))
     true[0, 2] = np.inf  # an empty cluster's band is always masked
-    y = observe(true, rng)
+    y = observe(true, rng, limits=False)
+    assert y.shape == (20_000, 15)
     mag, sigma, has = y[:, :5], y[:, 5:10], y[:, 10:] > 0.5
     assert has.any(axis=1).all() and not has[0, 2]
     assert np.all(mag[~has] == 0) and np.all(sigma[~has] == 0)
@@ -20,6 +30,41 @@ def test_observe_layout_noise_and_masks():
     assert abs(pulls.std() - 1) < 0.02 and abs(pulls.mean()) < 0.02
     expected_missing = (1 - ALL_BANDS_PROBABILITY) * MISSING_PROBABILITY
     assert abs((~has[1:]).mean() - expected_missing) < 0.01
+
+
+def test_observe_limits_censor_faint_bands_and_never_bright_ones():
+    """A band from a survey with a limit is a non-detection (lim = 1, mag = the limit, sigma =
+    the noise at it) when the measured flux falls below the limit: always for clusters fainter
+    than every trained limit, never for clusters brighter than all of them."""
+    rng = np.random.default_rng(1)
+    n = 40_000
+    observed = 1 - (1 - ALL_BANDS_PROBABILITY) * MISSING_PROBABILITY
+    for true_mag, limited_share in ((LIMIT_MAG_RANGE[1] + 8.0, observed * LIMIT_PROBABILITY), (-30.0, 0.0)):
+        y = observe(np.full((n, 3), true_mag), rng)
+        assert y.shape == (n, 12)
+        mag, sigma, has, lim = y[:, :3], y[:, 3:6], y[:, 6:9] > 0.5, y[:, 9:] > 0.5
+        assert not (has & lim).any() and np.all(mag[~(has | lim)] == 0)
+        assert abs(lim.mean() - limited_share) < 0.01
+        if lim.any():
+            assert LIMIT_MAG_RANGE[0] <= mag[lim].min() and mag[lim].max() <= LIMIT_MAG_RANGE[1]
+            depth = MAG_PER_RELATIVE_FLUX / sigma[lim]
+            assert LIMIT_SIGMAS_RANGE[0] - 1e-9 <= depth.min() and depth.max() <= LIMIT_SIGMAS_RANGE[1] + 1e-9
+    # the bright clusters' bands are all detections, none beyond the error range
+    assert has.mean() == pytest.approx(observed, abs=0.01) and sigma[has].max() <= SIGMA_RANGE[1]
+
+
+def test_catalogue_from_observations_writes_limits_that_infer_reads_back():
+    from astro.catalog import catalogue_from_observations, read_photometry
+
+    y = observe(np.array([[LIMIT_MAG_RANGE[1] + 8.0, -30.0]] * 200), np.random.default_rng(2))
+    table = catalogue_from_observations(y, ("U", "V"), 18.5)
+    lim = y[:, 6] > 0.5
+    assert lim.any() and "U_lim" in table.colnames and "V_lim" not in table.colnames
+    p = read_photometry(table, ("U", "V"))
+    np.testing.assert_array_equal(p.limit_censored[:, 0], lim)
+    np.testing.assert_allclose(p.limit_mag[lim, 0], y[lim, 0] + 18.5)
+    depth = p.limit_flux[lim, 0] / p.limit_sigma[lim, 0]
+    np.testing.assert_allclose(depth, MAG_PER_RELATIVE_FLUX / y[lim, 2], rtol=1e-9)
 
 
 def test_library_chi2_matches_a_direct_minimum():

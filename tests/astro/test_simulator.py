@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import astro
+from astro.observe import LIMIT_MAG_RANGE
 from inn_engine import Simulator
 
 
@@ -16,13 +17,13 @@ def test_prior_and_observation_layout():
     sim = astro.ClusterSimulator(bands=("U", "B", "V"))
     assert isinstance(sim, Simulator)
     assert sim.param_names == ["log_mass", "log_age", "A_V", "Z"]
-    assert sim.obs_names == ["mag_U", "mag_B", "mag_V", "sigma_U", "sigma_B", "sigma_V", "has_U", "has_B", "has_V"]
+    assert sim.obs_names == [f"{c}_{b}" for c in ("mag", "sigma", "has", "lim") for b in ("U", "B", "V")]
     x = sim.sample_prior(2000, 0)
     b = sim.bounds
     assert x.shape == (2000, 4) and np.all((x >= b[:, 0]) & (x <= b[:, 1]))
     np.testing.assert_allclose(b[:3], [[2, 7], [6, 10.1], [0, 3]])
     y = sim.simulate(x, 1)
-    mag, sigma, has = y[:, :3], y[:, 3:6], y[:, 6:]
+    mag, sigma, has = y[:, :3], y[:, 3:6], y[:, 6:9] + y[:, 9:]  # detected or an upper limit
     assert set(np.unique(has)) <= {0.0, 1.0} and np.all(has.sum(axis=1) >= 1)
     # 40 % of rows keep every band, the others lose each with probability 0.3
     assert 0.12 < 1 - has.mean() < 0.24
@@ -33,10 +34,12 @@ def test_prior_and_observation_layout():
 
 
 def test_noise_matches_the_reported_sigma():
+    """Also in the bands of surveys with a limit: this cluster is brighter than every limit."""
     sim = astro.ClusterSimulator(bands=("V",), stochastic=False)
-    x = np.tile([5.0, 8.0, 0.5, 0.02], (4000, 1))
+    x = np.tile([7.0, 6.6, 0.0, 0.02], (4000, 1))
     y = sim.simulate(x, 0)
-    true = astro.photometry(5.0, 8.0, 0.5, 0.02, ("V",), stochastic=False)[0, 0]
+    true = astro.photometry(7.0, 6.6, 0.0, 0.02, ("V",), stochastic=False)[0, 0]
+    assert true < LIMIT_MAG_RANGE[0] - 3
     pull = (y[:, 0] - true) / y[:, 1]
     assert np.all(y[:, 2] == 1) and abs(np.std(pull) - 1) < 0.05 and abs(np.mean(pull)) < 0.05
 
@@ -61,6 +64,6 @@ def test_simulate_grid_wraps_the_engine(tmp_path):
     ds = astro.simulate_grid(
         60, tmp_path / "g.zarr", seed=2, chunk_size=25, n_workers=1, progress=False, bands=("B", "V")
     )
-    assert ds.x.shape == (60, 4) and ds.y.shape == (60, 6)
+    assert ds.x.shape == (60, 4) and ds.y.shape == (60, 8)
     again = astro.simulate_grid(60, None, seed=2, chunk_size=25, n_workers=1, progress=False, bands=("B", "V"))
     np.testing.assert_array_equal(ds.y.values, again.y.values)
