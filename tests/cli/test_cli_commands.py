@@ -190,7 +190,7 @@ def test_new_filter_set_makes_an_astro_grid_with_its_bands(invoke, tmp_path):
     grid = tmp_path / "astro.zarr"
     invoke("simulate", "astro", "--bands", "u,g,r", "--n", 20, "--out", grid, "--workers", 1)
     obs = list(open_grid(grid)["obs"].values)
-    assert obs[:3] == ["mag_u", "mag_g", "mag_r"] and len(obs) == 9
+    assert obs[:3] == ["mag_u", "mag_g", "mag_r"] and obs[-3:] == ["lim_u", "lim_g", "lim_r"] and len(obs) == 12
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error of a machine without CUDA")
