@@ -55,20 +55,16 @@ LIMIT_SIGMAS_RANGE = (2.5, 10.0)
 MAG_PER_RELATIVE_FLUX = 2.5 / np.log(10.0)  # d(mag) per relative flux error dF / F
 
 
-def observation_settings(limits: bool = True) -> dict:
+def observation_settings() -> dict:
     """The settings of this observation model, as estimators and grids record them."""
-    settings = {
+    return {
         "sigma_range": list(SIGMA_RANGE),
         "all_bands_probability": ALL_BANDS_PROBABILITY,
         "missing_probability": MISSING_PROBABILITY,
+        "limit_probability": LIMIT_PROBABILITY,
+        "limit_mag_range": list(LIMIT_MAG_RANGE),
+        "limit_sigmas_range": list(LIMIT_SIGMAS_RANGE),
     }
-    if limits:
-        settings.update(
-            limit_probability=LIMIT_PROBABILITY,
-            limit_mag_range=list(LIMIT_MAG_RANGE),
-            limit_sigmas_range=list(LIMIT_SIGMAS_RANGE),
-        )
-    return settings
 
 
 def obs_names(bands, limits: bool = True) -> list[str]:

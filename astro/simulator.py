@@ -32,7 +32,8 @@ class ClusterSimulator(Simulator):
     Any of these ranges can be narrowed with ``priors={"log_age": (7, 9), ...}``.
 
     Observation y, for bands b_1..b_K (``bands``), is the conditioning vector of
-    :mod:`astro.observe` (4K columns), the observation model of the shipped estimators:
+    :mod:`astro.observe` (4K columns), the observation model of ``astro.train`` (the shipped
+    estimators have the 3K columns without ``lim_<b>`` until they are retrained):
       ``mag_<b>``    (K columns) ABSOLUTE magnitude + sigma_b * N(0, 1); the limiting
                      magnitude where not detected; 0.0 where missing;
       ``sigma_<b>``  (K columns) the 1-sigma error [mag], log-uniform in
