@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import NamedTuple
 
 import astropy.units as u
 import numpy as np
@@ -65,6 +66,8 @@ R_V = 3.1
 Z_KERNEL_DEX = 0.1  # width of the log10 Z kernel that fixes the metallicity
 Z_OVERSAMPLE = 8  # draws made per kept draw when Z is fixed or A_V limited
 MIN_EFFECTIVE_DRAWS = 50
+#: a non-detection farther than this [sigma] from every draw given the other bands is flagged
+MAX_TENSION = 5.0
 #: a cluster with fewer effective draws under the fitted population is redrawn with up to
 #: this many times the draws (then flagged if still short)
 REDRAW_FACTOR = 16
@@ -367,8 +370,6 @@ def infer(
     valid &= ~far
     has &= valid[:, None]
     lim &= valid[:, None]
-    mag = np.where(has | lim, mag, 0.0)
-    sigma = np.where(has | lim, sigma, 0.0)
 
     samples = np.full((rows, n_total, 4), np.nan)
     chi2 = np.full(rows, np.nan)
@@ -379,9 +380,8 @@ def infer(
     rng = np.random.default_rng(seed)
     if valid.any():
         index = np.flatnonzero(valid)
-        samples[valid], restricted_ess, limited_ess = _draw(
-            model, conditions, index, n_total, seed, rng, z_fixed, av_limit, nondetections
-        )
+        drawn = _draw(model, conditions, index, n_total, seed, rng, z_fixed, av_limit, nondetections)
+        samples[valid], restricted_ess = drawn.draws, drawn.restricted_ess
         if restricted_ess is not None:
             given = " and ".join(g for g, v in (("fixed metallicity", z_fixed), ("av_max", av_limit)) if v is not None)
             for i, e in zip(index, restricted_ess):
@@ -389,11 +389,16 @@ def infer(
                     reasons[i].append(f"{given} admits no posterior draw for these magnitudes")
                 elif e < MIN_EFFECTIVE_DRAWS:
                     notes[i].append(f"{given} improbable for these magnitudes ({e:.0f} effective draws)")
-        for i, e in zip(index, limited_ess):
+        for i, e in zip(index, drawn.limited_ess):
             if e == 0:
                 reasons[i].append("the non-detections admit no posterior draw")
             elif e < MIN_EFFECTIVE_DRAWS:
                 notes[i].append(f"the non-detections leave {e:.0f} effective draws (raise n)")
+        for (i, j), t in zip(np.argwhere(drawn.tension > MAX_TENSION), drawn.tension[drawn.tension > MAX_TENSION]):
+            notes[index[i]].append(
+                f"{phot.bands[j]}: non-detection not explained by any posterior draw ({t:.0f} sigma from the "
+                "nearest; wrong units or limit?)"
+            )
         chi2[valid] = library_chi2(mag[valid], sigma[valid], has[valid], model.library_mag)
         for i in np.flatnonzero(chi2 > model.chi2_threshold):
             notes[i].append(
@@ -411,7 +416,7 @@ def infer(
         fitted, ess = _under_population(samples, valid, model.bounds, av_limit, seed)
 
         def redraw(index, m):
-            return _draw(model, conditions, index, m, seed + 1, rng, z_fixed, av_limit, nondetections)[0]
+            return _draw(model, conditions, index, m, seed + 1, rng, z_fixed, av_limit, nondetections).draws
 
         _redraw_improbable(samples, ess, valid, fitted, redraw, seed)
         for i in np.flatnonzero(valid & (ess > 0) & (ess < POPULATION_MIN_DRAWS)):
@@ -513,8 +518,9 @@ class _NonDetections:
     foreground: np.ndarray  # (n, k) foreground extinction [mag]
     model_error: float
 
-    def weights(self, draws, rows, seed: int) -> np.ndarray:
-        """log weights (len(rows), m) of draws (len(rows), m, 4) of the given rows."""
+    def weights(self, draws, rows, seed: int) -> tuple[np.ndarray, np.ndarray]:
+        """(log weights (len(rows), m), tension (len(rows), k) [sigma]) of draws (len(rows), m, 4)
+        of the given rows (:func:`astro.nondetections.nondetection_log_weights`)."""
         return nondetection_log_weights(
             draws,
             self.flux[rows],
@@ -528,12 +534,22 @@ class _NonDetections:
         )
 
 
+class _Drawn(NamedTuple):
+    """What :func:`_draw` returns for the rows ``index``: draws (len(index), m, 4); effective
+    draws of the restriction (len(index),) or None without one; effective draws of the
+    non-detections (len(index),), NaN for rows without any; the non-detections' tension
+    (len(index), k) [sigma] before reweighting, NaN where a band has none."""
+
+    draws: np.ndarray
+    restricted_ess: np.ndarray | None
+    limited_ess: np.ndarray
+    tension: np.ndarray
+
+
 def _draw(model, conditions, index, m: int, seed: int, rng, z_fixed, av_limit, nondetections: _NonDetections):
-    """``m`` posterior draws (len(index), m, 4) of the rows ``index`` of ``conditions`` (network
-    inputs, one row per cluster): sampled, restricted to a fixed metallicity / av_max
-    (:func:`_restrict`) and reweighted by the rows' non-detections. Returns (draws, effective
-    draws of the restriction (len(index),) or None without one, effective draws of the
-    non-detections (len(index),), NaN for rows without any)."""
+    """``m`` posterior draws of the rows ``index`` of ``conditions`` (network inputs, one row
+    per cluster): sampled, restricted to a fixed metallicity / av_max (:func:`_restrict`) and
+    reweighted by the rows' non-detections (:class:`_Drawn`)."""
     y = conditions[index]
     restricted_ess = None
     if z_fixed is None and av_limit is None:
@@ -548,13 +564,13 @@ def _draw(model, conditions, index, m: int, seed: int, rng, z_fixed, av_limit, n
             rng,
         )
     limited_ess = np.full(len(index), np.nan)
+    tension = np.full(nondetections.flux[index].shape, np.nan)
     limited = np.isfinite(nondetections.flux[index]).any(axis=1)
     if limited.any():
         rows = index[limited]
-        draws[limited], limited_ess[limited] = _importance_resample(
-            draws[limited], nondetections.weights(draws[limited], rows, seed), m, rng
-        )
-    return draws, restricted_ess, limited_ess
+        logw, tension[limited] = nondetections.weights(draws[limited], rows, seed)
+        draws[limited], limited_ess[limited] = _importance_resample(draws[limited], logw, m, rng)
+    return _Drawn(draws, restricted_ess, limited_ess, tension)
 
 
 def _joined(texts: list[list[str]]) -> np.ndarray:

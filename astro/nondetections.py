@@ -16,7 +16,10 @@ weighted in each such band by the likelihood of what was reported::
 
 (a flux-space Gaussian measurement, or its censored form: all a limit says is that the
 measured flux fell below the detection threshold). Draws are then resampled by these
-weights (:func:`astro.hierarchy.resample`).
+weights (:func:`astro.hierarchy.resample`). A non-detection that no draw explains (the best
+draw more than a few sigma from it, e.g. a limit in the wrong units or for another cluster)
+is reported by its tension: the smallest |z| over the draws (for a limit, how far above it
+the least bright draw lies).
 """
 
 from __future__ import annotations
@@ -41,8 +44,8 @@ def nondetection_log_weights(
     model_error: float,
     seed: int,
     censored: np.ndarray | None = None,
-) -> np.ndarray:
-    """log likelihood of the non-detections for every draw: (n, m).
+) -> tuple[np.ndarray, np.ndarray]:
+    """(log likelihood of the non-detections for every draw (n, m), tension (n, L)).
 
     Args:
         draws: (n, m, 4) posterior draws [log_mass, log_age, A_V, Z] of n clusters.
@@ -54,12 +57,16 @@ def nondetection_log_weights(
         seed: seeds the simulated clusters.
         censored: (n, L) bool, True where ``flux`` is a limit rather than a measurement
             (None: all measurements).
+
+    The tension [sigma] of a non-detection is min over the draws of |z| (of max(-z, 0) for a
+    limit), z = (flux - F_model) / s; NaN where a band has no non-detection.
     """
     n, m, _ = draws.shape
     used = np.isfinite(flux).any(axis=0)
     logw = np.zeros((n, m))
+    tension = np.full(flux.shape, np.nan)
     if n == 0 or not used.any():
-        return logw
+        return logw, tension
     names = [b for b, keep in zip(bands, used) if keep]
     flat = draws.reshape(-1, draws.shape[2])
     absolute = photometry(flat[:, 0], flat[:, 1], flat[:, 2], flat[:, 3], names, stochastic=True, seed=seed)
@@ -68,10 +75,15 @@ def nondetection_log_weights(
     with np.errstate(over="ignore"):
         model_flux = (np.clip(ab, -100.0, 100.0) * u.ABmag).to_value(u.Jy)  # dark clusters (+inf) -> ~0
     f_obs, s_obs = flux[:, None, used], sigma[:, None, used]
-    variance = s_obs**2 + (model_error / MAG_PER_RELATIVE_FLUX * model_flux) ** 2
-    with np.errstate(invalid="ignore"):
+    with np.errstate(over="ignore", invalid="ignore"):  # absurd errors (1e300 Jy): infinite variance, no weight
+        variance = s_obs**2 + (model_error / MAG_PER_RELATIVE_FLUX * model_flux) ** 2
         z = (f_obs - model_flux) / np.sqrt(variance)
         terms = -0.5 * z**2 - 0.5 * np.log(variance)
+    miss = np.abs(z)
     if censored is not None:
         terms = np.where(censored[:, None, used], log_ndtr(z), terms)
-    return np.where(np.isfinite(f_obs) & np.isfinite(terms), terms, 0.0).sum(axis=2)
+        miss = np.where(censored[:, None, used], np.maximum(-z, 0.0), miss)
+    reported = np.isfinite(flux[:, used])
+    best = np.where(np.isfinite(miss), miss, np.inf).min(axis=1)
+    tension[:, used] = np.where(reported & np.isfinite(best), best, np.nan)  # NaN: no draw evaluable
+    return np.where(np.isfinite(f_obs) & np.isfinite(terms), terms, 0.0).sum(axis=2), tension

@@ -27,18 +27,10 @@ DM = 18.5
 def catalogue(n: int, seed: int = 0):
     """(true x (n, 4), astropy Table of apparent U B V R I magnitudes and errors; upper limits
     where the shipped estimator was trained on them)."""
-    from astro.catalog import catalogue_from_observations
-    from astro.infer import load_estimator
-    from astro.library import ClusterLibrarySimulator
-    from astro.observe import observe
-    from astro.training import BAND_SETS
+    from astro.mock import mock_catalogue
 
-    bands = BAND_SETS["ubvri"]
-    sim = ClusterLibrarySimulator(bands)
-    rng = np.random.default_rng(seed)
-    x = sim.sample_prior(n, rng)
-    limits = load_estimator("ubvri").limits
-    return x, catalogue_from_observations(observe(sim.simulate(x, rng), rng, limits=limits), bands, DM)
+    x, table, _ = mock_catalogue(n, distance_modulus=DM, seed=seed)
+    return x, table
 
 
 def library_summaries(mag, sigma, has, lib_x, lib_mag, probs=(0.5, 0.16, 0.84, 0.025, 0.975), block=256):

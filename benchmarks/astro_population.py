@@ -73,23 +73,15 @@ def population_catalogue(name: str | None, n: int, seed: int, limits: bool | Non
     absolute magnitudes (n, 5)) for population ``name`` (None: the training prior); the
     observation model of the shipped estimators, with its upper limits if ``limits`` (None:
     if the shipped UBVRI estimator was trained with them)."""
-    from astro.catalog import catalogue_from_observations
-    from astro.infer import load_estimator
-    from astro.library import ClusterLibrarySimulator
-    from astro.observe import observe
-    from astro.training import BAND_SETS
+    from astro.mock import mock_catalogue
 
-    bands = BAND_SETS["ubvri"]
-    sim = ClusterLibrarySimulator(bands)
-    rng = np.random.default_rng(seed)
-    x = sim.sample_prior(n, rng)
-    limits = load_estimator("ubvri").limits if limits is None else limits
-    if name is not None:
+    def narrow_population(x, rng):
         column, population = POPULATIONS[name]
         low, high = BOUNDS[column]
-        x[:, column] = np.clip(population.rvs(size=n, random_state=rng), low, high)  # Exp(0.3) > 3: e^-10
-    true_mag = sim.simulate(x, rng)
-    return x, catalogue_from_observations(observe(true_mag, rng, limits=limits), bands, DM), true_mag
+        x[:, column] = np.clip(population.rvs(size=len(x), random_state=rng), low, high)  # Exp(0.3) > 3: e^-10
+
+    edit = None if name is None else narrow_population
+    return mock_catalogue(n, distance_modulus=DM, seed=seed, limits=limits, edit_parameters=edit)
 
 
 def _log_ratio(population, column: int, values: np.ndarray) -> np.ndarray:

@@ -9,10 +9,7 @@ import pytest
 from astropy.table import MaskedColumn, Table
 
 from astro import infer
-from astro.catalog import catalogue_from_observations
-from astro.infer import load_estimator
-from astro.library import ClusterLibrarySimulator
-from astro.observe import observe
+from astro.mock import mock_catalogue
 from astro.pretrain import BAND_SETS, PRETRAINED_DIR
 
 UBVRI = BAND_SETS["ubvri"]
@@ -20,13 +17,10 @@ DM = 18.5
 
 
 def synthetic_catalogue(n, bands=UBVRI, seed=5):
-    """n simulated clusters (stochastic, noisy, some bands missing; upper limits where the
-    shipped estimator was trained on them) as apparent magnitudes."""
-    sim = ClusterLibrarySimulator(bands)
-    rng = np.random.default_rng(seed)
-    x = sim.sample_prior(n, rng)
-    limits = load_estimator("ubvri").limits
-    return x, catalogue_from_observations(observe(sim.simulate(x, rng), rng, limits=limits), bands, DM)
+    """(true x, table) of n mock clusters (stochastic, noisy, some bands missing; upper limits
+    where the shipped estimator was trained on them) as apparent magnitudes."""
+    x, table, _ = mock_catalogue(n, bands, distance_modulus=DM, seed=seed)
+    return x, table
 
 
 @pytest.fixture(scope="module")
@@ -209,14 +203,12 @@ def test_hst_catalogue_uses_the_hst_estimator():
 def test_a_catalogue_learns_its_population_by_default():
     """A catalogue of clusters with little dust (A_V < 0.4): the default call fits the
     population, which pulls the posteriors' A_V towards it and tightens the ages."""
-    sim = ClusterLibrarySimulator(UBVRI)
-    rng = np.random.default_rng(21)
-    x = sim.sample_prior(120, rng)
-    x[:, 2] = rng.uniform(0, 0.4, len(x))
-    x[:, 0] = rng.uniform(3.5, 6.5, len(x))
-    table = catalogue_from_observations(
-        observe(sim.simulate(x, rng), rng, limits=load_estimator("ubvri").limits), UBVRI, DM
-    )
+
+    def little_dust(x, rng):
+        x[:, 2] = rng.uniform(0, 0.4, len(x))
+        x[:, 0] = rng.uniform(3.5, 6.5, len(x))
+
+    x, table, _ = mock_catalogue(120, UBVRI, distance_modulus=DM, seed=21, edit_parameters=little_dust)
     flat = infer(table, distance_modulus=DM, model_error=0.0, population=None, n=300, seed=0)
     learned = infer(table, distance_modulus=DM, model_error=0.0, n=300, seed=0)
     assert flat.meta["population"] is None and learned.meta["population"]["n_clusters"] == 120

@@ -15,14 +15,17 @@ def test_a_draw_predicting_a_bright_cluster_loses_weight_against_a_faint_one():
     """U not detected (0 +- 1 uJy at 10 pc): a young 10^6 Msun draw, bright in U, must weigh far
     less than an old 10^3 Msun one."""
     draws = np.array([[[6.0, 6.7, 0.1, 0.008], [3.0, 9.8, 0.1, 0.008]]])
-    logw = nondetection_log_weights(
+    logw, tension = nondetection_log_weights(
         draws, np.array([[0.0]]), np.array([[1e-6]]), ["U"], np.array([25.0]), np.zeros((1, 1)), 0.0, seed=0
     )
     assert logw.shape == (1, 2) and logw[0, 0] < logw[0, 1] - 100
-    unused = nondetection_log_weights(
+    # the tension is the faint draw's |z|: its model flux against 0 +- 1 uJy
+    faint_mag = photometry(*draws[0].T, ["U"], stochastic=True, seed=0)[1, 0] + 25.0 - vega_minus_ab(["U"])[0]
+    assert tension.shape == (1, 1) and np.isclose(tension[0, 0], (faint_mag * u.ABmag).to_value(u.Jy) / 1e-6)
+    unused, no_tension = nondetection_log_weights(
         draws, np.array([[np.nan]]), np.array([[np.nan]]), ["U"], np.array([25.0]), np.zeros((1, 1)), 0.0, seed=0
     )
-    assert np.array_equal(unused, np.zeros((1, 2)))
+    assert np.array_equal(unused, np.zeros((1, 2))) and np.isnan(no_tension).all()
 
 
 def test_limiting_magnitudes_and_faint_fluxes_are_read_as_flux_measurements():
@@ -52,9 +55,10 @@ def test_a_limit_is_censored_every_draw_below_it_is_equally_likely():
     ).to_value(u.Jy)
     threshold = 30 * fluxes[:2].max()  # both faint draws lie far below the limit, the bright one above
     assert fluxes[2] > 2 * threshold
-    censored = nondetection_log_weights(
+    censored, tension = nondetection_log_weights(
         draws, np.array([[threshold]]), np.array([[threshold / 3]]), *args, seed=0, censored=np.array([[True]])
     )
+    assert tension[0, 0] == 0.0  # draws below a limit are in no tension with it
     assert abs(censored[0, 0] - censored[0, 1]) < 1e-3 and censored[0, 0] > np.log(0.998)  # Phi(3) at zero flux
     assert censored[0, 2] < censored[0, 0] - 10
 
@@ -95,7 +99,7 @@ def test_absurd_flux_errors_are_noted_not_turned_into_invalid_rows():
         distance_modulus=20.0,
     )
     assert table["valid"][0] and "U flux or its error outside any cluster's range" in table["flag"][0]
-    logw = nondetection_log_weights(
+    logw, _ = nondetection_log_weights(
         np.array([[[4.0, 8.0, 0.1, 0.008]]]),
         np.array([[0.0]]),
         np.array([[1e300]]),
@@ -106,3 +110,17 @@ def test_absurd_flux_errors_are_noted_not_turned_into_invalid_rows():
         0,
     )
     assert np.array_equal(logw, np.zeros((1, 1)))  # an infinite variance carries no information
+
+
+def test_a_limit_no_draw_can_meet_is_flagged_not_silently_ignored():
+    """A V = 20, B = 20.3 cluster at distance modulus 18.5 reported with U_lim = 40 (a limit
+    no cluster of these colours can lie below, e.g. a flux limit typed in the wrong units):
+    with the model error every draw misses it by the same relative amount, so the weights
+    cannot tell the draws apart; the row stays valid but the non-detection is flagged. An
+    ordinary limit (U_lim = 19, above the predicted U) is not."""
+    catalogue = {"V": [20.0, 20.0], "V_err": [0.05] * 2, "B": [20.3] * 2, "B_err": [0.05] * 2}
+    catalogue |= {"U": [np.nan] * 2, "U_err": [np.nan] * 2, "U_lim": [40.0, 19.0]}
+    table = infer(catalogue, distance_modulus=18.5, n=200, population=None, seed=0)
+    assert table["valid"].all()
+    assert "U: non-detection not explained by any posterior draw" in table["flag"][0]
+    assert "not explained" not in table["flag"][1]
