@@ -15,7 +15,6 @@ import numpy as np
 from astro.imf import IMF_NAMES
 from astro.library import ClusterLibrarySimulator
 from astro.model_check import LIBRARY_FILE, REFERENCE_SIZE, THRESHOLD_SAMPLE, flag_threshold, library_bytes
-from astro.observe import observation_settings
 from astro.population import available_bands
 from astro.simulator import LEGUS_BANDS, PARAMS, ClusterSimulator
 from inn_engine.checks import is_finite_real
@@ -33,15 +32,17 @@ def parse_bands(text: str) -> tuple[str, ...]:
     return bands
 
 
-def astro_record(bands, parameters: list[dict], imf: str) -> dict:
+def astro_record(bands, parameters: list[dict], imf: str, observation: dict) -> dict:
     """The ``astro`` record of an estimator for ``bands`` trained with the prior ``parameters``
-    (dicts with name, low, high) and IMF ``imf``: what ``astro.infer`` reads."""
+    (dicts with name, low, high), IMF ``imf`` and the observation model's settings
+    ``observation`` (:func:`astro.observe.observation_settings` when it was simulated): what
+    ``astro.infer`` reads."""
     return {
         "bands": list(bands),
         "magnitudes": "absolute Vega",
         "imf": imf,
         "prior": {p["name"]: [p["low"], p["high"]] for p in parameters},
-        **observation_settings(),
+        **observation,
     }
 
 
@@ -84,8 +85,12 @@ class AstroDomain(Domain):
                 "astro estimators work in Vega magnitudes; this grid holds "
                 f"{simulator_metadata.get('system')!r} magnitudes"
             )
+        # the settings the grid was simulated with (an older grid's: without limits), not today's
         return astro_record(
-            simulator_metadata["bands"], simulator_metadata["parameters"], simulator_metadata.get("imf", "kroupa")
+            simulator_metadata["bands"],
+            simulator_metadata["parameters"],
+            simulator_metadata.get("imf", "kroupa"),
+            simulator_metadata.get("observation", {}),
         )
 
     def side_models(self, record: dict, x: np.ndarray, y: np.ndarray, param_names: list[str], seed: int) -> SideModels:

@@ -31,7 +31,7 @@ import numpy as np
 from astro.domain import astro_record, parse_bands, reference_side_models
 from astro.library import ClusterLibrarySimulator
 from astro.model_check import REFERENCE_SIZE, THRESHOLD_SAMPLE
-from astro.observe import obs_names, observe
+from astro.observe import obs_names, observation_settings, observe
 
 __all__ = [
     "train",
@@ -239,7 +239,7 @@ def build_estimator(
     held-out clusters x ``draws``. Returns the fitted Estimator."""
     simulator = ClusterLibrarySimulator(tuple(bands))
     record = {
-        **astro_record(bands, [p.to_dict() for p in simulator.parameters], simulator.imf),
+        **astro_record(bands, [p.to_dict() for p in simulator.parameters], simulator.imf, observation_settings()),
         "band_set": name,
         "n_clusters_train": int(SHARD_SIZE * (len(shards) - HELD_OUT_SHARDS)),
         "noise_copies": NOISE_COPIES,

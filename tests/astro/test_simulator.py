@@ -67,3 +67,16 @@ def test_simulate_grid_wraps_the_engine(tmp_path):
     assert ds.x.shape == (60, 4) and ds.y.shape == (60, 8)
     again = astro.simulate_grid(60, None, seed=2, chunk_size=25, n_workers=1, progress=False, bands=("B", "V"))
     np.testing.assert_array_equal(ds.y.values, again.y.values)
+
+
+def test_the_record_of_innfer_train_has_the_observation_settings_its_grid_was_simulated_with():
+    """An estimator trained by ``innfer train`` records the grid's observation model: a grid
+    simulated before the limits (no limit_* settings) gives a record without them."""
+    from astro.domain import DOMAIN
+
+    meta = astro.ClusterSimulator(bands=("U", "V")).metadata()
+    assert DOMAIN.record({}, meta)["limit_mag_range"] == list(LIMIT_MAG_RANGE)
+    older = {k: v for k, v in meta["observation"].items() if not k.startswith("limit_")}
+    record = DOMAIN.record({}, {**meta, "observation": older})
+    assert record["sigma_range"] == meta["observation"]["sigma_range"]
+    assert not any(key.startswith("limit_") for key in record)
