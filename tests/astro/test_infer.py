@@ -8,8 +8,7 @@ import pandas as pd
 import pytest
 from astropy.table import MaskedColumn, Table
 
-from astro import infer
-from astro.mock import mock_catalogue
+from astro import infer, mock_catalogue
 from astro.pretrain import BAND_SETS, PRETRAINED_DIR
 
 UBVRI = BAND_SETS["ubvri"]
