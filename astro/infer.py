@@ -394,10 +394,10 @@ def infer(
                 reasons[i].append("the non-detections admit no posterior draw")
             elif e < MIN_EFFECTIVE_DRAWS:
                 notes[i].append(f"the non-detections leave {e:.0f} effective draws (raise n)")
-        for (i, j), t in zip(np.argwhere(drawn.tension > MAX_TENSION), drawn.tension[drawn.tension > MAX_TENSION]):
+        for i, j in np.argwhere(drawn.tension > MAX_TENSION):
             notes[index[i]].append(
-                f"{phot.bands[j]}: non-detection not explained by any posterior draw ({t:.0f} sigma from the "
-                "nearest; wrong units or limit?)"
+                f"{phot.bands[j]}: non-detection not explained by any posterior draw "
+                f"({drawn.tension[i, j]:.0f} sigma from the nearest; wrong units or limit?)"
             )
         chi2[valid] = library_chi2(mag[valid], sigma[valid], has[valid], model.library_mag)
         for i in np.flatnonzero(chi2 > model.chi2_threshold):

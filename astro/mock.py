@@ -14,6 +14,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from astro.training import BAND_SETS
+
 __all__ = ["MockCatalogue", "mock_catalogue"]
 
 
@@ -29,7 +31,7 @@ class MockCatalogue(NamedTuple):
 
 def mock_catalogue(
     n: int,
-    bands: tuple = ("U", "B", "V", "R", "I"),
+    bands: tuple = BAND_SETS["ubvri"],
     *,
     distance_modulus: float = 18.5,
     seed: int = 0,

@@ -83,7 +83,6 @@ def nondetection_log_weights(
     if censored is not None:
         terms = np.where(censored[:, None, used], log_ndtr(z), terms)
         miss = np.where(censored[:, None, used], np.maximum(-z, 0.0), miss)
-    reported = np.isfinite(flux[:, used])
     best = np.where(np.isfinite(miss), miss, np.inf).min(axis=1)
-    tension[:, used] = np.where(reported & np.isfinite(best), best, np.nan)  # NaN: no draw evaluable
+    tension[:, used] = np.where(np.isfinite(best), best, np.nan)  # NaN: not reported, or no draw evaluable
     return np.where(np.isfinite(f_obs) & np.isfinite(terms), terms, 0.0).sum(axis=2), tension

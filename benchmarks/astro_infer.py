@@ -24,15 +24,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/report.py
 DM = 18.5
 
 
-def catalogue(n: int, seed: int = 0):
-    """(true x (n, 4), astropy Table of apparent U B V R I magnitudes and errors; upper limits
-    where the shipped estimator was trained on them)."""
-    from astro.mock import mock_catalogue
-
-    x, table, _ = mock_catalogue(n, distance_modulus=DM, seed=seed)
-    return x, table
-
-
 def library_summaries(mag, sigma, has, lib_x, lib_mag, probs=(0.5, 0.16, 0.84, 0.025, 0.975), block=256):
     """Weighted-library quantiles (len(probs), n, 4) for observations (n, K) each."""
     order = np.argsort(lib_x, axis=0)
@@ -55,7 +46,7 @@ def library_summaries(mag, sigma, has, lib_x, lib_mag, probs=(0.5, 0.16, 0.84, 0
 def main(argv=None) -> dict:
     from report import markdown_table, write_json
 
-    from astro import infer
+    from astro import infer, mock_catalogue
     from astro.infer import foreground_coefficients, load_estimator  # noqa: F401  (warm caches)
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -63,7 +54,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--json", default=str(REPO / "benchmarks" / "results" / "astro_infer.json"))
     args = parser.parse_args(argv)
     n, draws = (500, 200) if args.quick else (10_000, 1000)
-    x, table = catalogue(n)
+    x, table, _ = mock_catalogue(n, distance_modulus=DM)
     model = load_estimator("ubvri")
     infer(table[:2], distance_modulus=DM, n=16)  # load the estimator, build caches
 

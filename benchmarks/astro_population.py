@@ -228,11 +228,9 @@ def averaged(n: int, draws: int, bins: int = 20) -> dict:
 def cost(n: int, draws: int) -> dict:
     """Seconds of astro.infer with the population off and on (its default), interleaved, best of 2;
     and, load-independent, the population step's share of the same calls (``table.meta["seconds"]``)."""
-    from astro_infer import catalogue
+    from astro import infer, mock_catalogue
 
-    from astro import infer
-
-    _, table = catalogue(n)
+    _, table, _ = mock_catalogue(n, distance_modulus=DM)  # the catalogue of benchmarks/astro_infer.py
     infer(table[:2], distance_modulus=DM, n=16)  # load the estimator, build caches
     seconds = {"off": [], "on": []}
     within = []  # population seconds / the rest of the same call
