@@ -46,12 +46,15 @@ def astro_record(bands, parameters: list[dict], imf: str, observation: dict) -> 
     }
 
 
-def reference_side_models(library_x, library_mag, threshold_mag, bands, seed: int = 2) -> SideModels:
-    """The model check of an astro estimator: the reference library file (x (N, 4), noise-free
-    magnitudes (N, K)) and the flag threshold from other noise-free clusters (m, K)."""
+def reference_side_models(
+    library_x, library_mag, threshold_mag, bands, limits: bool = True, seed: int = 2
+) -> SideModels:
+    """The model check of an astro estimator (trained with non-detections: ``limits``): the
+    reference library file (x (N, 4), noise-free magnitudes (N, K)) and the flag threshold
+    from other noise-free clusters (m, K)."""
     return SideModels(
         record={
-            "chi2_threshold": flag_threshold(threshold_mag, library_mag, seed=seed),
+            "chi2_threshold": flag_threshold(threshold_mag, library_mag, limits=limits, seed=seed),
             "n_reference": int(len(library_x)),
         },
         files={LIBRARY_FILE: library_bytes(library_x, library_mag, bands)},
@@ -102,7 +105,11 @@ class AstroDomain(Domain):
         lib_x = simulator.sample_prior(REFERENCE_SIZE + THRESHOLD_SAMPLE, rng)
         lib_mag = simulator.simulate(lib_x, rng)
         return reference_side_models(
-            lib_x[:REFERENCE_SIZE], lib_mag[:REFERENCE_SIZE], lib_mag[REFERENCE_SIZE:], record["bands"]
+            lib_x[:REFERENCE_SIZE],
+            lib_mag[:REFERENCE_SIZE],
+            lib_mag[REFERENCE_SIZE:],
+            record["bands"],
+            limits="limit_probability" in record,  # a grid simulated before the limits existed: 3K
         )
 
     def check_record(self, metadata: dict) -> None:

@@ -399,7 +399,7 @@ def infer(
                 f"{phot.bands[j]}: non-detection not explained by any posterior draw "
                 f"({drawn.tension[i, j]:.0f} sigma from the nearest; wrong units or limit?)"
             )
-        chi2[valid] = library_chi2(mag[valid], sigma[valid], has[valid], model.library_mag)
+        chi2[valid] = library_chi2(mag[valid], sigma[valid], has[valid], model.library_mag, lim[valid])
         for i in np.flatnonzero(chi2 > model.chi2_threshold):
             notes[i].append(
                 f"not explained by the model: chi2/band {chi2[i]:.1f} > {model.chi2_threshold:.1f} "

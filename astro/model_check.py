@@ -1,11 +1,14 @@
 """Can the model explain an observation?  A library nearest-neighbour chi-square test.
 
 For each cluster, chi2_min / K_obs = min over a library of simulated stochastic clusters of
-sum_b has_b (M_b - L_b)^2 / (sigma_b^2 + floor^2), divided by the number of observed
-bands. ``floor`` absorbs the finite density of the library. The threshold is the 99.9th
-percentile of the statistic over held-out synthetic observations (computed at pretraining
-and stored with the estimator), so about 0.1 % of clusters the model DOES explain are
-flagged, and observations unlike any simulated cluster (wrong distance, colours no
+sum_b has_b (M_b - L_b)^2 / (sigma_b^2 + floor^2) + sum_b lim_b max(M_b - L_b, 0)^2 / (sigma_b^2
++ floor^2), divided by the number K_obs of observed bands. A non-detection (``lim_b``: M_b is
+the limiting magnitude, sigma_b its noise) costs nothing for library clusters fainter than
+the limit and, for brighter ones, the square of the flux shortfall in sigma, the censored
+measurement's log-likelihood to first order. ``floor`` absorbs the finite density of the
+library. The threshold is the 99.9th percentile of the statistic over held-out synthetic
+observations (computed at pretraining and stored with the estimator), so about 0.1 % of
+clusters the model DOES explain are flagged, and observations unlike any simulated cluster (wrong distance, colours no
 population reaches, a bad band) stand out.
 """
 
@@ -33,14 +36,18 @@ REFERENCE_SIZE = 20_000  # clusters in the reference library
 THRESHOLD_SAMPLE = 5000  # held-out clusters whose statistic sets the flag threshold
 
 
-def library_chi2(mag, sigma, has, library_mag, block: int = 2048) -> np.ndarray:
+def library_chi2(mag, sigma, has, library_mag, lim=None, block: int = 2048) -> np.ndarray:
     """chi2_min per observed band (n,) for absolute magnitudes ``mag``, errors ``sigma`` and
-    mask ``has`` (each (n, K)) against ``library_mag`` (N, K); NaN for rows with no band.
+    masks of detections ``has`` and of non-detections ``lim`` (None: none; each (n, K))
+    against ``library_mag`` (N, K); NaN for rows with no band.
 
-    Expanded as sum w M^2 - 2 (w M) . L + w . L^2 (three matrix products per block of rows).
+    The detections' sum is expanded as sum w M^2 - 2 (w M) . L + w . L^2 (three matrix
+    products per block of rows); the non-detections' terms are added band by band.
     """
     has = np.asarray(has, dtype=bool)
+    lim = np.zeros_like(has) if lim is None else np.asarray(lim, dtype=bool) & ~has
     w = np.where(has, 1.0 / (np.asarray(sigma, float) ** 2 + LIBRARY_FLOOR**2), 0.0)
+    w_lim = np.where(lim, 1.0 / (np.asarray(sigma, float) ** 2 + LIBRARY_FLOOR**2), 0.0)
     m = np.where(has, mag, 0.0)
     lib = np.asarray(library_mag, dtype=float)
     lib = np.where(np.isfinite(lib), lib, 1e3)  # empty library clusters are far from everything
@@ -49,19 +56,25 @@ def library_chi2(mag, sigma, has, library_mag, block: int = 2048) -> np.ndarray:
     for i in range(0, len(m), block):
         wb, mb = w[i : i + block], m[i : i + block]
         chi2 = (wb * mb**2).sum(axis=1)[:, None] - 2.0 * (wb * mb) @ lib.T + wb @ lib_sq.T
+        for j in np.flatnonzero(lim[i : i + block].any(axis=0)):
+            rows = np.flatnonzero(lim[i : i + block, j])
+            shortfall = np.maximum(np.asarray(mag, float)[i + rows, j, None] - lib[None, :, j], 0.0)
+            chi2[rows] += w_lim[i + rows, j, None] * shortfall**2
         out[i : i + block] = chi2.min(axis=1)
-    n_bands = has.sum(axis=1)
+    n_bands = (has | lim).sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(n_bands > 0, np.maximum(out, 0.0) / n_bands, np.nan)
 
 
-def flag_threshold(true_mag, reference_mag, seed: int = 2) -> float:
+def flag_threshold(true_mag, reference_mag, limits: bool = True, seed: int = 2) -> float:
     """The :data:`FLAG_QUANTILE` of :func:`library_chi2` over one noisy, masked observation
-    (:func:`astro.observe.observe`) of each noise-free cluster ``true_mag`` (n, K), clusters
-    that are not in the reference library ``reference_mag`` (N, K)."""
-    y = observe(true_mag, np.random.default_rng(seed))
+    (:func:`astro.observe.observe`, with non-detections for an estimator trained with
+    ``limits``) of each noise-free cluster ``true_mag`` (n, K), clusters that are not in the
+    reference library ``reference_mag`` (N, K)."""
+    y = observe(true_mag, np.random.default_rng(seed), limits=limits)
     k = np.shape(true_mag)[1]
-    stat = library_chi2(y[:, :k], y[:, k : 2 * k], y[:, 2 * k : 3 * k] > 0.5, reference_mag)
+    lim = y[:, 3 * k : 4 * k] > 0.5 if limits else None
+    stat = library_chi2(y[:, :k], y[:, k : 2 * k], y[:, 2 * k : 3 * k] > 0.5, reference_mag, lim)
     return float(np.nanquantile(stat, FLAG_QUANTILE))
 
 

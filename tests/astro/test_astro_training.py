@@ -87,6 +87,20 @@ def test_limits_in_the_trained_range_enter_the_network_others_reweight_its_draws
     assert not np.allclose(draws["network"], draws["dropped"])
 
 
+def test_the_model_check_weighs_the_limits_that_enter_the_network(trained):
+    """r and i of a faint cluster, with a g limit: g fainter than r by 0.3 mag is ordinary; g
+    fainter than r by 3.4 mag is a colour no cluster has, so the row is flagged. Before the
+    limits counted in the model check, both rows had the same chi2 (of r and i alone)."""
+    root, _, _ = trained
+    row = {"g": [np.nan] * 2, "g_err": [np.nan] * 2, "r": [19.0] * 2, "r_err": [0.05] * 2}
+    row.update({"i": [18.8] * 2, "i_err": [0.05] * 2, "g_lim": [19.3, 22.4]})
+    result = astro.infer(row, distance_modulus=18.5, estimator=root / "gri", n=100, seed=0, population=None)
+    assert all("g not detected" in flag for flag in result["flag"])
+    assert "not explained by the model" not in result["flag"][0]
+    assert "not explained by the model" in result["flag"][1]
+    assert result["chi2_min"][1] > 3 * result["chi2_min"][0]
+
+
 def test_an_estimator_of_another_domain_is_refused(tmp_path):
     from inn_engine import fit
 

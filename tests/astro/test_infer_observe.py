@@ -68,19 +68,30 @@ def test_catalogue_from_observations_writes_limits_that_infer_reads_back():
 
 
 def test_library_chi2_matches_a_direct_minimum():
+    """Detections cost their squared residual; a non-detection only library clusters brighter
+    than its limit, by the squared shortfall (both in sigma, with the library floor)."""
     rng = np.random.default_rng(1)
     library = rng.normal(size=(300, 4))
     mag = rng.normal(size=(7, 4))
     sigma = rng.uniform(0.05, 0.3, size=(7, 4))
     has = rng.random((7, 4)) > 0.3
-    has[0] = False
-    got = library_chi2(mag, sigma, has, library, block=3)
-    for i in range(1, 7):
-        w = has[i] / (sigma[i] ** 2 + 0.05**2)
-        direct = ((library - mag[i]) ** 2 * w).sum(axis=1).min() / max(has[i].sum(), 1)
-        if has[i].any():
-            np.testing.assert_allclose(got[i], direct, rtol=1e-9, atol=1e-9)
-    assert np.isnan(got[0])
+    lim = ~has & (rng.random((7, 4)) > 0.4)
+    has[0], lim[0] = False, False
+    assert lim[1:].any()
+    for limits in (None, lim):
+        got = library_chi2(mag, sigma, has, library, limits, block=3)
+        seen = has if limits is None else has | lim
+        for i in range(1, 7):
+            w = 1.0 / (sigma[i] ** 2 + 0.05**2)
+            terms = has[i] * (library - mag[i]) ** 2
+            if limits is not None:
+                terms = terms + lim[i] * np.maximum(mag[i] - library, 0.0) ** 2
+            direct = (terms * w).sum(axis=1).min() / max(seen[i].sum(), 1)
+            if seen[i].any():
+                np.testing.assert_allclose(got[i], direct, rtol=1e-9, atol=1e-9)
+            else:
+                assert np.isnan(got[i])
+        assert np.isnan(got[0])
 
 
 def test_fluxes_and_ab_magnitudes_are_read_as_vega_magnitudes():
