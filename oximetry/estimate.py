@@ -8,6 +8,7 @@ whose score flags out-of-distribution spectra.
 from __future__ import annotations
 
 import functools
+import json
 import os
 from pathlib import Path
 
@@ -16,11 +17,13 @@ import xarray as xr
 
 from inn_engine.checks import check_array, check_integer, check_labels, check_seed, check_shape, check_work, torch_seed
 from inn_engine.estimator import Estimator
+from inn_engine.population import Population
 from inn_engine.posterior import summarize
 from inn_engine.progress import Progress
 from oximetry.camera import Camera
 from oximetry.features import reflectance_features
 from oximetry.highlight import HIGHLIGHT_FILE, HighlightDetector
+from oximetry.image_population import fit_image_population, population_params
 from oximetry.noise import calibrate
 from oximetry.ood import SpectrumOOD
 from oximetry.quantile_head import HEAD_FILE, QuantileHead
@@ -151,13 +154,21 @@ def _validity(r: np.ndarray) -> np.ndarray:
 
 
 def _posterior_summaries(
-    est: Estimator, features: np.ndarray, n: int, draws: int | None, seed: int, progress: bool | None
+    est: Estimator,
+    features: np.ndarray,
+    n: int,
+    draws: int | None,
+    seed: int,
+    progress: bool | None,
+    population: Population | None = None,
 ):
-    """Per-spectrum mean, std and :data:`QUANTILES` (each (m, d); :func:`inn_engine.posterior.summarize`)
-    and optional draws (m, draws, d)."""
+    """Per-spectrum mean, std and :data:`QUANTILES` (each (m, d); :func:`inn_engine.posterior.summarize`),
+    optional draws (m, draws, d) and, under an image ``population``, each spectrum's effective
+    draws (m,) (None without); rows left without a draw in the population are NaN."""
     m, d = features.shape[0], est.dim_x
     stats = {k: np.empty((m, d)) for k in ["mean", "std", *QUANTILES]}
     samples = np.empty((m, int(draws), d)) if draws else None
+    ess = None if population is None else np.empty(m)
     shown = progress if progress is not None else (None if m > _SPECTRA_PER_BLOCK else False)
     columns = [str(j) for j in range(d)]
     with Progress(
@@ -166,22 +177,29 @@ def _posterior_summaries(
         for start in range(0, m, _SPECTRA_PER_BLOCK):
             rows = slice(start, start + _SPECTRA_PER_BLOCK)
             s = est.sample(features[rows], n, seed=seed + start)
+            if population is not None:
+                s, ess[rows] = population.reweight(s, seed=seed + start)
             block = summarize(s, columns, QUANTILES.values())
             for key in stats:
                 stats[key][rows] = np.stack([block[f"{c}_{key}"] for c in columns], axis=1)
             if samples is not None:
                 samples[rows] = s[:, : int(draws)]
             bar.update(len(s))
-    return stats, samples
+    return stats, samples, ess
 
 
-def _chosen_method(method: str, n_spectra: int, n: int, draws: int | None, estimator_dir: Path | None):
-    """("sample" or "quantiles", why) for the ``method`` argument and the input's size."""
+def _chosen_method(
+    method: str, n_spectra: int, n: int, draws: int | None, estimator_dir: Path | None, population: bool = False
+):
+    """("sample" or "quantiles", why) for the ``method`` argument, the input's size and
+    whether an image ``population`` is asked for."""
     if method != "auto":
         return method, f"method={method!r} was asked for"
     size = f"{n_spectra} spectra x {n} draws"
     if draws is not None:
         return "sample", "auto: draws= asks for posterior draws"
+    if population:
+        return "sample", "auto: population= reweights posterior draws"
     if n_spectra * n <= AUTO_MAX_DRAWS:
         return "sample", f"auto: {size} <= AUTO_MAX_DRAWS ({AUTO_MAX_DRAWS}): full posteriors of every parameter"
     if estimator_dir is None or not (estimator_dir / HEAD_FILE).is_file():
@@ -241,6 +259,7 @@ def estimate(
     seed: int = 0,
     estimator=None,
     method: str = "auto",
+    population=None,
     progress: bool | None = None,
 ) -> xr.Dataset:
     """Posterior summaries of every tissue parameter for each spectrum or pixel.
@@ -271,6 +290,13 @@ def estimate(
             ``draws`` are asked for, ``"quantiles"`` above that (whole images), and
             ``"sample"`` again when the estimator has no quantile head. The result's attrs
             ``method`` and ``method_reason`` say which ran and why.
+        population: None (default: every spectrum under the estimator's flat training prior)
+            or an image-level prior (:mod:`oximetry.image_population`): True (over sO2) or
+            parameter names, e.g. ("sO2", "vhb_1"). Their distribution among the input's
+            valid spectra not flagged OOD (at least 50) is fitted from ``n`` draws of up
+            to 2000 of them, and every spectrum's draws are reweighted under it (needs
+            ``method="sample"``, which ``"auto"`` then picks). It sharpens the common tissue of
+            an image and pulls small distinct regions towards it (README: the phantom).
         progress: show progress of the sampling (None: when it spans more than one block of
             2048 spectra, as a bar on a terminal or plain lines every 30 s in a log; see
             :class:`inn_engine.progress.Progress`).
@@ -280,6 +306,9 @@ def estimate(
         cube, none for one spectrum) with ``P_median``, ``P_mean``, ``P_std``, ``P_q025``,
         ``P_q16``, ``P_q84``, ``P_q975`` for every parameter P (units in attrs; with the
         quantile head only ``sO2_median`` and its quantiles),
+        with ``population``, ``effective_draws`` (the draws' effective number under it;
+        spectra with none lie outside it and are masked) and ``attrs["population"]`` (the
+        fitted population, JSON of :meth:`inn_engine.population.Population.to_dict`);
         ``ood_score`` (-log density of the spectrum's shape plus a penalty for brightness above the
         training data, nats; :mod:`oximetry.ood`), ``highlight_score`` (when the estimator
         directory has a highlight detector, :mod:`oximetry.highlight`), ``ood`` (bool: a
@@ -304,6 +333,9 @@ def estimate(
     seed = torch_seed(check_seed("seed", seed))
     if draws is not None and method == "quantiles":
         raise ValueError("draws need method='sample'")
+    if population is not None and method == "quantiles":
+        raise ValueError("population= reweights posterior draws: it needs method='sample' (or 'auto')")
+    params = None if population is None else population_params(est, population)
     n_total = max(n, draws or 0)
 
     values, dims, coords = _as_array(data, list(record["band_names"]))
@@ -337,36 +369,47 @@ def estimate(
         raise ValueError(f"the spectrum is invalid: {flat_reason[0]}")
     ok, features = ok[~far], features[~far]
 
-    method, reason_for_method = _chosen_method(method, ok.size, n_total, draws, estimator_dir)
-    if method == "sample":
-        names, units = est.param_names, est.param_units
-        stats, samples = _posterior_summaries(est, features, n_total, draws, seed, progress)
-        keys = ("median", "mean", "std", *[k for k in QUANTILES if k != "median"])
-    else:
-        j = est.param_names.index("sO2")
-        names, units = ["sO2"], [est.param_units[j]]
-        stats, samples = _head_summaries(estimator_dir, est, features), None
-        keys = ("median", *[k for k in QUANTILES if k != "median"])
-
     n_pix, shape = flat_r.shape[0], r.shape[:-1]
-    out = xr.Dataset(coords=coords)
-    for j, (name, unit) in enumerate(zip(names, units)):
-        for key in keys:
-            full = np.full(n_pix, np.nan)
-            full[ok] = stats[key][:, j]
-            out[f"{name}_{key}"] = (dims, full.reshape(shape), {"units": unit})
     score = np.full(n_pix, np.nan)
     density = SpectrumOOD.from_dict(record["ood"])
     if ok.size:
         score[ok] = density.score(flat_r[ok])
     flagged = (score > density.threshold) | (flat_reason != "")
-    out["ood_score"] = (dims, score.reshape(shape), {"units": "nats", "description": "OOD score (oximetry.ood)"})
     detector = _highlight_detector(estimator_dir)
     if detector is not None:
         logit = np.full(n_pix, np.nan)
         if ok.size:
             logit[ok] = detector.score(flat_r[ok])
         flagged |= logit > detector.threshold
+
+    method, reason_for_method = _chosen_method(
+        method, ok.size, n_total, draws, estimator_dir, population=params is not None
+    )
+    fitted = None if params is None else fit_image_population(est, features[~flagged[ok]], params, n_total, seed)
+    if method == "sample":
+        names, units = est.param_names, est.param_units
+        stats, samples, ess = _posterior_summaries(est, features, n_total, draws, seed, progress, fitted)
+        keys = ("median", "mean", "std", *[k for k in QUANTILES if k != "median"])
+    else:
+        j = est.param_names.index("sO2")
+        names, units = ["sO2"], [est.param_units[j]]
+        stats, samples, ess = _head_summaries(estimator_dir, est, features), None, None
+        keys = ("median", *[k for k in QUANTILES if k != "median"])
+    if ess is not None:
+        outside = ok[ess == 0]
+        flat_reason = flat_reason.astype(object)
+        flat_reason[outside] = "no posterior draw lies in the image's population"
+        flat_reason = flat_reason.astype(str)
+        flagged[outside] = True
+
+    out = xr.Dataset(coords=coords)
+    for j, (name, unit) in enumerate(zip(names, units)):
+        for key in keys:
+            full = np.full(n_pix, np.nan)
+            full[ok] = stats[key][:, j]
+            out[f"{name}_{key}"] = (dims, full.reshape(shape), {"units": unit})
+    out["ood_score"] = (dims, score.reshape(shape), {"units": "nats", "description": "OOD score (oximetry.ood)"})
+    if detector is not None:
         out["highlight_score"] = (
             dims,
             logit.reshape(shape),
@@ -381,6 +424,10 @@ def estimate(
             "description": "ood_score above its threshold, a highlight, or an invalid spectrum",
         },
     )
+    if ess is not None:
+        full = np.full(n_pix, np.nan)
+        full[ok] = ess
+        out["effective_draws"] = (dims, full.reshape(shape), {"description": "effective draws under the population"})
     out["valid"] = (dims, (flat_reason == "").reshape(shape))
     out["reason"] = (dims, flat_reason.reshape(shape))
     if samples is not None:
@@ -398,4 +445,6 @@ def estimate(
         seed=int(seed),
         quantiles="q025=2.5 %, q16=16 %, q84=84 %, q975=97.5 % posterior percentiles",
     )
+    if fitted is not None:
+        out.attrs["population"] = json.dumps(fitted.to_dict())
     return out

@@ -1,4 +1,4 @@
-"""astro.hierarchy: population fits from posterior draws under the flat training prior.
+"""astro.hierarchy (on inn_engine.population): population fits from posterior draws under the flat training prior.
 
 Toy catalogues with exact flat-prior posteriors: a cluster's A_V (and log age) is seen with
 Gaussian noise, so its posterior under the flat prior is a normal truncated to the support.
@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 from scipy.stats import truncnorm
 
-from astro.hierarchy import MIN_EFFECTIVE_DRAWS, _cell_shares, _grid, _Problem, fit_population, plot_population
+from astro.hierarchy import MIN_EFFECTIVE_DRAWS, fit_population, plot_population
 from inn_engine.diagnostics import calibration_error
+from inn_engine.population import _cell_shares, _grid, _Problem
 
 BOUNDS = np.array([[2.0, 7.0], [6.0, 10.1], [0.0, 3.0], [0.002, 0.03]])
 
@@ -96,15 +97,13 @@ def test_av_max_is_a_hard_limit_and_degenerate_rows_are_reported():
     kept, ess = population.reweight(draws, keep=50)
     assert np.all(kept[3:, :, 2] <= 0.5) and ess[0] == 0 and np.isnan(kept[0]).all() and np.isnan(kept[2]).all()
     assert 0 < ess[1] < 1.5 and np.median(ess[3:]) > 100
-    assert population.n_clusters == 99
+    assert population.n_cases == 99
 
 
 @pytest.mark.parametrize("joint", [False, True])
 def test_gradient_and_hessian_match_finite_differences(joint):
     _, draws = toy_catalogue(40, lambda n, rng: rng.uniform(0.0, 1.0, n), m=100, seed=5)
-    grid = _grid(
-        BOUNDS, ("A_V", "log_age"), ("log_mass", "log_age", "A_V", "Z"), None, {"A_V": 0.6, "log_age": 1.0}, joint
-    )
+    grid = _grid(BOUNDS, ("A_V", "log_age"), ("log_mass", "log_age", "A_V", "Z"), {"A_V": 0.6, "log_age": 1.0}, joint)
     problem = _Problem(grid, _cell_shares(grid.cells(draws), len(grid.log_q)), grid.indicator(), grid.precision(1.0))
     alpha = np.random.default_rng(0).normal(0, 0.5, grid.blocks[-1].stop)
     value, grad = problem.objective(alpha)
@@ -129,7 +128,7 @@ def test_summary_is_json_and_plot_draws(dust_poor):
     matplotlib.use("Agg")
     _, _, population = dust_poor
     summary = json.loads(json.dumps(population.to_dict()))
-    assert summary["params"] == ["A_V", "log_age"] and summary["n_clusters"] == 300
+    assert summary["params"] == ["A_V", "log_age"] and summary["n_cases"] == 300
     assert summary["quantiles"]["A_V"]["q95"]["q16"] <= summary["quantiles"]["A_V"]["q95"]["q84"]
     assert population.smoothness in (0.3, 1.0, 3.0, 10.0)
     fig = plot_population(population)

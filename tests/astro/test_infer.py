@@ -210,7 +210,7 @@ def test_a_catalogue_learns_its_population_by_default():
     x, table, _ = mock_catalogue(120, UBVRI, distance_modulus=DM, seed=21, edit_parameters=little_dust)
     flat = infer(table, distance_modulus=DM, model_error=0.0, population=None, n=300, seed=0)
     learned = infer(table, distance_modulus=DM, model_error=0.0, n=300, seed=0)
-    assert flat.meta["population"] is None and learned.meta["population"]["n_clusters"] == 120
+    assert flat.meta["population"] is None and learned.meta["population"]["n_cases"] == 120
     # the call's wall time and its population step's share are reported
     assert flat.meta["seconds"]["population"] == 0 < learned.meta["seconds"]["population"]
     assert learned.meta["seconds"]["population"] < learned.meta["seconds"]["total"]
