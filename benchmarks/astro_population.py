@@ -44,6 +44,7 @@ Usage: ``python benchmarks/astro_population.py [--quick] [--json out.json]``
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -65,6 +66,8 @@ POPULATIONS = {
     "A_V ~ Exp(0.3)": (2, stats.expon(0.0, 0.3)),
 }
 QUICK_POPULATIONS = 2
+#: the sections (``--sections``), each the key of its results in the JSON (beside ``<key>_machine``)
+SECTIONS = ("synthetic", "limits", "averaged", "cost")
 PARAMS = ("log_mass", "log_age", "A_V", "Z")
 
 
@@ -254,7 +257,7 @@ def cost(n: int, draws: int) -> dict:
 
 
 def main(argv=None) -> dict:
-    from report import markdown_table, write_json
+    from report import machine, markdown_table, write_json
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="1 catalogue of 100 clusters, 300 draws; 500-cluster cost")
@@ -262,10 +265,13 @@ def main(argv=None) -> dict:
     parser.add_argument(
         "--limit-catalogues", type=int, default=20, help="catalogues of the limits section (20 x 300: floor ~0.9 %%)"
     )
-    parser.add_argument("--sections", default="synthetic,limits,averaged,cost")
+    parser.add_argument("--sections", default=",".join(SECTIONS))
     parser.add_argument("--json", default=str(REPO / "benchmarks" / "results" / "astro_population.json"))
     args = parser.parse_args(argv)
     sections = args.sections.split(",")
+    unknown = sorted(set(sections) - set(SECTIONS))
+    if unknown:
+        parser.error(f"--sections: unknown {unknown}; choose from {', '.join(SECTIONS)}")
     out = {"quick": args.quick}
     if "synthetic" in sections:
         n, catalogues, draws = (100, 1, 300) if args.quick else (300, args.catalogues, 1000)
@@ -343,7 +349,19 @@ def main(argv=None) -> dict:
         print("\n## Cost on a catalogue\n")
         print(markdown_table([out["cost"]], list(out["cost"])))
     if not args.quick or args.json != parser.get_default("json"):
-        write_json(args.json, out)
+        run = [key for key in SECTIONS if key in out]
+        for key in run:  # each section says where and when it was measured
+            out[f"{key}_machine"] = machine()
+        earlier = json.loads(Path(args.json).read_text()) if Path(args.json).is_file() else {}
+        kept = {}
+        for key in set(SECTIONS) - set(run):
+            if key in earlier:  # an older file has one machine for all its sections
+                kept.update(
+                    {key: earlier[key], f"{key}_machine": earlier.get(f"{key}_machine", earlier.get("machine"))}
+                )
+        if kept:
+            print(f"kept from {args.json}: {', '.join(k for k in kept if not k.endswith('_machine'))}")
+        write_json(args.json, {**kept, **out})
     return out
 
 

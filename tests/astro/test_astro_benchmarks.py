@@ -1,6 +1,7 @@
 """The astro population benchmark's quick mode (the full runs are in benchmarks/astro_population.py)."""
 
 import importlib.util
+import json
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
@@ -30,7 +31,11 @@ def test_population_benchmark_quick(tmp_path):
     age = {r["parameter"]: r for r in out["averaged"]["parameters"]}["log_age"]
     assert out["averaged"]["clusters"] > 900 and len(age["ratio"]) == out["averaged"]["bins"]
     assert 0 <= age["p_value"] <= 1 and age["max_deviation"] > 0
-    assert (tmp_path / "p.json").is_file()
+    # a rerun of one section keeps the others in the JSON, each with where it was measured
+    _load("astro_population").main(["--quick", "--sections", "averaged", "--json", str(tmp_path / "p.json")])
+    saved = json.loads((tmp_path / "p.json").read_text())
+    assert saved["synthetic"] == json.loads(json.dumps(out["synthetic"])) and "limits" in saved
+    assert {"synthetic_machine", "limits_machine", "averaged_machine"} <= set(saved)
 
 
 def test_real_cluster_figures_carry_their_catalogue_noise():
