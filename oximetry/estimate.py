@@ -291,8 +291,8 @@ def estimate(
             ``"sample"`` again when the estimator has no quantile head. The result's attrs
             ``method`` and ``method_reason`` say which ran and why.
         population: None (default: every spectrum under the estimator's flat training prior)
-            or an image-level prior (:mod:`oximetry.image_population`): True (over sO2) or
-            parameter names, e.g. ("sO2", "vhb_1"). Their distribution among the input's
+            or an image-level prior (:mod:`oximetry.image_population`): True (over sO2), a
+            parameter name or names, e.g. ("sO2", "vhb_1"); False is None. Their distribution among the input's
             valid spectra not flagged OOD (at least 50) is fitted from ``n`` draws of up
             to 2000 of them, and every spectrum's draws are reweighted under it (needs
             ``method="sample"``, which ``"auto"`` then picks). It sharpens the common tissue of
@@ -333,6 +333,7 @@ def estimate(
     seed = torch_seed(check_seed("seed", seed))
     if draws is not None and method == "quantiles":
         raise ValueError("draws need method='sample'")
+    population = None if population is False else population
     if population is not None and method == "quantiles":
         raise ValueError("population= reweights posterior draws: it needs method='sample' (or 'auto')")
     params = None if population is None else population_params(est, population)

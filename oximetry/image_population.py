@@ -35,10 +35,18 @@ MIN_PIXELS = 50
 
 
 def population_params(estimator: Estimator, population) -> tuple[str, ...]:
-    """The parameters ``population`` (True, or parameter names) asks to fit, checked: names of
+    """The parameters ``population`` (True, a parameter name or names) asks to fit, checked: names of
     the estimator whose training prior is flat (uniform) over its bounds; ValueError otherwise."""
-    params = IMAGE_POPULATION_PARAMS if population is True else tuple(population)
-    unknown = [p for p in params if p not in estimator.param_names]
+    if population is True:
+        params = IMAGE_POPULATION_PARAMS
+    elif isinstance(population, str):
+        params = (population,)
+    else:
+        try:
+            params = tuple(population)
+        except TypeError:
+            params = ()
+    unknown = [p for p in params if not isinstance(p, str) or p not in estimator.param_names]
     if not params or unknown or len(set(params)) != len(params):
         raise ValueError(
             f"population must be True or distinct parameter names from {estimator.param_names}, got {population!r}"

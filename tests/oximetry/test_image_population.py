@@ -32,8 +32,9 @@ def test_the_population_is_recorded_and_every_pixel_gets_its_effective_draws(pha
 
 def test_bad_population_requests_are_refused_with_the_reason(phantom):
     cube = phantom["reflectance"]
-    with pytest.raises(ValueError, match="distinct parameter names"):
-        estimate(cube, n=16, population=("oxygen",))
+    for wrong in (("oxygen",), 3, ("sO2", "sO2"), ()):
+        with pytest.raises(ValueError, match="distinct parameter names"):
+            estimate(cube, n=16, population=wrong)
     with pytest.raises(ValueError, match="flat training prior"):
         estimate(cube, n=16, population=("amie_1",))  # its colon prior is a truncated normal
     with pytest.raises(ValueError, match="method='sample'"):
