@@ -19,6 +19,9 @@ API (arrays in physical units, parameters in the order ``names``)::
     population = fit_population(draws, bounds)          # draws (n, m, 4), bounds (4, 2)
     kept, ess = population.reweight(draws, keep=1000)    # (n, 1000, 4), (n,)
     population.to_dict(); plot_population(population)
+
+(``population`` is an :class:`inn_engine.population.Population`; ``resample`` and
+``MIN_EFFECTIVE_DRAWS`` are the engine's too.)
 """
 
 from __future__ import annotations
@@ -27,18 +30,9 @@ import numpy as np
 
 from astro.simulator import PARAMS
 from inn_engine import population as engine
-from inn_engine.population import MIN_EFFECTIVE_DRAWS, Population, resample
+from inn_engine.population import Population
 
-__all__ = [
-    "fit_population",
-    "Population",
-    "plot_population",
-    "resample",
-    "MIN_CATALOGUE",
-    "MIN_EFFECTIVE_DRAWS",
-    "BIN_WIDTH",
-    "LOG_FLAT",
-]
+__all__ = ["fit_population", "plot_population", "MIN_CATALOGUE", "BIN_WIDTH", "LOG_FLAT"]
 
 #: bin width per parameter, in the coordinate in which the training prior is flat
 #: (log10 Msun, log10 yr, mag, log10 Z)

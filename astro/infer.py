@@ -21,8 +21,7 @@ import astropy.units as u
 import numpy as np
 
 from astro.catalog import distance_moduli, per_cluster, read_photometry
-from astro.hierarchy import MIN_CATALOGUE, fit_population, resample
-from astro.hierarchy import MIN_EFFECTIVE_DRAWS as POPULATION_MIN_DRAWS
+from astro.hierarchy import MIN_CATALOGUE, fit_population
 from astro.living_mass import living_mass_fraction
 from astro.model_check import library_chi2
 from astro.nondetections import nondetection_log_weights
@@ -36,6 +35,8 @@ from astro.observe import (
 )
 from astro.simulator import PARAMS
 from inn_engine.checks import check_integer, check_real, check_seed, check_work, torch_seed
+from inn_engine.population import MIN_EFFECTIVE_DRAWS as POPULATION_MIN_DRAWS
+from inn_engine.population import resample
 from inn_engine.posterior import summarize
 
 __all__ = [
@@ -297,7 +298,7 @@ def infer(
         ``table.meta["draws"]`` (with ``draws``) is the xarray DataArray of draws (cluster,
         draw, param); ``table.meta["estimator"]`` names the estimator used;
         ``table.meta["population"]`` is the fitted population (``to_dict()``, None when off;
-        the :class:`~astro.hierarchy.Population` itself, for :func:`astro.hierarchy.plot_population`,
+        the :class:`~inn_engine.population.Population` itself, for :func:`astro.hierarchy.plot_population`,
         is ``table.meta["population_model"]``); ``table.meta["seconds"]`` the wall time of
         the call and of its population step (fit, reweighting, redraws) [s].
     """

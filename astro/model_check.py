@@ -8,8 +8,8 @@ the limit and, for brighter ones, the square of the flux shortfall in sigma, the
 measurement's log-likelihood to first order. ``floor`` absorbs the finite density of the
 library. The threshold is the 99.9th percentile of the statistic over held-out synthetic
 observations (computed at pretraining and stored with the estimator), so about 0.1 % of
-clusters the model DOES explain are flagged, and observations unlike any simulated cluster (wrong distance, colours no
-population reaches, a bad band) stand out.
+clusters the model DOES explain are flagged, and observations unlike any simulated cluster
+(wrong distance, colours no population reaches, a bad band) stand out.
 """
 
 from __future__ import annotations
@@ -46,8 +46,9 @@ def library_chi2(mag, sigma, has, library_mag, lim=None, block: int = 2048) -> n
     """
     has = np.asarray(has, dtype=bool)
     lim = np.zeros_like(has) if lim is None else np.asarray(lim, dtype=bool) & ~has
-    w = np.where(has, 1.0 / (np.asarray(sigma, float) ** 2 + LIBRARY_FLOOR**2), 0.0)
-    w_lim = np.where(lim, 1.0 / (np.asarray(sigma, float) ** 2 + LIBRARY_FLOOR**2), 0.0)
+    mag = np.asarray(mag, dtype=float)
+    inverse_variance = 1.0 / (np.asarray(sigma, float) ** 2 + LIBRARY_FLOOR**2)
+    w, w_lim = np.where(has, inverse_variance, 0.0), np.where(lim, inverse_variance, 0.0)
     m = np.where(has, mag, 0.0)
     lib = np.asarray(library_mag, dtype=float)
     lib = np.where(np.isfinite(lib), lib, 1e3)  # empty library clusters are far from everything
@@ -58,7 +59,7 @@ def library_chi2(mag, sigma, has, library_mag, lim=None, block: int = 2048) -> n
         chi2 = (wb * mb**2).sum(axis=1)[:, None] - 2.0 * (wb * mb) @ lib.T + wb @ lib_sq.T
         for j in np.flatnonzero(lim[i : i + block].any(axis=0)):
             rows = np.flatnonzero(lim[i : i + block, j])
-            shortfall = np.maximum(np.asarray(mag, float)[i + rows, j, None] - lib[None, :, j], 0.0)
+            shortfall = np.maximum(mag[i + rows, j, None] - lib[None, :, j], 0.0)
             chi2[rows] += w_lim[i + rows, j, None] * shortfall**2
         out[i : i + block] = chi2.min(axis=1)
     n_bands = (has | lim).sum(axis=1)

@@ -16,7 +16,7 @@ weighted in each such band by the likelihood of what was reported::
 
 (a flux-space Gaussian measurement, or its censored form: all a limit says is that the
 measured flux fell below the detection threshold). Draws are then resampled by these
-weights (:func:`astro.hierarchy.resample`). A non-detection that no draw explains (the best
+weights (:func:`inn_engine.population.resample`). A non-detection that no draw explains (the best
 draw more than a few sigma from it, e.g. a limit in the wrong units or for another cluster)
 is reported by its tension: the smallest |z| over the draws (for a limit, how far above it
 the least bright draw lies).

@@ -105,8 +105,8 @@ def _floor(prefix: str, n_obs: int, draws: int) -> dict:
 def synthetic(name: str, n: int, n_catalogues: int, draws: int) -> dict:
     """Recovery and pooled calibration for ``n_catalogues`` catalogues of population ``name``."""
     from astro import infer
-    from astro.hierarchy import resample
     from inn_engine.diagnostics import calibration_error
+    from inn_engine.population import resample
 
     column, true_population = POPULATIONS[name]
     truth, flat, fitted, oracle, ess, quantiles, seconds = [], [], [], [], [], [], []

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from scipy.stats import truncnorm
 
-from astro.hierarchy import MIN_EFFECTIVE_DRAWS, fit_population, plot_population
+from astro.hierarchy import fit_population, plot_population
 from inn_engine.diagnostics import calibration_error
-from inn_engine.population import _cell_shares, _grid, _Problem
+from inn_engine.population import MIN_EFFECTIVE_DRAWS, _cell_shares, _grid, _Problem
 
 BOUNDS = np.array([[2.0, 7.0], [6.0, 10.1], [0.0, 3.0], [0.002, 0.03]])
 
