@@ -10,6 +10,7 @@ calibration errors are printed beside the shipped ones, and the packaged files i
     python -m astro.pretrain library --set ubvri   # 10^6 clusters, ~8 min on 2 idle cores
     python -m astro.pretrain train --set ubvri     # ~35 min per 10^4 steps; resumes from checkpoints
     python -m astro.pretrain train --set ubvri --install   # and replace the shipped files
+    python -m astro.pretrain finetune --set ubvri  # continue the shipped estimator (FINE_TUNE)
     python -m astro.pretrain                        # everything, both sets, nothing installed
 
 Re-running ``library`` with a larger ``--clusters`` (or after an ``--until`` deadline)
@@ -28,7 +29,16 @@ from pathlib import Path
 
 from astro.training import BAND_SETS, PRETRAINED_DIR, SHIPPED, build_library
 
-__all__ = ["BAND_SETS", "PRETRAINED_DIR", "SEED", "recorded_training", "rebuild", "main"]
+__all__ = [
+    "BAND_SETS",
+    "PRETRAINED_DIR",
+    "SEED",
+    "recorded_training",
+    "recorded_fine_tunes",
+    "rebuild",
+    "fine_tune_shipped",
+    "main",
+]
 
 DEFAULT_WORKDIR = Path(os.environ.get("INNFER_RUNS", "runs")) / "astro_pretrain"
 SEED = {"ubvri": 61_000, "hst": 62_000}  # library seed of shard 0 of each shipped set
@@ -42,9 +52,24 @@ def recorded_training(band_set: str) -> dict:
     return {k: v for k, v in meta["training"]["config"].items() if k not in _NOT_REPLAYED}
 
 
+def recorded_fine_tunes(band_set: str) -> list[dict]:
+    """The :func:`astro.training.fine_tune_library` settings of every fine-tune the shipped
+    estimator of ``band_set`` had after its training (its metadata), in order."""
+    meta = json.loads((PRETRAINED_DIR / band_set / "estimator.json").read_text())["metadata"]
+    return [
+        {
+            "noise_copies": record["noise_copies"],
+            "noise_seed": record["noise_seed"],
+            **{k: v for k, v in record["config"].items() if k not in ("checkpoint_dir", "progress")},
+        }
+        for record in meta["training"].get("fine_tunes", [])
+    ]
+
+
 def rebuild(band_set: str, workdir=DEFAULT_WORKDIR, install: bool = False, log=print) -> Path:
-    """Train and evaluate ``band_set`` with its recorded settings into ``<workdir>/<set>/estimator``;
-    print its calibration beside the shipped one's; copy it into the package with ``install``."""
+    """Train, fine-tune and evaluate ``band_set`` with its recorded settings into
+    ``<workdir>/<set>/estimator``; print its calibration beside the shipped one's; copy it
+    into the package with ``install``."""
     from astro.training import build_estimator, load_library
 
     work = Path(workdir) / band_set
@@ -57,8 +82,35 @@ def rebuild(band_set: str, workdir=DEFAULT_WORKDIR, install: bool = False, log=p
         name=band_set,
         library_seed=SEED[band_set],
         training=recorded_training(band_set),
+        fine_tunes=recorded_fine_tunes(band_set),
         log=log,
     )
+    _compare_and_install(band_set, estimator, target, install, log)
+    return target
+
+
+def fine_tune_shipped(band_set: str, workdir=DEFAULT_WORKDIR, install: bool = False, log=print) -> Path:
+    """Continue the shipped estimator of ``band_set`` with :data:`astro.training.FINE_TUNE`
+    on its library (``<workdir>/<set>``, from the ``library`` stage) into
+    ``<workdir>/<set>/fine_tuned``; print its calibration beside the shipped one's; copy it
+    into the package with ``install`` (its metadata then records the fine-tune, which
+    :func:`rebuild` replays)."""
+    from astro.training import FINE_TUNE, evaluate_and_save, fine_tune_library, load_library
+    from inn_engine.estimator import Estimator
+
+    work = Path(workdir) / band_set
+    target = work / "fine_tuned"
+    shards = load_library(work)
+    shipped = Estimator.load(PRETRAINED_DIR / band_set)
+    estimator = fine_tune_library(shipped, BAND_SETS[band_set], shards, work, log=log, **FINE_TUNE)
+    evaluate_and_save(estimator, BAND_SETS[band_set], shards, target, log=log)
+    _compare_and_install(band_set, estimator, target, install, log)
+    return target
+
+
+def _compare_and_install(band_set: str, estimator, target: Path, install: bool, log) -> None:
+    """Print ``estimator``'s calibration errors beside the shipped one's; with ``install``,
+    copy the directory ``target`` over the shipped files."""
     shipped = json.loads((PRETRAINED_DIR / band_set / "estimator.json").read_text())["metadata"]["evaluation"]
     log(f"[{band_set}] calibration error, rebuilt vs shipped:")
     for name, metrics in estimator.metadata["evaluation"]["parameters"].items():
@@ -70,7 +122,6 @@ def rebuild(band_set: str, workdir=DEFAULT_WORKDIR, install: bool = False, log=p
         for file in target.iterdir():
             shutil.copy2(file, PRETRAINED_DIR / band_set / file.name)
         log(f"[{band_set}] installed into {PRETRAINED_DIR / band_set}")
-    return target
 
 
 def _utc_today_at(hhmm: str) -> dt.datetime:
@@ -81,7 +132,7 @@ def _utc_today_at(hhmm: str) -> dt.datetime:
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(prog="python -m astro.pretrain", description=__doc__.split("\n")[0])
-    parser.add_argument("stage", nargs="?", default="all", choices=["all", "library", "train"])
+    parser.add_argument("stage", nargs="?", default="all", choices=["all", "library", "train", "finetune"])
     parser.add_argument(
         "--set", dest="sets", action="append", choices=sorted(BAND_SETS), help="band set (repeatable; default both)"
     )
@@ -104,6 +155,8 @@ def main(argv=None) -> None:
             )
         if args.stage in ("all", "train"):
             rebuild(band_set, args.workdir, install=args.install)
+        if args.stage == "finetune":
+            fine_tune_shipped(band_set, args.workdir, install=args.install)
 
 
 if __name__ == "__main__":

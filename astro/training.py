@@ -31,7 +31,7 @@ import numpy as np
 from astro.domain import astro_record, parse_bands, reference_side_models
 from astro.library import ClusterLibrarySimulator
 from astro.model_check import REFERENCE_SIZE, THRESHOLD_SAMPLE
-from astro.observe import obs_names, observation_settings, observe
+from astro.observe import has_limit_columns, obs_names, observation_settings, observe
 
 __all__ = [
     "train",
@@ -43,7 +43,10 @@ __all__ = [
     "build_library",
     "load_library",
     "fit_library",
+    "fine_tune_library",
+    "FINE_TUNE",
     "evaluate_on_held_out",
+    "evaluate_and_save",
     "model_check",
     "build_estimator",
     "expected_seconds",
@@ -63,6 +66,21 @@ NOISE_COPIES = 2
 NETWORK = {"n_blocks": 6, "hidden": 64, "coupling": "spline", "cond_features": 32}
 #: the settings of the shipped estimators (their metadata records the full training config)
 SHIPPED = {"clusters": 1_000_000, "steps": 30_000, "batch_size": 1024, "eval_every": 250, "checkpoint_every": 250}
+#: the warm restart that follows the SHIPPED training (:func:`fine_tune_library`): the same
+#: library seen ``noise_copies`` more times with fresh noise (``noise_seed``), twice the batch,
+#: a lower peak rate decaying to 1 % (TrainConfig fields beside the two noise settings)
+FINE_TUNE = {
+    "noise_copies": 3,
+    "noise_seed": 777,
+    "steps": 6000,
+    "batch_size": 2048,
+    "lr": 3e-4,
+    "warmup_steps": 200,
+    "final_lr_fraction": 0.01,
+    "eval_every": 250,
+    "checkpoint_every": 250,
+    "seed": 11,
+}
 #: a try-out: 30,000 clusters, 3000 steps (minutes; calibration visibly worse than SHIPPED)
 QUICK = {"clusters": 30_000, "steps": 3000, "batch_size": 512, "eval_every": 100, "checkpoint_every": 250}
 EVALUATION_DRAWS = 500
@@ -198,6 +216,39 @@ def fit_library(
     )
 
 
+def fine_tune_library(
+    estimator, bands, shards, workdir, *, noise_copies: int, noise_seed: int, progress=None, log=print, **training
+):
+    """:func:`inn_engine.fine_tune.fine_tune` of ``estimator`` on every shard but the held-out
+    ones, each cluster seen ``noise_copies`` times with fresh observations (generator seeded
+    ``noise_seed``; 3K or 4K columns as the estimator has); no validation split (the last
+    weights are kept: the held-out shard is the evaluation's). Checkpoints per (library size,
+    steps, batch, noise seed) under ``workdir``; a killed run resumes."""
+    from inn_engine.fine_tune import fine_tune
+
+    (x, mags), _ = _split(shards)
+    limits = has_limit_columns(estimator.obs_names, bands)
+    rng = np.random.default_rng(noise_seed)
+    xs = np.concatenate([x] * noise_copies)
+    ys = np.concatenate([observe(mags, rng, limits=limits) for _ in range(noise_copies)])
+    checkpoints = (
+        Path(workdir) / f"fine_tune_n{len(x)}_steps{training['steps']}_batch{training['batch_size']}_noise{noise_seed}"
+    )
+    log(
+        f"fine-tune on {len(x)} clusters x {noise_copies} noise copies, "
+        f"{training['steps']} steps of batch {training['batch_size']}"
+    )
+    return fine_tune(
+        estimator,
+        xs,
+        ys,
+        data_record={"noise_copies": noise_copies, "noise_seed": noise_seed},
+        checkpoint_dir=str(checkpoints),
+        progress=progress,
+        **training,
+    )
+
+
 def evaluate_on_held_out(
     estimator, shards, n_test: int = SHARD_SIZE, draws: int = EVALUATION_DRAWS, seed: int = 1
 ) -> dict:
@@ -206,7 +257,8 @@ def evaluate_on_held_out(
     from inn_engine.evaluation import evaluate
 
     _, (x, mags) = _split(shards)
-    y = observe(mags[:n_test], np.random.default_rng(seed))
+    limits = has_limit_columns(estimator.obs_names, estimator.metadata["astro"]["bands"])
+    y = observe(mags[:n_test], np.random.default_rng(seed), limits=limits)
     return evaluate(estimator, x[:n_test], y, draws, seed=seed, progress=True)
 
 
@@ -228,15 +280,18 @@ def build_estimator(
     training: dict,
     seed: int = 0,
     network: dict | None = None,
+    fine_tunes: tuple = (),
     n_test: int = SHARD_SIZE,
     draws: int = EVALUATION_DRAWS,
     progress=None,
     log=print,
 ):
-    """Fit on the library ``shards``, evaluate on the held-out shard, add the model check and
-    save to ``out`` (``training``: TrainConfig fields incl. steps, batch_size, eval_every,
-    checkpoint_every). The record names the estimator ``name``; the evaluation uses ``n_test``
-    held-out clusters x ``draws``. Returns the fitted Estimator."""
+    """Fit on the library ``shards``, fine-tune with each of ``fine_tunes`` in turn
+    (:func:`fine_tune_library` settings, e.g. :data:`FINE_TUNE`), evaluate on the held-out
+    shard, add the model check and save to ``out`` (``training``: TrainConfig fields incl.
+    steps, batch_size, eval_every, checkpoint_every). The record names the estimator
+    ``name``; the evaluation uses ``n_test`` held-out clusters x ``draws``. Returns the
+    fitted Estimator."""
     simulator = ClusterLibrarySimulator(tuple(bands))
     record = {
         **astro_record(bands, [p.to_dict() for p in simulator.parameters], simulator.imf, observation_settings()),
@@ -258,6 +313,16 @@ def build_estimator(
         log=log,
         **training,
     )
+    for settings in fine_tunes:
+        estimator = fine_tune_library(estimator, bands, shards, workdir, progress=progress, log=log, **settings)
+    return evaluate_and_save(estimator, bands, shards, out, n_test, draws, log)
+
+
+def evaluate_and_save(
+    estimator, bands, shards, out, n_test: int = SHARD_SIZE, draws: int = EVALUATION_DRAWS, log=print
+):
+    """Evaluate ``estimator`` on the held-out shard (``metadata["evaluation"]``), add the model
+    check (reference library and flag threshold) and save it to ``out``; returns it."""
     log("evaluating on the held-out shard")
     estimator.metadata["evaluation"] = evaluate_on_held_out(estimator, shards, n_test, draws)
     side = model_check(shards, bands)

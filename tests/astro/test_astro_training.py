@@ -67,6 +67,31 @@ def test_infer_uses_the_trained_estimator_with_every_feature(trained):
         astro.infer({"U": 14.0, "U_err": 0.1}, distance_modulus=18.5, estimator=root / "gri")
 
 
+def test_a_fine_tune_continues_the_estimator_and_is_recorded_for_its_rebuild(trained):
+    from astro.training import evaluate_and_save, fine_tune_library, load_library
+
+    root, estimator, _ = trained
+    shards = load_library(root / "work")
+    lines = []
+    settings = dict(noise_copies=1, noise_seed=5, steps=40, batch_size=256, lr=3e-4, warmup_steps=10, seed=2)
+    tuned = fine_tune_library(estimator, BANDS, shards, root / "work", log=lines.append, progress=False, **settings)
+    evaluate_and_save(tuned, BANDS, shards, root / "gri-tuned", n_test=300, draws=50, log=lines.append)
+    assert lines[0] == "fine-tune on 10000 clusters x 1 noise copies, 40 steps of batch 256"
+    record = Estimator.load(root / "gri-tuned").metadata["training"]["fine_tunes"][0]
+    assert (record["noise_copies"], record["noise_seed"], record["n_train"]) == (1, 5, 10_000)
+    assert record["config"]["steps"] == 40 and record["config"]["seed"] == 2
+    assert tuned.obs_names == estimator.obs_names  # the 4K columns, observed with limits
+    changed = [
+        name
+        for name, value in estimator.model.state_dict().items()
+        if not np.array_equal(value.numpy(), tuned.model.state_dict()[name].numpy())
+    ]
+    assert changed
+    row = {"g": [19.2], "g_err": [0.03], "r": [19.0], "r_err": [0.03], "i": [18.8], "i_err": [0.03]}
+    result = astro.infer(row, distance_modulus=18.5, estimator=root / "gri-tuned", n=100, seed=0)
+    assert result["valid"][0] and result.meta["estimator"] == "g,r,i"
+
+
 def test_limits_in_the_trained_range_enter_the_network_others_reweight_its_draws(trained):
     """A g limit of the trained depth conditions the network (its draws are distinct samples);
     one at 1.5 sigma, shallower than trained, enters through its flux likelihood (the draws are
