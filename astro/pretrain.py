@@ -3,14 +3,14 @@
 The stages are :mod:`astro.training`'s (the ones ``astro.train`` runs for any band set),
 with the library seeds of the shipped sets (``ubvri``: Johnson-Cousins U B V R I; ``hst``:
 F275W F336W F438W F555W F814W) and exactly the training settings recorded in the shipped
-estimators' metadata. The rebuilt estimator goes to ``<workdir>/<set>/estimator``; its
-calibration errors are printed beside the shipped ones, and the packaged files in
-``astro/pretrained/<set>`` are replaced only with ``--install``::
+estimators (their metadata, and their conditioning columns: with or without limits). The
+rebuilt estimator goes to ``<workdir>/<set>/estimator``; its calibration errors are printed
+beside the shipped ones, and the packaged files in ``astro/pretrained/<set>`` are replaced only with ``--install``::
 
-    python -m astro.pretrain library --set ubvri   # 10^6 clusters, ~8 min on 2 idle cores
+    python -m astro.pretrain library --set ubvri   # 10^6 clusters, ~16 min on 2 idle cores
     python -m astro.pretrain train --set ubvri     # ~35 min per 10^4 steps; resumes from checkpoints
     python -m astro.pretrain train --set ubvri --install   # and replace the shipped files
-    python -m astro.pretrain finetune --set ubvri  # continue the shipped estimator (FINE_TUNE)
+    python -m astro.pretrain finetune --set ubvri  # continue the shipped estimator (FINE_TUNE; ~20 min)
     python -m astro.pretrain                        # everything, both sets, nothing installed
 
 Re-running ``library`` with a larger ``--clusters`` (or after an ``--until`` deadline)
@@ -35,6 +35,7 @@ __all__ = [
     "SEED",
     "recorded_training",
     "recorded_fine_tunes",
+    "recorded_limits",
     "rebuild",
     "fine_tune_shipped",
     "main",
@@ -66,6 +67,15 @@ def recorded_fine_tunes(band_set: str) -> list[dict]:
     ]
 
 
+def recorded_limits(band_set: str) -> bool:
+    """Whether the shipped estimator of ``band_set`` takes limits as network inputs (its
+    conditioning columns: 4K with ``lim_<band>``, or the 3K without)."""
+    from astro.observe import has_limit_columns
+
+    record = json.loads((PRETRAINED_DIR / band_set / "estimator.json").read_text())
+    return has_limit_columns(record["obs_names"], BAND_SETS[band_set])
+
+
 def rebuild(band_set: str, workdir=DEFAULT_WORKDIR, install: bool = False, log=print) -> Path:
     """Train, fine-tune and evaluate ``band_set`` with its recorded settings into
     ``<workdir>/<set>/estimator``; print its calibration beside the shipped one's; copy it
@@ -82,6 +92,7 @@ def rebuild(band_set: str, workdir=DEFAULT_WORKDIR, install: bool = False, log=p
         name=band_set,
         library_seed=SEED[band_set],
         training=recorded_training(band_set),
+        limits=recorded_limits(band_set),
         fine_tunes=recorded_fine_tunes(band_set),
         log=log,
     )

@@ -84,10 +84,11 @@ FINE_TUNE = {
 #: a try-out: 30,000 clusters, 3000 steps (minutes; calibration visibly worse than SHIPPED)
 QUICK = {"clusters": 30_000, "steps": 3000, "batch_size": 512, "eval_every": 100, "checkpoint_every": 250}
 EVALUATION_DRAWS = 500
-# Rates on this project's 2-core machine (idle), for the time printed at the start:
-# the stochastic library (benchmarks/astro_sim.py) and the NETWORK's training step at batch
-# 1024 (the shipped UBVRI estimator: 2076 s for 30,000 steps); steps scale with the batch.
-LIBRARY_CLUSTERS_PER_SECOND_PER_WORKER = 2000.0
+# Rates on this project's 2-core machine (idle), for the time printed at the start: the
+# library stage with its shards written (the UBVRI library of SHIPPED: 10^6 clusters in
+# 964 s on 2 workers, 2026-12-04) and the NETWORK's training step at batch 1024 (the
+# shipped UBVRI estimator: 2076 s for 30,000 steps); steps scale with the batch.
+LIBRARY_CLUSTERS_PER_SECOND_PER_WORKER = 500.0
 SECONDS_PER_STEP_AT_1024 = 0.069
 
 
@@ -176,22 +177,25 @@ def fit_library(
     checkpoint_every: int,
     seed: int = 0,
     network: dict | None = None,
+    limits: bool = True,
     metadata: dict | None = None,
     progress=None,
     log=print,
     **training,
 ):
     """Fit the cINN (``network``: :data:`NETWORK`) on every shard but the held-out ones, each
-    cluster seen :data:`NOISE_COPIES` times; checkpoints per (library size, network, steps)."""
+    cluster seen :data:`NOISE_COPIES` times, with the 4K conditioning columns of
+    :func:`astro.observe.obs_names` (3K, no limits, with ``limits=False``: the shipped
+    estimators' inputs); checkpoints per (library size, network, steps, columns)."""
     from inn_engine.fit import fit
 
     (x, mags), _ = _split(shards)
     rng = np.random.default_rng(seed)
     xs = np.concatenate([x] * NOISE_COPIES)
-    ys = np.concatenate([observe(mags, rng) for _ in range(NOISE_COPIES)])
+    ys = np.concatenate([observe(mags, rng, limits=limits) for _ in range(NOISE_COPIES)])
     simulator = ClusterLibrarySimulator(tuple(bands))
     network = dict(network or NETWORK)
-    tag = "_".join(f"{k}{v}" for k, v in sorted(network.items()))
+    tag = "_".join(f"{k}{v}" for k, v in sorted(network.items())) + ("" if limits else "_nolimits")
     checkpoints = Path(workdir) / f"checkpoints_n{len(x)}_{tag}_steps{steps}_batch{batch_size}"
     log(f"training on {len(x)} clusters x {NOISE_COPIES} noise copies, {steps} steps of batch {batch_size}")
     return fit(
@@ -201,9 +205,9 @@ def fit_library(
         seed=seed,
         bounds=simulator.bounds,
         param_names=simulator.param_names,
-        obs_names=obs_names(bands),
+        obs_names=obs_names(bands, limits),
         param_units=[p.unit for p in simulator.parameters],
-        obs_units=["mag"] * 2 * len(bands) + [""] * 2 * len(bands),
+        obs_units=["mag"] * 2 * len(bands) + [""] * (2 if limits else 1) * len(bands),
         metadata=metadata,
         checkpoint_dir=str(checkpoints),
         progress=progress,
@@ -280,6 +284,7 @@ def build_estimator(
     training: dict,
     seed: int = 0,
     network: dict | None = None,
+    limits: bool = True,
     fine_tunes: tuple = (),
     n_test: int = SHARD_SIZE,
     draws: int = EVALUATION_DRAWS,
@@ -289,8 +294,8 @@ def build_estimator(
     """Fit on the library ``shards``, fine-tune with each of ``fine_tunes`` in turn
     (:func:`fine_tune_library` settings, e.g. :data:`FINE_TUNE`), evaluate on the held-out
     shard, add the model check and save to ``out`` (``training``: TrainConfig fields incl.
-    steps, batch_size, eval_every, checkpoint_every). The record names the estimator
-    ``name``; the evaluation uses ``n_test`` held-out clusters x ``draws``. Returns the
+    steps, batch_size, eval_every, checkpoint_every; ``limits``: :func:`fit_library`'s).
+    The record names the estimator ``name``; the evaluation uses ``n_test`` held-out clusters x ``draws``. Returns the
     fitted Estimator."""
     simulator = ClusterLibrarySimulator(tuple(bands))
     record = {
@@ -308,6 +313,7 @@ def build_estimator(
         workdir,
         seed=seed,
         network=network,
+        limits=limits,
         metadata={"astro": record},
         progress=progress,
         log=log,

@@ -92,6 +92,22 @@ def test_a_fine_tune_continues_the_estimator_and_is_recorded_for_its_rebuild(tra
     assert result["valid"][0] and result.meta["estimator"] == "g,r,i"
 
 
+def test_the_rebuild_of_a_shipped_estimator_keeps_its_conditioning_columns(trained):
+    from astro.observe import condition_vector, obs_names
+    from astro.pretrain import recorded_limits
+    from astro.training import PRETRAINED_DIR, fit_library, load_library
+
+    root, _, _ = trained
+    for band_set in ("ubvri", "hst"):  # the shipped ones have the 3K inputs, no lim_ columns
+        shipped = Estimator.load(PRETRAINED_DIR / band_set)
+        assert recorded_limits(band_set) == any(name.startswith("lim_") for name in shipped.obs_names)
+    small = dict(steps=20, batch_size=256, eval_every=10, checkpoint_every=10, network={"n_blocks": 2, "hidden": 32})
+    three_k = fit_library(BANDS, load_library(root / "work"), root / "work", limits=False, log=print, **small)
+    assert three_k.obs_names == obs_names(BANDS, limits=False) and len(three_k.obs_units) == 3 * len(BANDS)
+    y = condition_vector(np.array([[0.7, 0.5, 0.3]]), np.full((1, 3), 0.03), np.ones((1, 3), bool))
+    assert y.shape == (1, 9) and np.isfinite(three_k.sample(y, 10)).all()
+
+
 def test_limits_in_the_trained_range_enter_the_network_others_reweight_its_draws(trained):
     """A g limit of the trained depth conditions the network (its draws are distinct samples);
     one at 1.5 sigma, shallower than trained, enters through its flux likelihood (the draws are
