@@ -5,7 +5,8 @@ with the library seeds of the shipped sets (``ubvri``: Johnson-Cousins U B V R I
 F275W F336W F438W F555W F814W) and exactly the training settings recorded in the shipped
 estimators (their metadata, and their conditioning columns: with or without limits). The
 rebuilt estimator goes to ``<workdir>/<set>/estimator``; its calibration errors are printed
-beside the shipped ones, and the packaged files in ``astro/pretrained/<set>`` are replaced only with ``--install``::
+beside the shipped ones, and the packaged files in ``astro/pretrained/<set>`` are replaced
+only with ``--install``::
 
     python -m astro.pretrain library --set ubvri   # 10^6 clusters, ~16 min on 2 idle cores
     python -m astro.pretrain train --set ubvri     # ~35 min per 10^4 steps; resumes from checkpoints
@@ -46,17 +47,22 @@ SEED = {"ubvri": 61_000, "hst": 62_000}  # library seed of shard 0 of each shipp
 _NOT_REPLAYED = ("checkpoint_dir", "progress", "seed")
 
 
+def _shipped_record(band_set: str) -> dict:
+    """The shipped estimator's file record of ``band_set`` (``estimator.json``)."""
+    return json.loads((PRETRAINED_DIR / band_set / "estimator.json").read_text())
+
+
 def recorded_training(band_set: str) -> dict:
     """The TrainConfig fields the shipped estimator of ``band_set`` was trained with (its
     metadata), less the run-specific ones (checkpoint directory, progress, seed)."""
-    meta = json.loads((PRETRAINED_DIR / band_set / "estimator.json").read_text())["metadata"]
+    meta = _shipped_record(band_set)["metadata"]
     return {k: v for k, v in meta["training"]["config"].items() if k not in _NOT_REPLAYED}
 
 
 def recorded_fine_tunes(band_set: str) -> list[dict]:
     """The :func:`astro.training.fine_tune_library` settings of every fine-tune the shipped
     estimator of ``band_set`` had after its training (its metadata), in order."""
-    meta = json.loads((PRETRAINED_DIR / band_set / "estimator.json").read_text())["metadata"]
+    meta = _shipped_record(band_set)["metadata"]
     return [
         {
             "noise_copies": record["noise_copies"],
@@ -72,8 +78,7 @@ def recorded_limits(band_set: str) -> bool:
     conditioning columns: 4K with ``lim_<band>``, or the 3K without)."""
     from astro.observe import has_limit_columns
 
-    record = json.loads((PRETRAINED_DIR / band_set / "estimator.json").read_text())
-    return has_limit_columns(record["obs_names"], BAND_SETS[band_set])
+    return has_limit_columns(_shipped_record(band_set)["obs_names"], BAND_SETS[band_set])
 
 
 def rebuild(band_set: str, workdir=DEFAULT_WORKDIR, install: bool = False, log=print) -> Path:
@@ -122,7 +127,7 @@ def fine_tune_shipped(band_set: str, workdir=DEFAULT_WORKDIR, install: bool = Fa
 def _compare_and_install(band_set: str, estimator, target: Path, install: bool, log) -> None:
     """Print ``estimator``'s calibration errors beside the shipped one's; with ``install``,
     copy the directory ``target`` over the shipped files."""
-    shipped = json.loads((PRETRAINED_DIR / band_set / "estimator.json").read_text())["metadata"]["evaluation"]
+    shipped = _shipped_record(band_set)["metadata"]["evaluation"]
     log(f"[{band_set}] calibration error, rebuilt vs shipped:")
     for name, metrics in estimator.metadata["evaluation"]["parameters"].items():
         old = shipped.get("calibration_error", {}).get(

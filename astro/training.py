@@ -194,6 +194,7 @@ def fit_library(
     xs = np.concatenate([x] * NOISE_COPIES)
     ys = np.concatenate([observe(mags, rng, limits=limits) for _ in range(NOISE_COPIES)])
     simulator = ClusterLibrarySimulator(tuple(bands))
+    columns = obs_names(bands, limits)
     network = dict(network or NETWORK)
     tag = "_".join(f"{k}{v}" for k, v in sorted(network.items())) + ("" if limits else "_nolimits")
     checkpoints = Path(workdir) / f"checkpoints_n{len(x)}_{tag}_steps{steps}_batch{batch_size}"
@@ -205,9 +206,9 @@ def fit_library(
         seed=seed,
         bounds=simulator.bounds,
         param_names=simulator.param_names,
-        obs_names=obs_names(bands, limits),
+        obs_names=columns,
         param_units=[p.unit for p in simulator.parameters],
-        obs_units=["mag"] * 2 * len(bands) + [""] * (2 if limits else 1) * len(bands),
+        obs_units=["" if name.startswith(("has_", "lim_")) else "mag" for name in columns],
         metadata=metadata,
         checkpoint_dir=str(checkpoints),
         progress=progress,
@@ -295,8 +296,8 @@ def build_estimator(
     (:func:`fine_tune_library` settings, e.g. :data:`FINE_TUNE`), evaluate on the held-out
     shard, add the model check and save to ``out`` (``training``: TrainConfig fields incl.
     steps, batch_size, eval_every, checkpoint_every; ``limits``: :func:`fit_library`'s).
-    The record names the estimator ``name``; the evaluation uses ``n_test`` held-out clusters x ``draws``. Returns the
-    fitted Estimator."""
+    The record names the estimator ``name``; the evaluation uses ``n_test`` held-out
+    clusters x ``draws``. Returns the fitted Estimator."""
     simulator = ClusterLibrarySimulator(tuple(bands))
     record = {
         **astro_record(bands, [p.to_dict() for p in simulator.parameters], simulator.imf, observation_settings()),
