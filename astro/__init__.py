@@ -23,9 +23,18 @@ __all__ = [
     "IMF_NAMES",
 ]
 
+from astro.effective_prior import write_effective_prior  # noqa: E402
 from astro.infer import MODEL_ERROR_REAL, infer, load_estimator  # noqa: E402  (shipped or retrained estimators)
 from astro.living_mass import living_mass_fraction  # noqa: E402
 from astro.mock import mock_catalogue  # noqa: E402
 from astro.training import train  # noqa: E402
 
-__all__ += ["infer", "load_estimator", "MODEL_ERROR_REAL", "living_mass_fraction", "mock_catalogue", "train"]
+__all__ += [
+    "infer",
+    "load_estimator",
+    "MODEL_ERROR_REAL",
+    "living_mass_fraction",
+    "mock_catalogue",
+    "train",
+    "write_effective_prior",
+]

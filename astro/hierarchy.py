@@ -56,7 +56,8 @@ def fit_population(
         av_max: None or a scalar hard upper limit on A_V [mag]: the population's support.
         bin_width: {param: width} overriding :data:`BIN_WIDTH`.
         **options: of :func:`inn_engine.population.fit_population` (valid, joint,
-            smoothness, n_draws, max_cases, seed).
+            smoothness, n_draws, max_cases, seed, effective_prior: the estimator's, which
+            ``astro.infer`` passes where its directory keeps one, :mod:`astro.effective_prior`).
     """
     if av_max is not None and not (np.ndim(av_max) == 0 and float(av_max) > 0):
         raise ValueError(f"av_max must be a positive scalar [mag] for the population, got {av_max!r}")

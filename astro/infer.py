@@ -93,11 +93,13 @@ class AstroEstimator:
     chi2_threshold: float
     bounds: np.ndarray  # (4, 2) training prior support of PARAMS (Z as a mass fraction)
     limits: bool  # whether the network conditions on limiting magnitudes (lim_<band> columns)
+    effective_prior: object = None  # its inn_engine EffectivePrior (astro.effective_prior), or None
 
 
 @lru_cache(maxsize=8)
 def _load_directory(path: str) -> AstroEstimator:
     from astro.domain import DOMAIN
+    from astro.effective_prior import read_effective_prior
     from astro.model_check import LIBRARY_FILE, read_library
     from inn_engine.artifact import ArtifactError
     from inn_engine.estimator import Estimator
@@ -120,6 +122,7 @@ def _load_directory(path: str) -> AstroEstimator:
         raise ArtifactError(f"{path}: missing {LIBRARY_FILE}, the reference library of the model check")
     library_x, library_mag = read_library(library)
     prior = record.get("prior", DEFAULT_PRIOR)
+
     return AstroEstimator(
         record.get("band_set") or Path(path).name,
         bands,
@@ -129,6 +132,7 @@ def _load_directory(path: str) -> AstroEstimator:
         float(record["chi2_threshold"]),
         np.array([prior[p] for p in PARAMS], dtype=float),
         limits,
+        read_effective_prior(path),
     )
 
 
@@ -283,6 +287,9 @@ def infer(
             uncertainty included) and give every cluster its posterior under it: this breaks
             the age-extinction degeneracy that a flat prior leaves; True: fit it for any
             catalogue size; None: the flat training prior. A scalar ``av_max`` bounds it.
+            The draws are divided by the estimator's effective prior where its directory
+            keeps one (:mod:`astro.effective_prior`; the shipped ones do), else by the
+            training prior.
         n: posterior draws per cluster behind the summaries (>= 16); ``draws``: also return
             this many draws per cluster in ``table.meta["draws"]`` (summaries then use
             max(n, draws)); seed: random seed (same seed, same result).
@@ -414,7 +421,7 @@ def infer(
     fitted, ess, population_seconds = None, None, 0.0
     if population is True and valid.any() or population == "auto" and valid.sum() >= MIN_CATALOGUE:
         population_started = time.perf_counter()
-        fitted, ess = _under_population(samples, valid, model.bounds, av_limit, seed)
+        fitted, ess = _under_population(samples, valid, model, av_limit, seed)
 
         def redraw(index, m):
             return _draw(model, conditions, index, m, seed + 1, rng, z_fixed, av_limit, nondetections).draws
@@ -458,14 +465,16 @@ def infer(
     return table
 
 
-def _under_population(samples, valid, bounds, av_limit, seed: int):
-    """Fit the catalogue's population to the valid rows of ``samples`` (n, m, 4) and replace
-    them, in place, by their draws under it; returns (Population, effective draws (n,), 0 for
-    rows not reweighted)."""
+def _under_population(samples, valid, model: AstroEstimator, av_limit, seed: int):
+    """Fit the catalogue's population to the valid rows of ``samples`` (n, m, 4) drawn by
+    ``model`` (divided by its effective prior where it has one) and replace them, in place, by
+    their draws under it; returns (Population, effective draws (n,), 0 for rows not reweighted)."""
     scalar_limit = None
     if av_limit is not None and np.all(av_limit == av_limit[0]):
         scalar_limit = float(av_limit[0])
-    fitted = fit_population(samples[valid], bounds, av_max=scalar_limit, seed=seed)
+    fitted = fit_population(
+        samples[valid], model.bounds, av_max=scalar_limit, seed=seed, effective_prior=model.effective_prior
+    )
     ess = np.zeros(len(samples))
     samples[valid], ess[valid] = fitted.reweight(samples[valid], seed=seed)
     return fitted, ess

@@ -12,6 +12,7 @@ only with ``--install``::
     python -m astro.pretrain train --set ubvri     # ~35 min per 10^4 steps; resumes from checkpoints
     python -m astro.pretrain train --set ubvri --install   # and replace the shipped files
     python -m astro.pretrain finetune --set ubvri  # continue the shipped estimator (FINE_TUNE; ~20 min)
+    python -m astro.pretrain effective-prior --set ubvri [--install]  # of the shipped estimator (~2 min)
     python -m astro.pretrain                        # everything, both sets, nothing installed
 
 Re-running ``library`` with a larger ``--clusters`` (or after an ``--until`` deadline)
@@ -27,6 +28,8 @@ import json
 import os
 import shutil
 from pathlib import Path
+
+import numpy as np
 
 from astro.training import BAND_SETS, PRETRAINED_DIR, SHIPPED, build_library
 
@@ -124,6 +127,28 @@ def fine_tune_shipped(band_set: str, workdir=DEFAULT_WORKDIR, install: bool = Fa
     return target
 
 
+def effective_prior_of_shipped(band_set: str, workdir=DEFAULT_WORKDIR, install: bool = False, log=print) -> Path:
+    """Make the effective prior of the shipped estimator of ``band_set`` (:mod:`astro.effective_prior`)
+    into ``<workdir>/<set>/effective_prior.json``; copy it into the package with ``install``."""
+    from astro.effective_prior import FILE, make_effective_prior
+
+    target = Path(workdir) / band_set / FILE
+    target.parent.mkdir(parents=True, exist_ok=True)
+    log(f"[{band_set}] effective prior of the shipped estimator (about 2 min)")
+    prior = make_effective_prior(PRETRAINED_DIR / band_set)
+    target.write_text(json.dumps(prior.to_dict(), separators=(",", ":")))
+    shipped = PRETRAINED_DIR / band_set / FILE
+    if shipped.is_file():
+        old = json.loads(shipped.read_text())["counts"]
+        new, old = np.asarray(prior.counts).ravel(), np.asarray(old, float)
+        change = np.abs(new / new.sum() - old / old.sum()).max()
+        log(f"[{band_set}] largest change of a cell's share against the shipped file: {change:.2e}")
+    if install:
+        shutil.copy2(target, shipped)
+        log(f"[{band_set}] installed {shipped}")
+    return target
+
+
 def _compare_and_install(band_set: str, estimator, target: Path, install: bool, log) -> None:
     """Print ``estimator``'s calibration errors beside the shipped one's; with ``install``,
     copy the directory ``target`` over the shipped files."""
@@ -148,7 +173,9 @@ def _utc_today_at(hhmm: str) -> dt.datetime:
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(prog="python -m astro.pretrain", description=__doc__.split("\n")[0])
-    parser.add_argument("stage", nargs="?", default="all", choices=["all", "library", "train", "finetune"])
+    parser.add_argument(
+        "stage", nargs="?", default="all", choices=["all", "library", "train", "finetune", "effective-prior"]
+    )
     parser.add_argument(
         "--set", dest="sets", action="append", choices=sorted(BAND_SETS), help="band set (repeatable; default both)"
     )
@@ -173,6 +200,8 @@ def main(argv=None) -> None:
             rebuild(band_set, args.workdir, install=args.install)
         if args.stage == "finetune":
             fine_tune_shipped(band_set, args.workdir, install=args.install)
+        if args.stage == "effective-prior":
+            effective_prior_of_shipped(band_set, args.workdir, install=args.install)
 
 
 if __name__ == "__main__":

@@ -29,6 +29,8 @@ from pathlib import Path
 import numpy as np
 
 from astro.domain import astro_record, parse_bands, reference_side_models
+from astro.effective_prior import CLUSTERS as EFFECTIVE_PRIOR_CLUSTERS
+from astro.effective_prior import write_effective_prior
 from astro.library import ClusterLibrarySimulator
 from astro.model_check import REFERENCE_SIZE, THRESHOLD_SAMPLE
 from astro.observe import has_limit_columns, obs_names, observation_settings, observe
@@ -289,6 +291,7 @@ def build_estimator(
     fine_tunes: tuple = (),
     n_test: int = SHARD_SIZE,
     draws: int = EVALUATION_DRAWS,
+    effective_prior_clusters: int = EFFECTIVE_PRIOR_CLUSTERS,
     progress=None,
     log=print,
 ):
@@ -297,7 +300,8 @@ def build_estimator(
     shard, add the model check and save to ``out`` (``training``: TrainConfig fields incl.
     steps, batch_size, eval_every, checkpoint_every; ``limits``: :func:`fit_library`'s).
     The record names the estimator ``name``; the evaluation uses ``n_test`` held-out
-    clusters x ``draws``. Returns the fitted Estimator."""
+    clusters x ``draws``, the effective prior ``effective_prior_clusters`` fresh ones.
+    Returns the fitted Estimator."""
     simulator = ClusterLibrarySimulator(tuple(bands))
     record = {
         **astro_record(bands, [p.to_dict() for p in simulator.parameters], simulator.imf, observation_settings()),
@@ -322,14 +326,23 @@ def build_estimator(
     )
     for settings in fine_tunes:
         estimator = fine_tune_library(estimator, bands, shards, workdir, progress=progress, log=log, **settings)
-    return evaluate_and_save(estimator, bands, shards, out, n_test, draws, log)
+    return evaluate_and_save(estimator, bands, shards, out, n_test, draws, effective_prior_clusters, log)
 
 
 def evaluate_and_save(
-    estimator, bands, shards, out, n_test: int = SHARD_SIZE, draws: int = EVALUATION_DRAWS, log=print
+    estimator,
+    bands,
+    shards,
+    out,
+    n_test: int = SHARD_SIZE,
+    draws: int = EVALUATION_DRAWS,
+    effective_prior_clusters: int = EFFECTIVE_PRIOR_CLUSTERS,
+    log=print,
 ):
     """Evaluate ``estimator`` on the held-out shard (``metadata["evaluation"]``), add the model
-    check (reference library and flag threshold) and save it to ``out``; returns it."""
+    check (reference library and flag threshold), save it to ``out`` and make its effective
+    prior there from ``effective_prior_clusters`` fresh clusters (:mod:`astro.effective_prior`);
+    returns it."""
     log("evaluating on the held-out shard")
     estimator.metadata["evaluation"] = evaluate_on_held_out(estimator, shards, n_test, draws)
     side = model_check(shards, bands)
@@ -341,6 +354,8 @@ def evaluate_and_save(
             f"{p} {m['calibration_median_abs']:.4f}" for p, m in estimator.metadata["evaluation"]["parameters"].items()
         )
     )
+    log(f"making its effective prior from {effective_prior_clusters:,} simulated clusters (about 2 min per 20,000)")
+    log(f"saved {write_effective_prior(out, clusters=effective_prior_clusters)}")
     return estimator
 
 
@@ -359,6 +374,7 @@ def train(
     network: dict | None = None,
     n_test: int = SHARD_SIZE,
     draws: int = EVALUATION_DRAWS,
+    effective_prior_clusters: int = EFFECTIVE_PRIOR_CLUSTERS,
     progress=None,
     log=print,
     **training,
@@ -377,6 +393,8 @@ def train(
         n_workers: worker processes of the library stage.
         network, **training: cINN options and other :class:`inn_engine.train.TrainConfig` fields.
         n_test, draws: held-out clusters and posterior draws of the evaluation.
+        effective_prior_clusters: simulated clusters behind the effective prior that the
+            catalogue populations of ``astro.infer`` divide by (:mod:`astro.effective_prior`).
     """
     from inn_engine.estimator import Estimator
 
@@ -405,6 +423,7 @@ def train(
         network=network,
         n_test=n_test,
         draws=draws,
+        effective_prior_clusters=effective_prior_clusters,
         progress=progress,
         log=log,
     )

@@ -9,6 +9,10 @@ degenerate. Following the recipe of gravitational-wave population studies (Thran
     log L(lambda) = sum_i log mean_j [pi_lambda(theta_ij) / pi_0(theta_ij)]   (+ const)
 
 and each case's posterior under pi_lambda is its draws reweighted by pi_lambda / pi_0.
+Given the estimator's effective prior q_bar (:mod:`inn_engine.effective_prior`: the density
+its posteriors of training-prior cases average to), the draws are divided by q_bar instead
+of pi_0, so that the estimator's averaged-posterior waves are not fitted as population
+structure.
 
 Family: a histogram over the fitted parameters ``params`` with equal-width bins
 (``bin_width``, in the coordinate in which pi_0 is flat: the value, or its log10 for the
@@ -40,7 +44,7 @@ API (arrays in physical units, parameters in the order ``names``)::
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -72,7 +76,9 @@ class Grid:
 
     ``edges``: one array of bin edges per fitted parameter, in the flat-prior coordinate;
     ``support``: the training prior's (low, high) per fitted parameter in that coordinate;
-    ``log_q`` (cells,): log training-prior mass of each cell (its share of the full support);
+    ``log_q`` (cells,): log mass of each cell under the density the draws were drawn under:
+    the training prior (its share of the full support) or the estimator's effective prior
+    (:mod:`inn_engine.effective_prior`);
     ``joint``: True for one softmax over all cells (alpha has one entry per cell), False for
     a product of one histogram per parameter (alpha: the per-parameter log-densities, concatenated);
     ``log10``: the fitted parameters binned in log10 of their value (their prior is flat there).
@@ -274,7 +280,8 @@ class Population:
     """A fitted histogram population: mode ``alpha`` (cells,) and draws ``alpha_draws`` (S, cells)
     of the log-densities, on ``grid``; ``smoothness`` the chosen GMRF scale, ``n_cases`` the
     cases fitted, ``log_evidence`` per candidate smoothness, ``upper`` the hard upper limits
-    {param: value [physical units]} of its support."""
+    {param: value [physical units]} of its support, ``effective_prior`` the record of the
+    effective prior the draws were divided by (None: the training prior)."""
 
     grid: Grid
     alpha: np.ndarray
@@ -283,6 +290,7 @@ class Population:
     n_cases: int
     log_evidence: dict
     upper: dict
+    effective_prior: dict | None = None
 
     def log_density(self, x, draw=None) -> np.ndarray:
         """log(pi_pop / pi_0) (...) at parameter rows x (..., 4) [physical units]: the
@@ -372,6 +380,8 @@ class Population:
             "n_cases": self.n_cases,
             "n_population_draws": len(self.alpha_draws),
             "upper": dict(self.upper),
+            "draws_divided_by": "training prior" if self.effective_prior is None else "effective prior",
+            "effective_prior": self.effective_prior,
             "quantiles": summary,
         }
 
@@ -408,6 +418,7 @@ def fit_population(
     n_draws=N_POPULATION_DRAWS,
     max_cases=MAX_FIT_CASES,
     seed=0,
+    effective_prior=None,
 ) -> Population:
     """Fit a histogram population to a collection's posterior draws (module doc).
 
@@ -428,6 +439,10 @@ def fit_population(
         n_draws: population draws (Langevin Monte Carlo, :func:`_posterior_draws`); seed: their random seed.
         max_cases: larger collections are fitted on this many valid cases drawn at random
             (seed), which bounds the cost; every case can then be reweighted.
+        effective_prior: None (the draws' density is the training prior) or the estimator's
+            :class:`~inn_engine.effective_prior.EffectivePrior`, which the draws are then
+            divided by: the training prior is then a fixed point of the fit and the
+            estimator's averaged-posterior waves are not read as population structure.
     """
     draws = np.asarray(draws, float)
     names = tuple(names)
@@ -445,6 +460,8 @@ def fit_population(
     if not set(upper) <= set(params):
         raise ValueError(f"upper limits must be on fitted parameters {tuple(params)}, got {sorted(upper)}")
     grid = _grid(bounds, tuple(params), names, bin_width, bool(joint), tuple(log10), upper)
+    if effective_prior is not None:
+        grid = replace(grid, log_q=effective_prior.cell_log_mass(grid.params, grid.edges, grid.support, grid.log10))
     if grid.blocks[-1].stop > MAX_ALPHA:
         raise ValueError(
             f"{grid.blocks[-1].stop} histogram parameters (> {MAX_ALPHA}): widen bin_width or fit fewer params jointly"
@@ -464,7 +481,9 @@ def fit_population(
     tau = max(fits, key=lambda t: fits[t][-1])  # the highest evidence
     problem, alpha, eigenvalues, vectors, _ = fits[tau]
     alpha_draws = _posterior_draws(problem, alpha, eigenvalues, vectors, n_draws, np.random.default_rng(seed))
-    return Population(grid, alpha, alpha_draws, tau, len(rows), {t: f[-1] for t, f in fits.items()}, upper)
+    evidence = {t: f[-1] for t, f in fits.items()}
+    record = None if effective_prior is None else dict(effective_prior.record)
+    return Population(grid, alpha, alpha_draws, tau, len(rows), evidence, upper, record)
 
 
 def _posterior_draws(problem: _Problem, alpha, eigenvalues, vectors, n_draws: int, rng) -> np.ndarray:

@@ -18,6 +18,7 @@ SMALL = dict(
     network={"n_blocks": 2, "hidden": 32},
     n_test=500,
     draws=100,
+    effective_prior_clusters=1000,
 )
 
 
@@ -40,6 +41,31 @@ def test_train_says_what_it_will_take_and_records_its_stages(trained):
     )
     files = json.loads((root / "gri" / "estimator.json").read_text())["side_files"]
     assert set(files) == {"library.safetensors"}
+    assert any(line.startswith("making its effective prior from 1,000 simulated clusters") for line in lines)
+    prior = astro.load_estimator(root / "gri").effective_prior
+    assert prior.record["clusters"] == 1000 and prior.counts.sum() == prior.record["cases"] * prior.record["draws"]
+
+
+def test_the_population_divides_by_the_estimators_effective_prior_and_refuses_another_ones(trained, tmp_path):
+    import shutil
+
+    from inn_engine.artifact import ArtifactError
+
+    root, _, _ = trained
+    catalogue = astro.mock_catalogue(60, BANDS, seed=9, limits=astro.load_estimator(root / "gri").limits).table
+    result = astro.infer(catalogue, distance_modulus=18.5, estimator=root / "gri", n=100, seed=0)
+    assert result.meta["population"]["draws_divided_by"] == "effective prior"
+    assert result.meta["population"]["effective_prior"]["clusters"] == 1000
+    other = tmp_path / "gri-other"
+    shutil.copytree(root / "gri", other)
+    record = json.loads((other / "effective_prior.json").read_text())
+    record["record"]["estimator_weights_sha256"] = "0" * 64  # made for other weights
+    (other / "effective_prior.json").write_text(json.dumps(record))
+    with pytest.raises(ArtifactError, match="other weights"):
+        astro.infer(catalogue, distance_modulus=18.5, estimator=other, n=100, seed=0)
+    (other / "effective_prior.json").unlink()
+    bare = astro.infer(catalogue, distance_modulus=18.5, estimator=other, n=100, seed=0)
+    assert bare.meta["population"]["draws_divided_by"] == "training prior"
 
 
 def test_rerun_resumes_to_the_same_estimator(trained):
@@ -75,7 +101,9 @@ def test_a_fine_tune_continues_the_estimator_and_is_recorded_for_its_rebuild(tra
     lines = []
     settings = dict(noise_copies=1, noise_seed=5, steps=40, batch_size=256, lr=3e-4, warmup_steps=10, seed=2)
     tuned = fine_tune_library(estimator, BANDS, shards, root / "work", log=lines.append, progress=False, **settings)
-    evaluate_and_save(tuned, BANDS, shards, root / "gri-tuned", n_test=300, draws=50, log=lines.append)
+    evaluate_and_save(
+        tuned, BANDS, shards, root / "gri-tuned", n_test=300, draws=50, effective_prior_clusters=300, log=lines.append
+    )
     assert lines[0] == "fine-tune on 10000 clusters x 1 noise copies, 40 steps of batch 256"
     record = Estimator.load(root / "gri-tuned").metadata["training"]["fine_tunes"][0]
     assert (record["noise_copies"], record["noise_seed"], record["n_train"]) == (1, 5, 10_000)

@@ -1,0 +1,114 @@
+"""The effective prior of an astro estimator, made once and kept in its directory.
+
+A catalogue's population (:mod:`astro.hierarchy`) divides each cluster's posterior draws by
+the density they were drawn under. Dividing by the flat training prior reads the
+estimator's own averaged-posterior waves (``benchmarks/astro_population.py --sections
+averaged``: up to 8 % per 0.15 mag of A_V) as population structure; dividing by the
+estimator's effective prior (:mod:`inn_engine.effective_prior`) does not. It is made from
+:data:`CLUSTERS` clusters of the training prior, simulated with the stochastic forward
+model and observed with the estimator's own observation model (:func:`astro.mock.mock_catalogue`
+at distance modulus 18.5), inferred with the flat prior and no model error, :data:`DRAWS`
+draws each, on the population's bins (:data:`astro.hierarchy.BIN_WIDTH`); ~2 min on 2 cores.
+
+It is kept as :data:`FILE` beside ``estimator.json``, with the SHA-256 of the weights it was
+made for: the file of another estimator is refused when loaded, and an estimator without
+one fits its populations against the training prior (``table.meta["population"]
+["draws_divided_by"]`` says which). ``astro.train`` and ``python -m astro.pretrain`` make it;
+for an estimator trained otherwise (``innfer train``)::
+
+    astro.write_effective_prior("my_estimator")   # the directory of astro.infer(..., estimator=)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from inn_engine.effective_prior import EffectivePrior, effective_prior
+
+__all__ = ["FILE", "CLUSTERS", "DRAWS", "make_effective_prior", "write_effective_prior", "read_effective_prior"]
+
+FILE = "effective_prior.json"
+CLUSTERS = 20_000
+DRAWS = 200
+DISTANCE_MODULUS = 18.5
+SEED = 5151
+
+
+def _weights_sha256(directory: Path) -> str:
+    from inn_engine.artifact import METADATA
+
+    return json.loads((directory / METADATA).read_text())["weights_sha256"]
+
+
+def make_effective_prior(estimator, clusters: int = CLUSTERS, draws: int = DRAWS, seed: int = SEED) -> EffectivePrior:
+    """The effective prior of the astro estimator directory ``estimator`` (module doc), from
+    ``clusters`` simulated clusters x ``draws`` posterior draws."""
+    from astro.hierarchy import BIN_WIDTH, LOG_FLAT
+    from astro.infer import infer, load_estimator
+    from astro.mock import mock_catalogue
+    from astro.simulator import PARAMS
+
+    directory = Path(estimator).resolve()
+    model = load_estimator(directory)
+    _, table, _ = mock_catalogue(
+        clusters, model.bands, distance_modulus=DISTANCE_MODULUS, seed=seed, limits=model.limits
+    )
+    result = infer(
+        table,
+        estimator=directory,
+        distance_modulus=DISTANCE_MODULUS,
+        population=None,
+        model_error=0.0,
+        n=draws,
+        draws=draws,
+        seed=seed,
+    )
+    record = {
+        "estimator_weights_sha256": _weights_sha256(directory),
+        "clusters": clusters,
+        "draws": draws,
+        "seed": seed,
+        "distance_modulus": DISTANCE_MODULUS,
+        "made_by": "astro.effective_prior.make_effective_prior",
+    }
+    return effective_prior(
+        result.meta["draws"].values[:, :, : len(PARAMS)], model.bounds, PARAMS, BIN_WIDTH, log10=LOG_FLAT, record=record
+    )
+
+
+def write_effective_prior(estimator, clusters: int = CLUSTERS, draws: int = DRAWS, seed: int = SEED) -> Path:
+    """Make the effective prior of the estimator directory ``estimator`` and write it there as
+    :data:`FILE`; returns the file's path."""
+    from astro.infer import _load_directory
+
+    path = Path(estimator) / FILE
+    prior = make_effective_prior(estimator, clusters, draws, seed)
+    path.write_text(json.dumps(prior.to_dict(), separators=(",", ":")))
+    _load_directory.cache_clear()  # estimators loaded before in this process lack it
+    return path
+
+
+def read_effective_prior(directory: str | os.PathLike) -> EffectivePrior | None:
+    """The effective prior kept in the estimator ``directory``, None without one; a damaged
+    file, or one made for other weights, raises ArtifactError."""
+    from inn_engine.artifact import ArtifactError
+
+    directory = Path(directory)
+    path = directory / FILE
+    if not path.is_file():
+        return None
+    try:
+        prior = EffectivePrior.from_dict(json.loads(path.read_text()))
+    except (ValueError, TypeError) as err:  # json.JSONDecodeError is a ValueError
+        raise ArtifactError(
+            f"{path}: not an effective prior ({err}); remake it with astro.write_effective_prior"
+        ) from err
+    made_for = prior.record.get("estimator_weights_sha256")
+    if made_for != _weights_sha256(directory):
+        raise ArtifactError(
+            f"{path} was made for other weights ({str(made_for)[:12]}...) than this estimator's: "
+            "remake it with astro.write_effective_prior"
+        )
+    return prior
