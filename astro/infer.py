@@ -122,7 +122,6 @@ def _load_directory(path: str) -> AstroEstimator:
         raise ArtifactError(f"{path}: missing {LIBRARY_FILE}, the reference library of the model check")
     library_x, library_mag = read_library(library)
     prior = record.get("prior", DEFAULT_PRIOR)
-
     return AstroEstimator(
         record.get("band_set") or Path(path).name,
         bands,

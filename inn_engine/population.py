@@ -293,8 +293,9 @@ class Population:
     effective_prior: dict | None = None
 
     def log_density(self, x, draw=None) -> np.ndarray:
-        """log(pi_pop / pi_0) (...) at parameter rows x (..., 4) [physical units]: the
-        importance log-weight; -inf outside the population's support (e.g. above an ``upper`` limit).
+        """log(pi_pop / q) (...) at parameter rows x (..., 4) [physical units], q the draws'
+        density (pi_0 or the effective prior): the importance log-weight; -inf outside the
+        population's support (e.g. above an ``upper`` limit).
         ``draw`` None: the fitted mode; an int: that population draw."""
         alpha = self.alpha if draw is None else self.alpha_draws[draw]
         log_ratio = self.grid.log_p(alpha) - self.grid.log_q
@@ -303,7 +304,7 @@ class Population:
 
     def cell_weights(self, x) -> np.ndarray:
         """(n, m) weights of draws x (n, m, len(grid.names)) under the population, averaged over its draws:
-        w_ij = mean_s r_s(theta_ij) / mean_j' r_s(theta_ij'), r_s = pi_s / pi_0; each row's
+        w_ij = mean_s r_s(theta_ij) / mean_j' r_s(theta_ij'), r_s = pi_s / q; each row's
         weights have mean 1 (0 where a row has no draw in the support)."""
         cells = self.grid.cells(x)
         ratio = np.exp(self.grid.log_p(self.alpha_draws) - self.grid.log_q)  # (S, cells)
