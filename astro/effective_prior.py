@@ -27,7 +27,15 @@ from pathlib import Path
 
 from inn_engine.effective_prior import EffectivePrior, effective_prior
 
-__all__ = ["FILE", "CLUSTERS", "DRAWS", "make_effective_prior", "write_effective_prior", "read_effective_prior"]
+__all__ = [
+    "FILE",
+    "CLUSTERS",
+    "DRAWS",
+    "make_effective_prior",
+    "save_effective_prior",
+    "write_effective_prior",
+    "read_effective_prior",
+]
 
 FILE = "effective_prior.json"
 CLUSTERS = 20_000
@@ -73,9 +81,14 @@ def make_effective_prior(estimator, clusters: int = CLUSTERS, draws: int = DRAWS
         "distance_modulus": DISTANCE_MODULUS,
         "made_by": "astro.effective_prior.make_effective_prior",
     }
-    return effective_prior(
-        result.meta["draws"].values[:, :, : len(PARAMS)], model.bounds, PARAMS, BIN_WIDTH, log10=LOG_FLAT, record=record
-    )
+    return effective_prior(result.meta["draws"].values, model.bounds, PARAMS, BIN_WIDTH, log10=LOG_FLAT, record=record)
+
+
+def save_effective_prior(prior: EffectivePrior, path: str | os.PathLike) -> Path:
+    """Write ``prior`` to the JSON file ``path`` (what :func:`read_effective_prior` reads); returns it."""
+    path = Path(path)
+    path.write_text(json.dumps(prior.to_dict(), separators=(",", ":")))
+    return path
 
 
 def write_effective_prior(estimator, clusters: int = CLUSTERS, draws: int = DRAWS, seed: int = SEED) -> Path:
@@ -83,9 +96,7 @@ def write_effective_prior(estimator, clusters: int = CLUSTERS, draws: int = DRAW
     :data:`FILE`; returns the file's path."""
     from astro.infer import _load_directory
 
-    path = Path(estimator) / FILE
-    prior = make_effective_prior(estimator, clusters, draws, seed)
-    path.write_text(json.dumps(prior.to_dict(), separators=(",", ":")))
+    path = save_effective_prior(make_effective_prior(estimator, clusters, draws, seed), Path(estimator) / FILE)
     _load_directory.cache_clear()  # estimators loaded before in this process lack it
     return path
 

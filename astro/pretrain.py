@@ -130,22 +130,20 @@ def fine_tune_shipped(band_set: str, workdir=DEFAULT_WORKDIR, install: bool = Fa
 def effective_prior_of_shipped(band_set: str, workdir=DEFAULT_WORKDIR, install: bool = False, log=print) -> Path:
     """Make the effective prior of the shipped estimator of ``band_set`` (:mod:`astro.effective_prior`)
     into ``<workdir>/<set>/effective_prior.json``; copy it into the package with ``install``."""
-    from astro.effective_prior import FILE, make_effective_prior
+    from astro.effective_prior import FILE, make_effective_prior, read_effective_prior, save_effective_prior
 
     target = Path(workdir) / band_set / FILE
     target.parent.mkdir(parents=True, exist_ok=True)
     log(f"[{band_set}] effective prior of the shipped estimator (about 2 min)")
     prior = make_effective_prior(PRETRAINED_DIR / band_set)
-    target.write_text(json.dumps(prior.to_dict(), separators=(",", ":")))
-    shipped = PRETRAINED_DIR / band_set / FILE
-    if shipped.is_file():
-        old = json.loads(shipped.read_text())["counts"]
-        new, old = np.asarray(prior.counts).ravel(), np.asarray(old, float)
-        change = np.abs(new / new.sum() - old / old.sum()).max()
+    save_effective_prior(prior, target)
+    shipped = read_effective_prior(PRETRAINED_DIR / band_set)
+    if shipped is not None:
+        change = np.abs(prior.counts / prior.counts.sum() - shipped.counts / shipped.counts.sum()).max()
         log(f"[{band_set}] largest change of a cell's share against the shipped file: {change:.2e}")
     if install:
-        shutil.copy2(target, shipped)
-        log(f"[{band_set}] installed {shipped}")
+        shutil.copy2(target, PRETRAINED_DIR / band_set / FILE)
+        log(f"[{band_set}] installed {PRETRAINED_DIR / band_set / FILE}")
     return target
 
 
