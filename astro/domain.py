@@ -4,14 +4,18 @@ Registered under the entry-point group ``innfer.domains`` (pyproject.toml). A gr
 ``innfer simulate astro --bands ...`` holds :class:`astro.ClusterSimulator` observations
 (the observation model of the shipped estimators, :mod:`astro.observe`); an estimator
 trained on it by ``innfer train`` carries the ``astro`` record (bands, magnitudes, prior,
-the model check's flag threshold) and the reference library of the model check, as the
+the model check's flag threshold), the reference library of the model check and its
+effective prior (``-d effective_prior_clusters=N``; :mod:`astro.effective_prior`), as the
 shipped ones do, so ``astro.infer(..., estimator=that directory)`` gives every feature.
 """
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
+from astro.effective_prior import CLUSTERS, write_effective_prior
 from astro.imf import IMF_NAMES
 from astro.library import ClusterLibrarySimulator
 from astro.model_check import LIBRARY_FILE, REFERENCE_SIZE, THRESHOLD_SAMPLE, flag_threshold, library_bytes
@@ -21,6 +25,17 @@ from inn_engine.checks import is_finite_real
 from inn_engine.domain import Domain, DomainOption, SideModels
 
 __all__ = ["AstroDomain", "DOMAIN", "parse_bands", "astro_record", "reference_side_models"]
+
+
+def parse_clusters(text: str) -> int:
+    """A count of clusters: a whole number >= 0, or a ValueError saying so."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise ValueError(f"expected a whole number of clusters >= 0, got {text!r}")
+    return value
 
 
 def parse_bands(text: str) -> tuple[str, ...]:
@@ -75,6 +90,15 @@ class AstroDomain(Domain):
         ),
         DomainOption("imf", "initial mass function [default: kroupa]", choices=tuple(IMF_NAMES)),
     )
+    train_options = (
+        DomainOption(
+            "effective_prior_clusters",
+            f"simulated clusters the estimator's effective prior is made from, ~2 min per 20,000 "
+            f"(0: none, and catalogue populations divide by the training prior) [default: {CLUSTERS}]",
+            parse_clusters,
+            metavar="N",
+        ),
+    )
 
     def simulator(self, **options) -> ClusterSimulator:
         return ClusterSimulator(**options)
@@ -111,6 +135,20 @@ class AstroDomain(Domain):
             record["bands"],
             limits="limit_probability" in record,  # a grid simulated before the limits existed: 3K
         )
+
+    def finish(self, directory, record: dict, seed: int, progress=None, effective_prior_clusters=CLUSTERS):
+        """The effective prior of the saved estimator (:mod:`astro.effective_prior`), which
+        ``astro.infer``'s catalogue populations divide by; none with 0 clusters."""
+        if not effective_prior_clusters:
+            return
+        if progress is not False:
+            print(
+                f"making the effective prior of {directory} from {effective_prior_clusters:,} simulated clusters "
+                "(about 2 min per 20,000; -d effective_prior_clusters=N sets how many, 0 none)",
+                file=sys.stderr,
+                flush=True,
+            )
+        write_effective_prior(directory, clusters=effective_prior_clusters, progress=progress)
 
     def check_record(self, metadata: dict) -> None:
         """ValueError unless ``metadata["astro"]`` holds what ``astro.infer`` reads: distinct

@@ -13,8 +13,9 @@ draws each, on the population's bins (:data:`astro.hierarchy.BIN_WIDTH`); ~2 min
 It is kept as :data:`FILE` beside ``estimator.json``, with the SHA-256 of the weights it was
 made for: the file of another estimator is refused when loaded, and an estimator without
 one fits its populations against the training prior (``table.meta["population"]
-["draws_divided_by"]`` says which). ``astro.train`` and ``python -m astro.pretrain`` make it;
-for an estimator trained otherwise (``innfer train``)::
+["draws_divided_by"]`` says which). ``astro.train``, ``python -m astro.pretrain`` and
+``innfer train`` on an astro grid (``-d effective_prior_clusters=N``, 0 for none) make it;
+for an estimator made otherwise, or to remake it with more clusters::
 
     astro.write_effective_prior("my_estimator")   # the directory of astro.infer(..., estimator=)
 """
@@ -31,6 +32,7 @@ __all__ = [
     "FILE",
     "CLUSTERS",
     "DRAWS",
+    "CHUNK",
     "make_effective_prior",
     "save_effective_prior",
     "write_effective_prior",
@@ -40,6 +42,7 @@ __all__ = [
 FILE = "effective_prior.json"
 CLUSTERS = 20_000
 DRAWS = 200
+CHUNK = 2000  # clusters simulated and inferred at a time
 DISTANCE_MODULUS = 18.5
 SEED = 5151
 
@@ -50,38 +53,56 @@ def _weights_sha256(directory: Path) -> str:
     return json.loads((directory / METADATA).read_text())["weights_sha256"]
 
 
-def make_effective_prior(estimator, clusters: int = CLUSTERS, draws: int = DRAWS, seed: int = SEED) -> EffectivePrior:
+def make_effective_prior(
+    estimator, clusters: int = CLUSTERS, draws: int = DRAWS, seed: int = SEED, progress: bool | None = None
+) -> EffectivePrior:
     """The effective prior of the astro estimator directory ``estimator`` (module doc), from
-    ``clusters`` simulated clusters x ``draws`` posterior draws."""
+    ``clusters`` clusters of its training prior and IMF x ``draws`` posterior draws, made in
+    chunks of :data:`CHUNK` (chunk i simulated and inferred with seed ``seed + i``) that
+    ``progress`` reports (None: a bar on a terminal, plain lines every 30 s otherwise)."""
+    import numpy as np
+
     from astro.hierarchy import BIN_WIDTH, LOG_FLAT
     from astro.infer import infer, load_estimator
     from astro.mock import mock_catalogue
     from astro.simulator import PARAMS
+    from inn_engine.progress import Progress
 
+    if int(clusters) < 1:
+        raise ValueError(f"clusters must be a whole number >= 1, got {clusters!r}")
     directory = Path(estimator).resolve()
     model = load_estimator(directory)
-    _, table, _ = mock_catalogue(
-        clusters, model.bands, distance_modulus=DISTANCE_MODULUS, seed=seed, limits=model.limits
-    )
-    result = infer(
-        table,
-        estimator=directory,
-        distance_modulus=DISTANCE_MODULUS,
-        population=None,
-        model_error=0.0,
-        n=draws,
-        draws=draws,
-        seed=seed,
-    )
+    priors = {name: tuple(bounds) for name, bounds in zip(PARAMS, model.bounds)}
+    imf = model.estimator.metadata["astro"].get("imf", "kroupa")
+    report = Progress(clusters, "effective prior", unit="cluster", enabled=progress)
+    parts = []
+    for i, start in enumerate(range(0, clusters, CHUNK)):
+        size = min(CHUNK, clusters - start)
+        options = dict(distance_modulus=DISTANCE_MODULUS, seed=seed + i, limits=model.limits, priors=priors, imf=imf)
+        _, table, _ = mock_catalogue(size, model.bands, **options)
+        result = infer(
+            table,
+            estimator=directory,
+            distance_modulus=DISTANCE_MODULUS,
+            population=None,
+            model_error=0.0,
+            n=draws,
+            draws=draws,
+            seed=seed + i,
+        )
+        parts.append(result.meta["draws"].values[:, :, : len(PARAMS)])
+        report.update(size)
+    report.close()
     record = {
         "estimator_weights_sha256": _weights_sha256(directory),
         "clusters": clusters,
         "draws": draws,
         "seed": seed,
+        "chunk": CHUNK,
         "distance_modulus": DISTANCE_MODULUS,
         "made_by": "astro.effective_prior.make_effective_prior",
     }
-    return effective_prior(result.meta["draws"].values, model.bounds, PARAMS, BIN_WIDTH, log10=LOG_FLAT, record=record)
+    return effective_prior(np.concatenate(parts), model.bounds, PARAMS, BIN_WIDTH, log10=LOG_FLAT, record=record)
 
 
 def save_effective_prior(prior: EffectivePrior, path: str | os.PathLike) -> Path:
@@ -91,12 +112,15 @@ def save_effective_prior(prior: EffectivePrior, path: str | os.PathLike) -> Path
     return path
 
 
-def write_effective_prior(estimator, clusters: int = CLUSTERS, draws: int = DRAWS, seed: int = SEED) -> Path:
+def write_effective_prior(
+    estimator, clusters: int = CLUSTERS, draws: int = DRAWS, seed: int = SEED, progress: bool | None = None
+) -> Path:
     """Make the effective prior of the estimator directory ``estimator`` and write it there as
     :data:`FILE`; returns the file's path."""
     from astro.infer import _load_directory
 
-    path = save_effective_prior(make_effective_prior(estimator, clusters, draws, seed), Path(estimator) / FILE)
+    prior = make_effective_prior(estimator, clusters, draws, seed, progress)
+    path = save_effective_prior(prior, Path(estimator) / FILE)
     _load_directory.cache_clear()  # estimators loaded before in this process lack it
     return path
 

@@ -37,6 +37,8 @@ def mock_catalogue(
     seed: int = 0,
     limits: bool | None = None,
     edit_parameters: Callable[[np.ndarray, np.random.Generator], None] | None = None,
+    priors: dict | None = None,
+    imf: str = "kroupa",
 ) -> MockCatalogue:
     """n mock clusters in ``bands`` at ``distance_modulus`` [mag].
 
@@ -44,6 +46,8 @@ def mock_catalogue(
     these bands was trained, :func:`astro.infer.load_estimator`). ``edit_parameters(x, rng)``
     may change the prior draws ``x`` (n, 4) in place before they are simulated (a population
     other than the training prior); every draw comes from one generator seeded by ``seed``.
+    ``priors`` ({parameter: (low, high)}, Z as a mass fraction) and ``imf``: those of
+    :class:`astro.ClusterSimulator` (default: the shipped estimators' training prior and IMF).
     """
     from astro.catalog import catalogue_from_observations
     from astro.infer import load_estimator
@@ -53,7 +57,7 @@ def mock_catalogue(
     bands = tuple(bands)
     if limits is None:
         limits = load_estimator(bands=bands).limits
-    sim = ClusterLibrarySimulator(bands)
+    sim = ClusterLibrarySimulator(bands, priors=priors, imf=imf)
     rng = np.random.default_rng(seed)
     x = sim.sample_prior(n, rng)
     if edit_parameters is not None:

@@ -79,6 +79,17 @@ def _model_options(ctx, param, values):
     return options
 
 
+def _domain_options(ctx, param, values):
+    """{NAME: TEXT} of ``-d NAME=TEXT`` items; the grid's domain parses the texts (``innfer train``)."""
+    options = {}
+    for item in values:
+        name, sep, text = item.partition("=")
+        if not sep or not name.strip().isidentifier():
+            raise click.BadParameter(f"expected NAME=VALUE (e.g. effective_prior_clusters=5000), got {item!r}")
+        options[name.strip()] = text.strip()
+    return options
+
+
 def _progress_option(f):
     return click.option(
         "--progress/--no-progress", default=None, help="Show progress bars (default: when stderr is a terminal)."
@@ -123,6 +134,16 @@ main.add_command(
     callback=_model_options,
     metavar="KEY=VALUE",
     help="A network option (repeatable), e.g. -o n_blocks=4 -o hidden=64 (see the model's class).",
+)
+@click.option(
+    "--domain-option",
+    "-d",
+    "domain_options",
+    multiple=True,
+    callback=_domain_options,
+    metavar="NAME=VALUE",
+    help="A setting of the work the grid's domain does on the saved estimator (repeatable), e.g. "
+    "-d effective_prior_clusters=5000 for astro; an unknown NAME lists the domain's settings.",
 )
 @click.option(
     "--steps",
@@ -196,6 +217,7 @@ def train(
     out,
     model,
     model_options,
+    domain_options,
     steps,
     batch_size,
     holdout,
@@ -221,6 +243,7 @@ def train(
         run_training,
     )
     from inn_engine.devices import resolve_device
+    from inn_engine.domain import domain_of_grid, parse_train_options
     from inn_engine.grid import open_grid
     from inn_engine.launch import default_backend, init_from_env, is_rank_zero, launch
 
@@ -240,6 +263,10 @@ def train(
         )
     world = dist.get_world_size() if distributed else nproc_per_node
     ds = open_grid(grid)
+    try:
+        domain_options = parse_train_options(domain_of_grid(ds.attrs), domain_options)
+    except ValueError as err:
+        raise click.BadParameter(str(err), param_hint="--domain-option") from err
     n = ds.sizes["sample"]
     holdout = default_holdout(n) if holdout is None else holdout
     if holdout > n - 20:
@@ -253,6 +280,7 @@ def train(
         out=str(out),
         model=model,
         model_options=model_options,
+        domain_options=domain_options,
         holdout=holdout,
         seed=seed,
         steps=steps,

@@ -28,6 +28,8 @@ __all__ = [
 ]
 
 MANIFEST_NAME = "innfer-train.json"
+#: request fields a resumed run may change: where things go and the domain's work after training
+NOT_IN_MANIFEST = ("out", "checkpoint_dir", "progress", "grid", "device", "domain_options")
 SIDE_MODEL_ROWS = 200_000  # training rows a domain's side models (OOD density, ...) are fitted on
 
 
@@ -41,6 +43,8 @@ class TrainRequest:
     holdout: int
     seed: int
     model_options: dict = field(default_factory=dict)
+    #: parsed ``--domain-option`` settings of the domain's finish (not training: not in the manifest)
+    domain_options: dict = field(default_factory=dict)
     steps: int | None = None
     batch_size: int | None = None
     checkpoint_dir: str | None = None
@@ -93,9 +97,7 @@ def checkpoint_step(checkpoint_dir: str | Path) -> int | None:
 
 
 def _manifest(request: TrainRequest, identity: dict, world_size: int) -> dict:
-    settings = {
-        k: v for k, v in asdict(request).items() if k not in ("out", "checkpoint_dir", "progress", "grid", "device")
-    }
+    settings = {k: v for k, v in asdict(request).items() if k not in NOT_IN_MANIFEST}
     return {"grid": identity, "world_size": world_size, **settings}
 
 
@@ -182,5 +184,7 @@ def run_training(request: TrainRequest) -> dict:
             estimator.metadata[domain.name].update(side.record)
             side_files = side.files
         estimator.save(request.out, side_files)
+        if domain is not None:
+            domain.finish(Path(request.out), record, request.seed, request.progress, **request.domain_options)
     training = estimator.metadata["training"]
     return {k: training.get(k) for k in ("n_train", "n_val", "steps_done", "best_val", "best_step", "seconds")}

@@ -16,6 +16,9 @@ imports a domain package by name. A domain tells the engine
   (:meth:`Domain.record`: cheap, from the grid's attrs) and the side models fitted on the
   training rows after training, such as an out-of-distribution density, with any side
   files they need (:meth:`Domain.side_models`);
+- the work that needs the saved estimator itself, such as a table of its own posteriors
+  (:meth:`Domain.finish`), with its ``innfer train --domain-option`` settings
+  (:attr:`Domain.train_options`);
 - how its raw observations (a grid's observables) become the network's conditions
   (:meth:`Domain.conditioning`; none means they are the conditions);
 - what an estimator of the domain must hold to be usable (:meth:`Domain.check_record`).
@@ -31,6 +34,7 @@ import abc
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 
@@ -46,6 +50,7 @@ __all__ = [
     "get_domain",
     "domain_of_grid",
     "estimator_inputs",
+    "parse_train_options",
 ]
 
 ENTRY_POINT_GROUP = "innfer.domains"
@@ -102,6 +107,8 @@ class Domain(abc.ABC):
     description: str = ""
     #: the options of ``innfer simulate <name>``
     options: tuple[DomainOption, ...] = ()
+    #: the settings of :meth:`finish`: ``innfer train --domain-option NAME=VALUE`` on this domain's grids
+    train_options: tuple[DomainOption, ...] = ()
 
     @abc.abstractmethod
     def simulator(self, **options) -> Simulator:
@@ -135,6 +142,16 @@ class Domain(abc.ABC):
         """Models fitted on the training rows (x (n, dx) with columns ``param_names``, raw y
         (n, dy)) after training, once, in the process that saves the estimator."""
         return SideModels()
+
+    def finish(self, directory: Path, record: dict, seed: int, progress: bool | None = None, **options) -> None:
+        """Work that needs the saved estimator in ``directory`` (e.g. a table of its own
+        posteriors), run once after :meth:`side_models` and the save, in the saving process.
+
+        It writes its files into ``directory`` (the domain checks them where it reads them,
+        e.g. against the weights' SHA-256 in estimator.json) and reports its progress on
+        stderr (``progress``: None, a bar on a terminal and plain lines otherwise; False,
+        silent). ``options``: the parsed :attr:`train_options` that were given.
+        """
 
     def check_record(self, metadata: dict) -> None:
         """Raise ValueError naming what an estimator's ``metadata`` lacks for this domain."""
@@ -181,6 +198,28 @@ def domain_of_grid(attrs: dict) -> Domain | None:
     """The registered domain that made a grid (its ``domain`` attr), or None."""
     name = attrs.get("domain")
     return registered_domains().get(name) if isinstance(name, str) else None
+
+
+def parse_train_options(domain: Domain | None, texts: dict[str, str]) -> dict:
+    """{name: value} of ``innfer train --domain-option NAME=TEXT`` items for a grid of ``domain``
+    (None: a grid of no domain), each text parsed by its :class:`DomainOption`; a ValueError
+    names an unknown option (listing the domain's) or a text its option refuses."""
+    known = {option.name: option for option in (domain.train_options if domain is not None else ())}
+    unknown = sorted(set(texts) - set(known))
+    if unknown:
+        offered = "; ".join(f"{o.name}: {o.help}" for o in known.values()) or "none"
+        owner = f"the {domain.name} domain" if domain is not None else "a grid of no domain"
+        raise ValueError(f"{', '.join(unknown)}: not a setting of {owner} (its settings: {offered})")
+    values = {}
+    for name, text in texts.items():
+        option = known[name]
+        if option.choices and text not in option.choices:
+            raise ValueError(f"{name} must be one of {list(option.choices)}, got {text!r}")
+        try:
+            values[name] = option.parse(text)
+        except ValueError as err:
+            raise ValueError(f"{name}={text}: {err}") from err
+    return values
 
 
 def estimator_inputs(estimator) -> tuple[list[str], Callable[[np.ndarray], np.ndarray]]:

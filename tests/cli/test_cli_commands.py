@@ -197,3 +197,39 @@ def test_new_filter_set_makes_an_astro_grid_with_its_bands(invoke, tmp_path):
 def test_train_names_the_device_option_without_a_gpu(invoke, ik_grid, tmp_path):
     out = invoke("train", ik_grid, "--out", tmp_path / "m", "--device", "cuda", expect=2).output
     assert "--device" in out and "no CUDA GPU" in out
+
+
+def test_innfer_train_on_an_astro_grid_makes_the_effective_prior_that_astro_infer_divides_by(
+    invoke, tmp_path, monkeypatch
+):
+    """Of the estimator's own training prior (here an age prior narrowed to 7-9), checked
+    against its weights when loaded, and divided by in astro.infer's population."""
+    import astro
+    import astro.mock
+    from astro.effective_prior import read_effective_prior
+
+    grid, model = tmp_path / "gri.zarr", tmp_path / "gri-model"
+    astro.simulate_grid(
+        3000, grid, bands=("g", "r", "i"), priors={"log_age": (7.0, 9.0)}, n_workers=1, progress=False, seed=4
+    )
+    simulated = []
+
+    def spy(*args, **options):
+        catalogue = mock_catalogue(*args, **options)
+        simulated.append(catalogue.x)
+        return catalogue
+
+    mock_catalogue = astro.mock.mock_catalogue
+    monkeypatch.setattr(astro.mock, "mock_catalogue", spy)
+    train = ("train", grid, "--out", model, "--steps", 200, "-o", "n_blocks=2", "-o", "hidden=32", "--no-progress")
+    assert "whole number of clusters" in invoke(*train, "-d", "effective_prior_clusters=-5", expect=2).output
+    invoke(*train, "-d", "effective_prior_clusters=600")
+    ages = np.concatenate(simulated)[:, 1]
+    assert len(ages) == 600 and ages.min() >= 7.0 and ages.max() <= 9.0
+    prior = read_effective_prior(model)
+    assert prior.record["clusters"] == 600 and prior.counts.sum() == 600 * prior.record["draws"]
+    assert prior.edges[prior.names.index("log_age")][[0, -1]].tolist() == [7.0, 9.0]
+
+    _, catalogue, _ = mock_catalogue(60, ("g", "r", "i"), seed=1, limits=True)
+    result = astro.infer(catalogue, distance_modulus=18.5, estimator=model, n=100, seed=0)
+    assert result.meta["population"]["draws_divided_by"] == "effective prior"

@@ -16,6 +16,8 @@ import inn_engine
 INNFER = Path(sys.executable).with_name("innfer")
 
 PLUGIN = '''
+import json
+
 import numpy as np
 
 from inn_engine.domain import Conditioning, Domain, DomainOption, SideModels
@@ -61,9 +63,18 @@ class LineDomain(Domain):
         gain = record["gain"]
         return Conditioning(tuple(f"{n}_per_gain" for n in obs_names), obs_units, lambda y: np.asarray(y) / gain)
 
+    train_options = (DomainOption("table_rows", "rows of the posterior table [default: 3]", int),)
+
     def side_models(self, record, x, y, param_names, seed):
         scale = float(np.abs(y).mean())
         return SideModels(record={"mean_abs_y": scale}, files={"scale.json": b'{"scale": %r}' % scale})
+
+    def finish(self, directory, record, seed, progress=None, table_rows=3):
+        from inn_engine.estimator import Estimator
+
+        estimator = Estimator.load(directory)  # the saved estimator, side files and all
+        draws = estimator.sample(np.zeros((table_rows, 2)), 10, seed=seed)
+        (directory / "table.json").write_text(json.dumps({"shape": list(draws.shape), "gain": record["gain"]}))
 
 
 DOMAIN = LineDomain()
@@ -94,8 +105,13 @@ def test_a_registered_domain_runs_the_whole_command_line(plugin_env, tmp_path):
     assert "--gain" in _innfer(plugin_env, "simulate", "line", "--help").stdout
     grid, model = tmp_path / "line.zarr", tmp_path / "line-model"
     _innfer(plugin_env, "simulate", "line", "--gain", 3, "--n", 3000, "--out", grid, "--workers", 1)
-    log = _innfer(plugin_env, "train", grid, "--out", model, "--steps", 400, "-o", "n_blocks=2", "-o", "hidden=32")
+    train = ("train", grid, "--out", model, "--steps", 400, "-o", "n_blocks=2", "-o", "hidden=32")
+    refused = _innfer(plugin_env, *train, "-d", "rows=7", expect=2).stderr
+    assert "--domain-option" in refused and "rows: not a setting of the line domain" in refused
+    assert "table_rows: rows of the posterior table" in refused  # what it offers instead
+    log = _innfer(plugin_env, *train, "-d", "table_rows=7")
     assert "fitting the line side models" in log.stderr
+    assert json.loads((model / "table.json").read_text()) == {"shape": [7, 10, 2], "gain": 3.0}  # the domain's finish
 
     meta = json.loads((model / "estimator.json").read_text())
     assert meta["metadata"]["domain"]["observables"] == ["s", "d"]
