@@ -64,30 +64,33 @@ def _existing_grid(ctx, param, value):
     return value
 
 
+def _key_values(values, form: str) -> list[tuple[str, str]]:
+    """(KEY, TEXT) of repeated ``KEY=TEXT`` option items; a BadParameter shows ``form``, e.g.
+    "KEY=VALUE (e.g. n_blocks=4)"."""
+    pairs = []
+    for item in values:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip().isidentifier():
+            raise click.BadParameter(f"expected {form}, got {item!r}")
+        pairs.append((key.strip(), text))
+    return pairs
+
+
 def _model_options(ctx, param, values):
     """{KEY: VALUE} of ``-o KEY=VALUE`` items: VALUE read as JSON (a number, true/false, null), else as a
     string; their names and types are checked against the model with the other options."""
     options = {}
-    for item in values:
-        key, sep, text = item.partition("=")
-        if not sep or not key.strip().isidentifier():
-            raise click.BadParameter(f"expected KEY=VALUE (e.g. n_blocks=4), got {item!r}")
+    for key, text in _key_values(values, "KEY=VALUE (e.g. n_blocks=4)"):
         try:
-            options[key.strip()] = json.loads(text)
+            options[key] = json.loads(text)
         except (json.JSONDecodeError, RecursionError):
-            options[key.strip()] = text
+            options[key] = text
     return options
 
 
 def _domain_options(ctx, param, values):
     """{NAME: TEXT} of ``-d NAME=TEXT`` items; the grid's domain parses the texts (``innfer train``)."""
-    options = {}
-    for item in values:
-        name, sep, text = item.partition("=")
-        if not sep or not name.strip().isidentifier():
-            raise click.BadParameter(f"expected NAME=VALUE (e.g. effective_prior_clusters=5000), got {item!r}")
-        options[name.strip()] = text.strip()
-    return options
+    return {name: text.strip() for name, text in _key_values(values, "NAME=VALUE (e.g. effective_prior_clusters=5000)")}
 
 
 def _progress_option(f):
