@@ -12,7 +12,7 @@ only with ``--install``::
     python -m astro.pretrain train --set ubvri     # ~35 min per 10^4 steps; resumes from checkpoints
     python -m astro.pretrain train --set ubvri --install   # and replace the shipped files
     python -m astro.pretrain finetune --set ubvri  # continue the shipped estimator (FINE_TUNE; ~20 min)
-    python -m astro.pretrain effective-prior --set ubvri [--install]  # of the shipped estimator (~2 min)
+    python -m astro.pretrain effective-prior --set ubvri [--install]  # of the shipped estimator (~10 min)
     python -m astro.pretrain                        # everything, both sets, nothing installed
 
 Re-running ``library`` with a larger ``--clusters`` (or after an ``--until`` deadline)
@@ -134,7 +134,7 @@ def effective_prior_of_shipped(band_set: str, workdir=DEFAULT_WORKDIR, install: 
 
     target = Path(workdir) / band_set / FILE
     target.parent.mkdir(parents=True, exist_ok=True)
-    log(f"[{band_set}] effective prior of the shipped estimator (about 2 min)")
+    log(f"[{band_set}] effective prior of the shipped estimator (about 10 min)")
     prior = make_effective_prior(PRETRAINED_DIR / band_set)
     save_effective_prior(prior, target)
     shipped = read_effective_prior(PRETRAINED_DIR / band_set)

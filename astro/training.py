@@ -354,7 +354,7 @@ def evaluate_and_save(
             f"{p} {m['calibration_median_abs']:.4f}" for p, m in estimator.metadata["evaluation"]["parameters"].items()
         )
     )
-    log(f"making its effective prior from {effective_prior_clusters:,} simulated clusters (about 2 min per 20,000)")
+    log(f"making its effective prior from {effective_prior_clusters:,} simulated clusters (about 1 min per 20,000)")
     log(f"saved {write_effective_prior(out, clusters=effective_prior_clusters)}")
     return estimator
 
