@@ -92,12 +92,17 @@ EVALUATION_DRAWS = 500
 # shipped UBVRI estimator: 2076 s for 30,000 steps); steps scale with the batch.
 LIBRARY_CLUSTERS_PER_SECOND_PER_WORKER = 500.0
 SECONDS_PER_STEP_AT_1024 = 0.069
+#: the effective prior of the shipped UBVRI estimator: 200,000 clusters in ~10 min (2026-12-05)
+EFFECTIVE_PRIOR_CLUSTERS_PER_SECOND = 330.0
 
 
-def expected_seconds(clusters: int, steps: int, batch_size: int, n_workers: int) -> tuple[float, float]:
-    """(library, training) seconds expected on this project's 2-core machine."""
+def expected_seconds(
+    clusters: int, steps: int, batch_size: int, n_workers: int, effective_prior_clusters: int
+) -> tuple[float, float, float]:
+    """(library, training, effective prior) seconds expected on this project's 2-core machine."""
     library = clusters / (LIBRARY_CLUSTERS_PER_SECOND_PER_WORKER * max(1, min(n_workers, os.cpu_count() or 1)))
-    return library, steps * SECONDS_PER_STEP_AT_1024 * batch_size / 1024
+    training = steps * SECONDS_PER_STEP_AT_1024 * batch_size / 1024
+    return library, training, effective_prior_clusters / EFFECTIVE_PRIOR_CLUSTERS_PER_SECOND
 
 
 def _shard_path(workdir: Path, k: int) -> Path:
@@ -354,7 +359,7 @@ def evaluate_and_save(
             f"{p} {m['calibration_median_abs']:.4f}" for p, m in estimator.metadata["evaluation"]["parameters"].items()
         )
     )
-    log(f"making its effective prior from {effective_prior_clusters:,} simulated clusters (about 1 min per 20,000)")
+    log(f"making its effective prior from {effective_prior_clusters:,} simulated clusters")
     log(f"saved {write_effective_prior(out, clusters=effective_prior_clusters)}")
     return estimator
 
@@ -404,10 +409,14 @@ def train(
         {k: v for k, v in (("clusters", clusters), ("steps", steps), ("batch_size", batch_size)) if v is not None}
     )
     workdir = Path(workdir or DEFAULT_WORKDIR / f"astro_train_{'-'.join(bands)}")
-    library_s, training_s = expected_seconds(settings["clusters"], settings["steps"], settings["batch_size"], n_workers)
+    library_s, training_s, prior_s = expected_seconds(
+        settings["clusters"], settings["steps"], settings["batch_size"], n_workers, effective_prior_clusters
+    )
     log(
         f"astro.train {','.join(bands)} -> {out}: {settings['clusters']:,} clusters (about {library_s / 60:.0f} min),"
-        f" {settings['steps']:,} steps of batch {settings['batch_size']} (about {training_s / 60:.0f} min) on a "
+        f" {settings['steps']:,} steps of batch {settings['batch_size']} (about {training_s / 60:.0f} min), "
+        f"its effective prior from {effective_prior_clusters:,} clusters "
+        f"(about {prior_s / 60:.0f} min) on a "
         f"2-core machine; work directory {workdir} (rerun to resume)"
     )
     build_library(bands, settings.pop("clusters"), workdir, library_seed, n_workers=n_workers, log=log)

@@ -33,6 +33,7 @@ def trained(tmp_path_factory):
 def test_train_says_what_it_will_take_and_records_its_stages(trained):
     root, estimator, lines = trained
     assert lines[0].startswith("astro.train g,r,i") and "min" in lines[0] and "work" in lines[0]
+    assert "effective prior from 1,000 clusters" in lines[0]
     assert any("shard 2/2" in line for line in lines)
     meta = estimator.metadata
     assert meta["astro"]["bands"] == list(BANDS) and meta["astro"]["n_clusters_train"] == 10_000
