@@ -288,7 +288,8 @@ def infer(
             catalogue size; None: the flat training prior. A scalar ``av_max`` bounds it.
             The draws are divided by the estimator's effective prior where its directory
             keeps one (:mod:`astro.effective_prior`; the shipped ones do), else by the
-            training prior.
+            training prior; with ``metallicity`` given, by the effective prior at each
+            cluster's Z (the same kernel), because the estimator's own waves depend on Z.
         n: posterior draws per cluster behind the summaries (>= 16); ``draws``: also return
             this many draws per cluster in ``table.meta["draws"]`` (summaries then use
             max(n, draws)); seed: random seed (same seed, same result).
@@ -420,12 +421,12 @@ def infer(
     fitted, ess, population_seconds = None, None, 0.0
     if population is True and valid.any() or population == "auto" and valid.sum() >= MIN_CATALOGUE:
         population_started = time.perf_counter()
-        fitted, ess = _under_population(samples, valid, model, av_limit, seed)
+        fitted, ess = _under_population(samples, valid, model, av_limit, z_fixed, seed)
 
         def redraw(index, m):
             return _draw(model, conditions, index, m, seed + 1, rng, z_fixed, av_limit, nondetections).draws
 
-        _redraw_improbable(samples, ess, valid, fitted, redraw, seed)
+        _redraw_improbable(samples, ess, valid, fitted, redraw, z_fixed, seed)
         for i in np.flatnonzero(valid & (ess > 0) & (ess < POPULATION_MIN_DRAWS)):
             notes[i].append(f"improbable under the catalogue's population ({ess[i]:.0f} effective draws)")
         for i in np.flatnonzero(valid & (ess == 0)):
@@ -464,26 +465,43 @@ def infer(
     return table
 
 
-def _under_population(samples, valid, model: AstroEstimator, av_limit, seed: int):
+def _under_population(samples, valid, model: AstroEstimator, av_limit, z_fixed, seed: int):
     """Fit the catalogue's population to the valid rows of ``samples`` (n, m, 4) drawn by
-    ``model`` (divided by its effective prior where it has one) and replace them, in place, by
-    their draws under it; returns (Population, effective draws (n,), 0 for rows not reweighted)."""
+    ``model`` (divided by its effective prior where it has one: with metallicities
+    ``z_fixed`` (n,) given, by its effective prior at each cluster's Z under the Z_KERNEL_DEX
+    kernel the draws were restricted with) and replace them, in place, by their draws under
+    it; returns (Population, effective draws (n,), 0 for rows not reweighted)."""
     scalar_limit = None
     if av_limit is not None and np.all(av_limit == av_limit[0]):
         scalar_limit = float(av_limit[0])
+    given = _given_metallicity(model, z_fixed, valid)
     fitted = fit_population(
-        samples[valid], model.bounds, av_max=scalar_limit, seed=seed, effective_prior=model.effective_prior
+        samples[valid],
+        model.bounds,
+        av_max=scalar_limit,
+        seed=seed,
+        effective_prior=model.effective_prior,
+        given=None if given is None else {"Z": (given["Z"], Z_KERNEL_DEX)},
     )
     ess = np.zeros(len(samples))
-    samples[valid], ess[valid] = fitted.reweight(samples[valid], seed=seed)
+    samples[valid], ess[valid] = fitted.reweight(samples[valid], seed=seed, given=given)
     return fitted, ess
 
 
-def _redraw_improbable(samples, ess, valid, fitted, redraw, seed: int) -> None:
+def _given_metallicity(model: AstroEstimator, z_fixed, rows) -> dict | None:
+    """{"Z": the given metallicities of ``rows``} where they are given and the population
+    divides by the estimator's effective prior (which depends on Z), else None."""
+    if z_fixed is None or model.effective_prior is None:
+        return None
+    return {"Z": np.asarray(z_fixed, float)[rows]}
+
+
+def _redraw_improbable(samples, ess, valid, fitted, redraw, z_fixed, seed: int) -> None:
     """Rows whose draws leave fewer than POPULATION_MIN_DRAWS effective draws under the fitted
     population get up to REDRAW_FACTOR x as many fresh draws of p(x | y) (``redraw(index, m)``
-    -> (len(index), m, 4)), reweighted under it; a row keeps the better of its two sets. In place
-    on ``samples`` (n, keep, 4) and ``ess`` (n,)."""
+    -> (len(index), m, 4)), reweighted under it (at the rows' metallicities ``z_fixed`` where
+    the population was fitted so); a row keeps the better of its two sets. In place on
+    ``samples`` (n, keep, 4) and ``ess`` (n,)."""
     low = np.flatnonzero(valid & (ess < POPULATION_MIN_DRAWS))
     if not len(low):
         return
@@ -493,7 +511,8 @@ def _redraw_improbable(samples, ess, valid, fitted, redraw, seed: int) -> None:
     m = keep * int(np.clip(factor.max(), 2, REDRAW_FACTOR))
     for start in range(0, len(low), max(1, REDRAW_BLOCK_DRAWS // m)):  # bounded memory
         rows = low[start : start + max(1, REDRAW_BLOCK_DRAWS // m)]
-        fresh, fresh_ess = fitted.reweight(redraw(rows, m), keep=keep, seed=seed + 1 + start)
+        given = None if not fitted.given_widths else {"Z": np.asarray(z_fixed, float)[rows]}
+        fresh, fresh_ess = fitted.reweight(redraw(rows, m), keep=keep, seed=seed + 1 + start, given=given)
         better = fresh_ess > ess[rows]
         samples[rows[better]], ess[rows[better]] = fresh[better], fresh_ess[better]
 

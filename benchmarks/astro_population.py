@@ -16,6 +16,10 @@ Sections (markdown tables; everything goes to one JSON file):
    ``--catalogues`` replicates, each fitted on its own) of the flat-prior posteriors, of the
    posteriors under the fitted population, and of the flat draws reweighted by the TRUE
    population (what a perfect population fit would give with these draws, without redraws).
+   Section ``synthetic_z``: the same catalogues with every cluster's true metallicity given
+   (``infer(..., metallicity=Z)``, the path of a catalogue of one galaxy, like the real
+   Magellanic Cloud clusters): the draws restricted to it, and the population dividing them
+   by the effective prior at that Z; Z's calibration is then left out.
 2. Upper limits: catalogues from the training prior (no other limits) observed in U by a
    survey with a 3-sigma detection limit at the flux of the 30th percentile of the clusters' true U fluxes:
    the measured flux is the true one plus Gaussian noise of a third of the limit, and a
@@ -67,7 +71,7 @@ POPULATIONS = {
 }
 QUICK_POPULATIONS = 2
 #: the sections (``--sections``), each the key of its results in the JSON (beside ``<key>_machine``)
-SECTIONS = ("synthetic", "limits", "averaged", "cost")
+SECTIONS = ("synthetic", "synthetic_z", "limits", "averaged", "cost")
 PARAMS = ("log_mass", "log_age", "A_V", "Z")
 
 
@@ -102,8 +106,10 @@ def _floor(prefix: str, n_obs: int, draws: int) -> dict:
     return {f"{prefix}floor": mean, f"{prefix}floor_sd": sd}
 
 
-def synthetic(name: str, n: int, n_catalogues: int, draws: int) -> dict:
-    """Recovery and pooled calibration for ``n_catalogues`` catalogues of population ``name``."""
+def synthetic(name: str, n: int, n_catalogues: int, draws: int, metallicity_given: bool = False) -> dict:
+    """Recovery and pooled calibration for ``n_catalogues`` catalogues of population ``name``;
+    ``metallicity_given``: each cluster's true Z passed to ``infer`` (``metallicity=``, the
+    path of a catalogue with known metallicities), Z's calibration then left out (None)."""
     from astro import infer
     from inn_engine.diagnostics import calibration_error
     from inn_engine.population import resample
@@ -113,6 +119,8 @@ def synthetic(name: str, n: int, n_catalogues: int, draws: int) -> dict:
     for c in range(n_catalogues):
         x, table, _ = population_catalogue(name, n, seed=1000 + c)
         options = dict(distance_modulus=DM, model_error=0.0, n=draws, draws=draws, seed=c)
+        if metallicity_given:
+            options["metallicity"] = x[:, 3]
         start = time.perf_counter()
         samples = infer(table, population=None, **options).meta["draws"].values
         flat_seconds = time.perf_counter() - start
@@ -128,6 +136,7 @@ def synthetic(name: str, n: int, n_catalogues: int, draws: int) -> dict:
     truth = np.concatenate(truth)
     row = {
         "population": name,
+        "metallicity_given": metallicity_given,
         "clusters": n,
         "catalogues": n_catalogues,
         "draws": draws,
@@ -139,11 +148,12 @@ def synthetic(name: str, n: int, n_catalogues: int, draws: int) -> dict:
         "population_seconds_per_catalogue": float(np.mean(seconds)),
         **_floor("calibration_", len(truth), draws),
     }
+    free = 3 if metallicity_given else 4  # a given Z is no posterior to calibrate
     for label, values in (("flat", flat), ("population", fitted), ("true_population", oracle)):
         values = np.concatenate(values)
         ok = np.isfinite(values).all(axis=(1, 2))
-        cal = calibration_error(values[ok], truth[ok]).median_abs_error
-        row.update({f"cal_{label}_{p}": float(v) for p, v in zip(PARAMS, cal)})
+        cal = calibration_error(values[ok, :, :free], truth[ok, :free]).median_abs_error
+        row.update({f"cal_{label}_{p}": (float(cal[k]) if k < free else None) for k, p in enumerate(PARAMS)})
         row[f"age_error_{label}"] = float(np.median(np.abs(np.median(values[ok, :, 1], axis=1) - truth[ok, 1])))
     return row
 
@@ -273,14 +283,17 @@ def main(argv=None) -> dict:
     if unknown:
         parser.error(f"--sections: unknown {unknown}; choose from {', '.join(SECTIONS)}")
     out = {"quick": args.quick}
-    if "synthetic" in sections:
+    for key, given in (("synthetic", False), ("synthetic_z", True)):
+        if key not in sections:
+            continue
         n, catalogues, draws = (100, 1, 300) if args.quick else (300, args.catalogues, 1000)
         names = list(POPULATIONS)[:QUICK_POPULATIONS] if args.quick else list(POPULATIONS)
-        out["synthetic"] = [synthetic(name, n, catalogues, draws) for name in names]
-        print("## Synthetic catalogues: recovery of the population, calibration error\n")
+        out[key] = [synthetic(name, n, catalogues, draws, metallicity_given=given) for name in names]
+        given_z = ", metallicity given" if given else ""
+        print(f"## Synthetic catalogues{given_z}: recovery of the population, calibration error\n")
         print(
             markdown_table(
-                out["synthetic"],
+                out[key],
                 [
                     "population",
                     "clusters",
@@ -305,7 +318,7 @@ def main(argv=None) -> dict:
                         "median_age_error": r[f"age_error_{label}"],
                         "floor": f"{r['calibration_floor']:.4f} +- {r['calibration_floor_sd']:.4f}",
                     }
-                    for r in out["synthetic"]
+                    for r in out[key]
                     for label in ("flat", "population", "true_population")
                 ],
                 ["population", "posterior", *PARAMS, "median_age_error", "floor"],

@@ -49,24 +49,39 @@ class EffectivePrior:
     log10: tuple = ()
     record: dict = field(default_factory=dict)
 
-    def cell_log_mass(self, params, edges, support, log10=()) -> np.ndarray:
-        """(cells,) log mass under the effective prior of the cells of a population grid over
+    def cell_log_mass(self, params, edges, support, log10=(), given=None) -> np.ndarray:
+        """Log mass under the effective prior of the cells of a population grid over
         ``params`` (C order) with bin ``edges`` per parameter (inside its ``support`` (low,
         high), in the flat coordinate: log10 for ``log10``); the mass is uniform within each
-        histogram bin."""
-        missing = [p for p in params if p not in self.names]
+        histogram bin. The parameters neither fitted nor ``given`` are marginalised.
+
+        ``given``: None, or {name: (values (n,) [physical units], width)} for parameters the
+        grid does not fit, when case i's draws were restricted to ``name`` near ``values[i]``
+        by a Gaussian kernel of sd ``width`` (in the flat coordinate): the histogram is then
+        weighted along that axis by the kernel's share of each bin, so that what is divided
+        out is the effective prior of the cases' restricted draws (the estimator's waves can
+        depend on the parameter fixed). Returns (cells,) without ``given``, (n, cells) with it.
+        """
+        given = dict(given or {})
+        missing = [p for p in tuple(params) + tuple(given) if p not in self.names]
         if missing:
-            raise ValueError(f"the effective prior covers {list(self.names)}; the population fits also {missing}")
+            raise ValueError(f"the effective prior covers {list(self.names)}; the population needs also {missing}")
+        if set(params) & set(given):
+            raise ValueError(f"a parameter cannot be both fitted and given: {sorted(set(params) & set(given))}")
         if set(log10) != set(self.log10) & set(params):
             raise ValueError(
                 f"the effective prior bins {list(self.log10)} in log10, the population {list(log10)}: "
                 "it was made for another estimator"
             )
-        axes = [self.names.index(p) for p in params]
-        counts = self.counts.sum(axis=tuple(a for a in range(len(self.names)) if a not in axes))
-        counts = np.transpose(counts, np.argsort(np.argsort(axes))) + PSEUDO_COUNT
-        mass = counts / counts.sum()
-        for axis, (p, grid_edges, (low, high)) in enumerate(zip(params, edges, support)):
+        kept = [self.names.index(p) for p in params] + [self.names.index(g) for g in given]
+        counts = self.counts.sum(axis=tuple(a for a in range(len(self.names)) if a not in kept))
+        counts = np.transpose(counts, np.argsort(np.argsort(kept)))  # axes: params, then given
+        counts = counts + PSEUDO_COUNT / max(1, int(np.prod(counts.shape[len(params) :])))
+        mass = counts[None]  # axis 0: the cases (one without given)
+        for name, (values, width) in given.items():
+            mass = np.einsum("n...k,nk->n...", mass, self._kernel_shares(name, values, width))
+        mass = mass / mass.sum(axis=tuple(range(1, mass.ndim)), keepdims=True)
+        for axis, (p, grid_edges, (low, high)) in enumerate(zip(params, edges, support), start=1):
             own = self.edges[self.names.index(p)]
             if not (np.isclose(own[0], low) and np.isclose(own[-1], high)):
                 raise ValueError(
@@ -75,7 +90,24 @@ class EffectivePrior:
                 )
             mass = np.moveaxis(np.tensordot(mass, _overlap(own, np.asarray(grid_edges)), axes=(axis, 0)), -1, axis)
         with np.errstate(divide="ignore"):
-            return np.log(mass).ravel()
+            log_mass = np.log(mass).reshape(len(mass), -1)
+        return log_mass if given else log_mass[0]
+
+    def _kernel_shares(self, name: str, values, width: float) -> np.ndarray:
+        """(n, bins of ``name``): the share of a Gaussian kernel of sd ``width`` (flat
+        coordinate) around each of ``values`` (n,) [physical units] that falls in each bin."""
+        from scipy.special import ndtr
+
+        values = np.asarray(values, float)
+        if values.ndim != 1 or not np.all(np.isfinite(values)) or not float(width) > 0:
+            raise ValueError(f"given {name}: (values (n,) finite, width > 0) expected")
+        with np.errstate(divide="ignore", invalid="ignore"):
+            centre = np.log10(values) if name in self.log10 else values
+        if not np.all(np.isfinite(centre)):
+            raise ValueError(f"given {name}: positive values expected (binned in log10)")
+        edges = self.edges[self.names.index(name)]
+        cdf = ndtr((edges[None, :] - centre[:, None]) / float(width))
+        return np.diff(cdf, axis=1)
 
     def to_dict(self) -> dict:
         return {

@@ -12,7 +12,9 @@ and each case's posterior under pi_lambda is its draws reweighted by pi_lambda /
 Given the estimator's effective prior q_bar (:mod:`inn_engine.effective_prior`: the density
 its posteriors of training-prior cases average to), the draws are divided by q_bar instead
 of pi_0, so that the estimator's averaged-posterior waves are not fitted as population
-structure.
+structure. Where each case's draws were restricted to a known value of another parameter
+(``given``: an astro cluster's metallicity), each is divided by the effective prior at its
+own value, since the estimator's waves depend on it.
 
 Family: a histogram over the fitted parameters ``params`` with equal-width bins
 (``bin_width``, in the coordinate in which pi_0 is flat: the value, or its log10 for the
@@ -44,7 +46,7 @@ API (arrays in physical units, parameters in the order ``names``)::
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -281,7 +283,10 @@ class Population:
     of the log-densities, on ``grid``; ``smoothness`` the chosen GMRF scale, ``n_cases`` the
     cases fitted, ``log_evidence`` per candidate smoothness, ``upper`` the hard upper limits
     {param: value [physical units]} of its support, ``effective_prior`` the record of the
-    effective prior the draws were divided by (None: the training prior)."""
+    effective prior the draws were divided by (None: the training prior); ``given_widths``
+    {param: kernel sd} when the cases' draws were restricted to given values of those
+    parameters (``fit_population(given=...)``), and ``prior_table`` the effective prior that
+    then gives each case's own density (:meth:`reweight` needs the values again)."""
 
     grid: Grid
     alpha: np.ndarray
@@ -291,6 +296,19 @@ class Population:
     log_evidence: dict
     upper: dict
     effective_prior: dict | None = None
+    given_widths: dict = field(default_factory=dict)
+    prior_table: object = None
+
+    def _case_factor(self, given, n: int):
+        """(n, cells) q_grid / q_case for draws restricted to ``given`` {param: values (n,)}, or
+        None when the population was fitted without restriction (then ``given`` must be None)."""
+        if not self.given_widths:
+            if given:
+                raise ValueError("this population was fitted without given values; reweight without them")
+            return None
+        if set(given or {}) != set(self.given_widths):
+            raise ValueError(f"this population was fitted with given {sorted(self.given_widths)}: pass their values")
+        return _case_factor(self.grid, self.prior_table, {p: (given[p], w) for p, w in self.given_widths.items()}, n)
 
     def log_density(self, x, draw=None) -> np.ndarray:
         """log(pi_pop / q) (...) at parameter rows x (..., 4) [physical units], q the draws'
@@ -302,18 +320,25 @@ class Population:
         cells = self.grid.cells(np.asarray(x, float))
         return np.where(cells >= 0, log_ratio[np.maximum(cells, 0)], -np.inf)
 
-    def cell_weights(self, x) -> np.ndarray:
+    def cell_weights(self, x, given=None) -> np.ndarray:
         """(n, m) weights of draws x (n, m, len(grid.names)) under the population, averaged over its draws:
         w_ij = mean_s r_s(theta_ij) / mean_j' r_s(theta_ij'), r_s = pi_s / q; each row's
-        weights have mean 1 (0 where a row has no draw in the support)."""
+        weights have mean 1 (0 where a row has no draw in the support). ``given``: the rows'
+        values of the parameters their draws were restricted to (:func:`fit_population`)."""
         cells = self.grid.cells(x)
         ratio = np.exp(self.grid.log_p(self.alpha_draws) - self.grid.log_q)  # (S, cells)
-        likelihood = _cell_shares(cells, ratio.shape[1]) @ ratio.T  # (n, S)
+        shares = _cell_shares(cells, ratio.shape[1])
+        factor = self._case_factor(given, len(cells))
+        if factor is not None:
+            shares = shares.multiply(factor).tocsr()
+        likelihood = shares @ ratio.T  # (n, S)
         inverse = np.where(likelihood > 0, 1.0 / np.where(likelihood > 0, likelihood, 1.0), 0.0)
         per_cell = inverse @ ratio / len(ratio)  # (n, cells)
+        if factor is not None:
+            per_cell *= factor
         return np.where(cells >= 0, np.take_along_axis(per_cell, np.maximum(cells, 0), axis=1), 0.0)
 
-    def reweight(self, draws, keep=None, seed=0) -> tuple[np.ndarray, np.ndarray]:
+    def reweight(self, draws, keep=None, seed=0, given=None) -> tuple[np.ndarray, np.ndarray]:
         """Each case's posterior under the fitted population (its uncertainty included).
 
         draws (n, m, d) under the training prior [physical units, columns ``grid.names``];
@@ -321,7 +346,8 @@ class Population:
         of :meth:`cell_weights`. Returns (draws (n, keep, d), effective draws (n,) =
         (sum w)^2 / sum w^2 of the m input draws). Rows without any admissible draw (or NaN)
         come back NaN with 0 effective draws; flag rows below MIN_EFFECTIVE_DRAWS (or redraw
-        them with more draws)."""
+        them with more draws). ``given`` {param: values (n,)}: for a population fitted with
+        ``given``, these rows' values."""
         draws = np.asarray(draws, float)
         n, m = draws.shape[:2]
         keep = m if keep is None else int(keep)
@@ -329,7 +355,8 @@ class Population:
         ess = np.zeros(n)
         for start in range(0, n, 4096):  # bounded memory
             block = slice(start, min(n, start + 4096))
-            w = self.cell_weights(draws[block, :, : len(self.grid.names)])
+            rows = None if given is None else {p: np.asarray(v, float)[block] for p, v in given.items()}
+            w = self.cell_weights(draws[block, :, : len(self.grid.names)], rows)
             total = w.sum(axis=1)
             ess[block] = np.where(total > 0, total**2 / np.maximum((w**2).sum(axis=1), 1e-300), 0.0)
             out[block] = resample(draws[block], w, keep, seed=(seed, start))
@@ -383,6 +410,7 @@ class Population:
             "upper": dict(self.upper),
             "draws_divided_by": "training prior" if self.effective_prior is None else "effective prior",
             "effective_prior": self.effective_prior,
+            "divided_at_given": dict(self.given_widths),
             "quantiles": summary,
         }
 
@@ -420,6 +448,7 @@ def fit_population(
     max_cases=MAX_FIT_CASES,
     seed=0,
     effective_prior=None,
+    given=None,
 ) -> Population:
     """Fit a histogram population to a collection's posterior draws (module doc).
 
@@ -444,6 +473,12 @@ def fit_population(
             :class:`~inn_engine.effective_prior.EffectivePrior`, which the draws are then
             divided by: the training prior is then a fixed point of the fit and the
             estimator's averaged-posterior waves are not read as population structure.
+        given: None, or {param: (values (n_cases,) [physical units], width)} for parameters
+            not fitted to which each case's draws were restricted by a Gaussian kernel of sd
+            ``width`` in the flat coordinate (e.g. a known metallicity): each case's draws
+            are then divided by the effective prior at its own values
+            (:meth:`~inn_engine.effective_prior.EffectivePrior.cell_log_mass`), which needs
+            ``effective_prior``; :meth:`Population.reweight` takes the values again.
     """
     draws = np.asarray(draws, float)
     names = tuple(names)
@@ -463,6 +498,14 @@ def fit_population(
     grid = _grid(bounds, tuple(params), names, bin_width, bool(joint), tuple(log10), upper)
     if effective_prior is not None:
         grid = replace(grid, log_q=effective_prior.cell_log_mass(grid.params, grid.edges, grid.support, grid.log10))
+    given = dict(given or {})
+    if given and effective_prior is None:
+        raise ValueError(
+            "given values need the estimator's effective_prior (the training prior does not depend on them)"
+        )
+    for q, (values, _) in given.items():
+        if np.shape(values) != (len(draws),):
+            raise ValueError(f"given {q}: one value per case ({len(draws)}) expected, got shape {np.shape(values)}")
     if grid.blocks[-1].stop > MAX_ALPHA:
         raise ValueError(
             f"{grid.blocks[-1].stop} histogram parameters (> {MAX_ALPHA}): widen bin_width or fit fewer params jointly"
@@ -474,6 +517,9 @@ def fit_population(
     if len(rows) > max_cases:
         rows = np.sort(np.random.default_rng(seed).choice(rows, max_cases, replace=False))
     shares = _cell_shares(grid.cells(draws[rows, :, : len(names)]), len(grid.log_q))
+    if given:
+        at_rows = {q: (np.asarray(values, float)[rows], width) for q, (values, width) in given.items()}
+        shares = shares.multiply(_case_factor(grid, effective_prior, at_rows, len(rows))).tocsr()
     fits, alpha = {}, np.zeros(grid.blocks[-1].stop)
     for tau in np.sort(np.atleast_1d(np.asarray(smoothness, float))):  # each fit starts at the smoother one
         problem = _Problem(grid, shares, grid.indicator(), grid.precision(float(tau)))
@@ -484,7 +530,19 @@ def fit_population(
     alpha_draws = _posterior_draws(problem, alpha, eigenvalues, vectors, n_draws, np.random.default_rng(seed))
     evidence = {t: f[-1] for t, f in fits.items()}
     record = None if effective_prior is None else dict(effective_prior.record)
-    return Population(grid, alpha, alpha_draws, tau, len(rows), evidence, upper, record)
+    widths = {q: float(width) for q, (_, width) in given.items()}
+    table = effective_prior if given else None
+    return Population(grid, alpha, alpha_draws, tau, len(rows), evidence, upper, record, widths, table)
+
+
+def _case_factor(grid: Grid, prior, given: dict, n: int) -> np.ndarray:
+    """(n, cells) exp(log_q - log_q_i): the grid's density over each case's own, the effective
+    ``prior`` restricted to the case's ``given`` {param: (values (n,), width)}. Multiplying a
+    case's draw shares by it divides them by its own density instead of the grid's."""
+    own = prior.cell_log_mass(grid.params, grid.edges, grid.support, grid.log10, given=given)
+    if own.shape != (n, len(grid.log_q)):
+        raise ValueError(f"given values: {n} rows expected")
+    return np.exp(grid.log_q[None, :] - own)
 
 
 def _posterior_draws(problem: _Problem, alpha, eigenvalues, vectors, n_draws: int, rng) -> np.ndarray:

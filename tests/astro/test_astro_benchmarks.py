@@ -16,11 +16,14 @@ def _load(name):
 
 def test_population_benchmark_quick(tmp_path):
     out = _load("astro_population").main(
-        ["--quick", "--sections", "synthetic,limits,averaged", "--json", str(tmp_path / "p.json")]
+        ["--quick", "--sections", "synthetic,synthetic_z,limits,averaged", "--json", str(tmp_path / "p.json")]
     )
     dust, age = out["synthetic"]
     assert dust["clusters"] == 100 and dust["fitted_q05_q50_q95"][1] < 0.6  # the true median A_V is 0.2
     assert dust["age_error_population"] < dust["age_error_flat"] and age["age_error_population"] < age["age_error_flat"]
+    for known_z in out["synthetic_z"]:  # each cluster's metallicity given: Z is no posterior to calibrate
+        assert known_z["metallicity_given"] and known_z["cal_population_Z"] is None
+        assert known_z["age_error_population"] < known_z["age_error_flat"]
     limits = out["limits"]
     assert 20 <= limits["limited"] <= 30  # 30 % of the clusters whose U was observed
     # the limits carry information that dropping the band loses

@@ -57,6 +57,13 @@ def test_the_population_divides_by_the_estimators_effective_prior_and_refuses_an
     result = astro.infer(catalogue, distance_modulus=18.5, estimator=root / "gri", n=100, seed=0)
     assert result.meta["population"]["draws_divided_by"] == "effective prior"
     assert result.meta["population"]["effective_prior"]["clusters"] == 1000
+    metallicity = np.where(np.arange(60) < 30, 0.004, 0.02)  # two galaxies' clusters in one catalogue
+    known_z = astro.infer(
+        catalogue, distance_modulus=18.5, metallicity=metallicity, estimator=root / "gri", n=100, seed=0
+    )
+    assert known_z.meta["population"]["divided_at_given"] == {"Z": astro.infer.__globals__["Z_KERNEL_DEX"]}
+    assert np.all(known_z["valid"]) and np.allclose(known_z["Z_median"], metallicity)
+    assert np.all(np.asarray(known_z["effective_draws"]) > 0)
     other = tmp_path / "gri-other"
     shutil.copytree(root / "gri", other)
     record = json.loads((other / "effective_prior.json").read_text())

@@ -168,11 +168,11 @@ def test_clusters_improbable_under_the_population_are_redrawn(dust_poor):
         asked.append((list(index), m))
         return flat_posterior(m)
 
-    _redraw_improbable(samples, ess, valid, population, redraw, seed=0)
+    _redraw_improbable(samples, ess, valid, population, redraw, None, seed=0)
     assert before[0] < MIN_EFFECTIVE_DRAWS  # the case the redraw is for
     assert asked and asked[0][0] == [0] and asked[0][1] >= 2 * 200  # more draws than the first pass
     assert ess[0] > 1.5 * before[0] and samples.shape == (1, 200, 4)
     assert np.median(samples[0, :, 2]) < np.median(first[0, :, 2]) - 0.3  # pulled into the population
     ess[:] = 10 * MIN_EFFECTIVE_DRAWS  # rows with enough effective draws are left alone
-    _redraw_improbable(samples, ess, valid, population, redraw, seed=0)
+    _redraw_improbable(samples, ess, valid, population, redraw, None, seed=0)
     assert len(asked) == 1

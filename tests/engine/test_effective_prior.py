@@ -78,3 +78,51 @@ def test_an_effective_prior_survives_json_and_refuses_another_estimator():
         EffectivePrior.from_dict(broken)
     with pytest.raises(ValueError, match="names, edges, counts"):
         EffectivePrior.from_dict({"names": ["u"]})
+
+
+def wavy_at_given_nuisance(true_u, nuisance, m=400, seed=0):
+    """Draws (n, m, 2) of an estimator told each case's nuisance (its draws carry it), whose
+    wave in u changes phase with it: 1 + 0.3 cos(2 pi u / 0.4 + pi [nuisance >= 0.5])."""
+    rng = np.random.default_rng(seed)
+    seen = true_u + 0.3 * rng.standard_normal(len(true_u))
+    a, b = (0.0 - seen) / 0.3, (1.0 - seen) / 0.3
+    u = truncnorm.rvs(a[:, None], b[:, None], loc=seen[:, None], scale=0.3, size=(len(seen), 4 * m), random_state=rng)
+    phase = np.pi * (nuisance >= 0.5)[:, None]
+    flawed = resample(u[:, :, None], 1.0 + 0.3 * np.cos(2 * np.pi * u / 0.4 + phase), m, seed=seed)[:, :, 0]
+    return np.stack([flawed, np.broadcast_to(nuisance[:, None], flawed.shape)], axis=2)
+
+
+def test_cells_given_a_nuisance_value_get_the_mass_of_its_kernel_weighted_slice():
+    counts = np.arange(1.0, 7.0).reshape(3, 2) * 100  # u in 3 bins of 1/3, nuisance in 2
+    prior = EffectivePrior(NAMES, (np.linspace(0, 1, 4), np.linspace(0, 1, 3)), counts)
+    u_grid = (("u",), (np.linspace(0, 1, 4),), ((0.0, 1.0),))
+    sharp = prior.cell_log_mass(*u_grid, given={"nuisance": (np.array([0.25, 0.75]), 1e-3)})
+    slices = (counts + 0.5) / (counts + 0.5).sum(axis=0)  # the pseudo-count of a marginal cell, shared
+    assert np.exp(sharp) == pytest.approx(slices.T)
+    wide = prior.cell_log_mass(*u_grid, given={"nuisance": (np.array([0.5]), 1e-3)})  # half the kernel each side
+    assert np.exp(wide[0]) == pytest.approx(np.exp(prior.cell_log_mass(*u_grid)))
+    with pytest.raises(ValueError, match="both fitted and given"):
+        prior.cell_log_mass(*u_grid, given={"u": (np.array([0.5]), 0.1)})
+    with pytest.raises(ValueError, match="given nuisance"):
+        prior.cell_log_mass(*u_grid, given={"nuisance": (np.array([np.nan]), 0.1)})
+
+
+def test_draws_restricted_to_a_given_value_are_divided_by_the_effective_prior_at_that_value():
+    rng = np.random.default_rng(8)
+    prior = effective_prior(
+        wavy_at_given_nuisance(rng.uniform(0, 1, 4000), rng.uniform(0, 1, 4000), seed=9), BOUNDS, NAMES, WIDTH
+    )
+    nuisance = rng.uniform(0.0, 0.5, 2000)  # the catalogue knows its nuisance: all below 0.5, one phase
+    catalogue = wavy_at_given_nuisance(rng.uniform(0, 1, 2000), nuisance, seed=10)
+    options = dict(effective_prior=prior, seed=0)
+    marginal = fit_population(catalogue, BOUNDS, NAMES, ("u",), WIDTH, **options)
+    at_given = fit_population(catalogue, BOUNDS, NAMES, ("u",), WIDTH, given={"nuisance": (nuisance, 0.01)}, **options)
+    assert largest_departure_from_flat(marginal) > 0.5  # the phase's wave is read as population structure
+    assert largest_departure_from_flat(at_given) < 0.3  # the training prior is again a fixed point
+    assert at_given.to_dict()["divided_at_given"] == {"nuisance": 0.01}
+    kept, ess = at_given.reweight(catalogue[:5], given={"nuisance": nuisance[:5]})
+    assert kept.shape == (5, 400, 2) and np.all(ess > 100)
+    with pytest.raises(ValueError, match="pass their values"):
+        at_given.reweight(catalogue[:5])
+    with pytest.raises(ValueError, match="effective_prior"):
+        fit_population(catalogue, BOUNDS, NAMES, ("u",), WIDTH, given={"nuisance": (nuisance, 0.01)})
