@@ -15,7 +15,9 @@ Sections (markdown tables; everything goes to one JSON file):
    reddening E(B-V) ~ 0.1: Hunter et al. 2003 use 0.13 / 0.09), and with that and the
    model error ``model_error=astro.MODEL_ERROR_REAL`` (0.07 mag per band, fixed from
    the BPASS comparison beforehand) added to the photometric errors; and with the defaults
-   (the catalogue's own population) with and without that model error. Every figure is the
+   (the catalogue's own population) with and without that model error, and the defaults
+   without the galaxy's Z (``metallicity`` not given: Z free within the training prior, the
+   call with nothing but the distance). Every figure is the
    mean over :data:`SEEDS` calls with different seeds, with its sd over the seeds (Monte
    Carlo noise) and over bootstrap resamples of the 78 clusters (the catalogue's own noise).
    The calls use astro.infer's default number of draws (``n``), so that the "defaults" rows are the
@@ -156,12 +158,14 @@ def real_clusters(draws: int, seeds: int = SEEDS, max_av: float = 0.6) -> list[d
         ),
         ("population, no model error", dict(model_error=0.0)),
         (f"defaults (population, model error {MODEL_ERROR_REAL} mag)", dict()),
+        ("defaults, metallicity not given (Z free)", dict(metallicity=None)),
     ]
     rows = []
     for label, options in settings:
         per_seed = []
         for seed in range(seeds):
-            result = infer(cat, distance_modulus=dm, metallicity=z, n=draws, draws=draws, seed=seed, **options)
+            call = {"metallicity": z, **options}  # the galaxy's Z unless a setting leaves it out
+            result = infer(cat, distance_modulus=dm, n=draws, draws=draws, seed=seed, **call)
             flagged = int(np.sum(np.char.str_len(np.asarray(result["flag"], dtype=str)) > 0))
             per_seed.append([{**_coverage(result, t, p, e, seed=seed), "flagged": flagged} for _, t, p, e in truths])
         for k, (quantity, *_) in enumerate(truths):
